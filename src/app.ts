@@ -1,0 +1,141 @@
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Config } from './config';
+import type { AppDeps } from './context/deps';
+import { openDatabase, migrationsCurrent } from './db/database';
+import { createLogger } from './observability/logger';
+import { createMetrics } from './observability/metrics';
+
+/** Something that runs beside the HTTP server (the webhook worker, for example). */
+export interface BackgroundService {
+  name: string;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface AppServer {
+  deps: AppDeps;
+  app: Express;
+  server: http.Server;
+  /** The base URL once listening, e.g. http://127.0.0.1:4000 */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The request id of a request: the caller's X-Request-Id when it is sane, else a new one. */
+export function requestIdOf(req: Request): string {
+  return (req as Request & { id?: string }).id ?? 'unknown';
+}
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+export function requestIdMiddleware(req: Request, res: Response, next: NextFunction): void {
+  const incoming = req.header('x-request-id');
+  const id = incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  (req as Request & { id?: string }).id = id;
+  res.setHeader('x-request-id', id);
+  next();
+}
+
+export async function createDeps(config: Config): Promise<AppDeps> {
+  const logger = createLogger(config.logLevel, config.env === 'development' && process.stdout.isTTY);
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    runtimeUrl: config.databaseRuntimeUrl,
+    pgliteDataDir: config.pgliteDataDir,
+    poolMax: config.dbPoolMax,
+  });
+  return { config, db, logger, metrics: createMetrics() };
+}
+
+/**
+ * Builds the Express app: health, GraphQL, the webhook shims and metrics, in one process.
+ * `listen` starts the HTTP server and the background services; `close` stops both gracefully.
+ */
+export async function createApp(deps: AppDeps): Promise<{
+  app: Express;
+  services: BackgroundService[];
+  onClose: Array<() => Promise<void>>;
+}> {
+  const { config } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.use(requestIdMiddleware);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await deps.db.knex.raw('select 1');
+      const current = await migrationsCurrent(deps.db.knex);
+      if (!current) {
+        res.status(503).json({ status: 'unavailable', reason: 'migrations pending' });
+        return;
+      }
+      res.json({ status: 'ready' });
+    } catch (err) {
+      deps.logger.warn({ err }, 'readiness check failed');
+      res.status(503).json({ status: 'unavailable', reason: 'database unreachable' });
+    }
+  });
+
+  const services: BackgroundService[] = [];
+  const onClose: Array<() => Promise<void>> = [];
+
+  // Routes from the other parts of the server are mounted here.
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such route' } });
+  });
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: number; statusCode?: number }).status ?? 500;
+    if (status >= 500) deps.logger.error({ err, requestId: requestIdOf(req) }, 'request failed');
+    const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status >= 500 ? 'INTERNAL' : 'BAD_REQUEST';
+    const message = status >= 500 ? 'Internal error' : 'Bad request';
+    res
+      .status(status >= 400 && status < 600 ? status : 500)
+      .json({ error: { code, message, requestId: requestIdOf(req) } });
+  });
+  return { app, services, onClose };
+}
+
+/** Opens the database, migrates, builds the app and listens. */
+export async function startServer(deps: AppDeps): Promise<AppServer> {
+  await deps.db.migrate();
+  const { app, services, onClose } = await createApp(deps);
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(deps.config.port, deps.config.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : deps.config.port;
+  for (const service of services) service.start();
+  const sockets = new Set<import('node:net').Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      // Stop taking new connections, let in-flight requests finish, then stop the workers and
+      // close the database.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => {
+        for (const s of sockets) s.destroy();
+      }, 10_000);
+      await closed;
+      clearTimeout(timer);
+      for (const service of services) await service.stop();
+      for (const fn of onClose) await fn();
+      await deps.db.close();
+    })();
+    return closing;
+  };
+  return { deps, app, server, url: `http://${deps.config.host}:${port}`, close };
+}

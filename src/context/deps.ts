@@ -1,0 +1,12 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import type { Database } from '../db/database';
+import type { Metrics } from '../observability/metrics';
+
+/** What every part of the server is built from; created once in app.ts. */
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  metrics: Metrics;
+}

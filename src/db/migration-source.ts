@@ -1,0 +1,49 @@
+import type { Knex } from 'knex';
+import * as extensionsAndRoles from '../../migrations/20261126000100_extensions_and_roles';
+import * as companies from '../../migrations/20261126000200_companies_and_platform_admins';
+import * as organisation from '../../migrations/20261126000300_organisation';
+import * as usersAndAuth from '../../migrations/20261126000400_users_and_auth';
+import * as customers from '../../migrations/20261126000500_customers';
+import * as telephony from '../../migrations/20261126000600_telephony';
+import * as appointments from '../../migrations/20261126000700_appointments';
+import * as policiesAndCallbacks from '../../migrations/20261126000800_policies_and_callbacks';
+import * as activityLogs from '../../migrations/20261126000900_activity_logs';
+import * as platformFunctions from '../../migrations/20261126001000_platform_functions';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/**
+ * Every migration, in order, imported statically so the same list runs from TypeScript sources
+ * (tests, knexfile) and from the compiled build without a file-system scan. A test checks that this
+ * list and the files in migrations/ agree.
+ */
+export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
+  ['20261126000100_extensions_and_roles', extensionsAndRoles],
+  ['20261126000200_companies_and_platform_admins', companies],
+  ['20261126000300_organisation', organisation],
+  ['20261126000400_users_and_auth', usersAndAuth],
+  ['20261126000500_customers', customers],
+  ['20261126000600_telephony', telephony],
+  ['20261126000700_appointments', appointments],
+  ['20261126000800_policies_and_callbacks', policiesAndCallbacks],
+  ['20261126000900_activity_logs', activityLogs],
+  ['20261126001000_platform_functions', platformFunctions],
+];
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => MIGRATIONS.map(([name]) => name),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => {
+    const found = MIGRATIONS.find(([n]) => n === name);
+    if (!found) throw new Error(`unknown migration ${name}`);
+    return found[1];
+  },
+};
+
+export const MIGRATION_CONFIG: Knex.MigratorConfig = {
+  migrationSource,
+  tableName: 'knex_migrations',
+};
