@@ -52,8 +52,64 @@ export function createMetrics() {
     registers: [registry],
   });
 
+  const appointmentsBooked = new Counter({
+    name: 'app_appointments_booked_total',
+    help: 'Appointments booked, by source (phone, web, calcom, manual).',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  });
+  const appointmentsCancelled = new Counter({
+    name: 'app_appointments_cancelled_total',
+    help: 'Appointments cancelled, by source of the cancellation.',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  });
+  const appointmentsRescheduled = new Counter({
+    name: 'app_appointments_rescheduled_total',
+    help: 'Appointments rescheduled, by source of the change.',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  });
+  const bookingConflicts = new Counter({
+    name: 'app_booking_conflicts_total',
+    help: 'Bookings refused because the slot was taken, by source.',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  });
+  const callsReceived = new Counter({
+    name: 'app_calls_received_total',
+    help: 'Voice calls first recorded, by direction.',
+    labelNames: ['direction'] as const,
+    registers: [registry],
+  });
+  const callsConverted = new Counter({
+    name: 'app_calls_converted_total',
+    help: 'Voice calls that led to a booking.',
+    registers: [registry],
+  });
+  const webhookEventsReceived = new Counter({
+    name: 'app_webhook_events_received_total',
+    help: 'Verified inbound webhook events stored, by provider and whether they were duplicates.',
+    labelNames: ['provider', 'duplicate'] as const,
+    registers: [registry],
+  });
+  const webhookProcessed = new Counter({
+    name: 'app_webhook_events_processed_total',
+    help: 'Inbound webhook events processed, by provider and outcome (processed, ignored, unroutable, failed, dead).',
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [registry],
+  });
+
   return {
     registry,
+    appointmentsBooked,
+    appointmentsCancelled,
+    appointmentsRescheduled,
+    bookingConflicts,
+    callsReceived,
+    callsConverted,
+    webhookEventsReceived,
+    webhookProcessed,
     crossTenantAttempts,
     authFailures,
     authorizationDenials,
