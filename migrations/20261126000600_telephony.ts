@@ -70,7 +70,7 @@ export async function up(knex: Knex): Promise<void> {
         [],
         'calls_outcome',
       );
-      t.index(['company_id', 'started_at'], 'calls_company_started_idx');
+      t.index(['company_id', 'created_at'], 'calls_company_created_idx');
     },
     {
       refs: [

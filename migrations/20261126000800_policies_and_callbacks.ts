@@ -39,7 +39,9 @@ export async function up(knex: Knex): Promise<void> {
       t.jsonb('preferred_times').notNullable().defaultTo('[]');
       t.text('priority').notNullable().defaultTo('normal');
       t.text('status').notNullable().defaultTo('pending');
-      t.timestamp('due_at', { useTz: true });
+      t.timestamp('due_at', { useTz: true })
+        .notNullable()
+        .defaultTo(knex.raw("now() + interval '1 day'"));
       t.timestamp('contacted_at', { useTz: true });
       t.timestamp('completed_at', { useTz: true });
       t.text('resolution');

@@ -1,11 +1,15 @@
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Config } from './config';
 import type { AppDeps } from './context/deps';
 import { openDatabase, migrationsCurrent } from './db/database';
 import { createLogger } from './observability/logger';
 import { createMetrics } from './observability/metrics';
+import { mountMetrics, observeHttp } from './observability/http';
+import { requestIdMiddleware, requestIdOf } from './http/request-id';
+import { createGraphQL } from './graphql/server';
+import { createGraphqlMetricsPlugin } from './observability/graphql';
+import { createWebhookModule } from './webhooks';
 
 /** Something that runs beside the HTTP server (the webhook worker, for example). */
 export interface BackgroundService {
@@ -21,21 +25,6 @@ export interface AppServer {
   /** The base URL once listening, e.g. http://127.0.0.1:4000 */
   url: string;
   close(): Promise<void>;
-}
-
-/** The request id of a request: the caller's X-Request-Id when it is sane, else a new one. */
-export function requestIdOf(req: Request): string {
-  return (req as Request & { id?: string }).id ?? 'unknown';
-}
-
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
-
-export function requestIdMiddleware(req: Request, res: Response, next: NextFunction): void {
-  const incoming = req.header('x-request-id');
-  const id = incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
-  (req as Request & { id?: string }).id = id;
-  res.setHeader('x-request-id', id);
-  next();
 }
 
 export async function createDeps(config: Config): Promise<AppDeps> {
@@ -63,6 +52,7 @@ export async function createApp(deps: AppDeps): Promise<{
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
   app.use(requestIdMiddleware);
+  app.use(observeHttp(deps));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -86,6 +76,13 @@ export async function createApp(deps: AppDeps): Promise<{
   const onClose: Array<() => Promise<void>> = [];
 
   // Routes from the other parts of the server are mounted here.
+  const webhooks = createWebhookModule(deps);
+  app.use(webhooks.router);
+  services.push(webhooks.worker);
+  mountMetrics(app, deps, services);
+  const graphql = await createGraphQL(deps, [createGraphqlMetricsPlugin(deps)]);
+  app.use(graphql.router);
+  onClose.push(graphql.stop);
 
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such route' } });

@@ -1,6 +1,12 @@
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+
+// Calendar dates (working-hour validity, for example) stay 'YYYY-MM-DD' strings: turning them into
+// JavaScript Dates would shift them by the server's time zone.
+const DATE_OID = 1082;
+pg.types.setTypeParser(DATE_OID, (value: string) => value);
 import { MIGRATION_CONFIG } from './migration-source';
 import { RUNTIME_ROLE } from './schema-helpers';
 
@@ -79,7 +85,10 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
   const dir = options.pgliteDataDir ?? path.resolve('.data', 'pglite');
   const inMemory = dir === 'memory';
   if (!inMemory) mkdirSync(dir, { recursive: true });
-  const pglite = new PGlite(inMemory ? undefined : dir, { extensions: { citext, btree_gist } });
+  const pglite = new PGlite(inMemory ? undefined : dir, {
+    extensions: { citext, btree_gist },
+    parsers: { [DATE_OID]: (value: string) => value },
+  });
   const knex = knexFactory({
     client: ClientPgLite,
     dialect: 'postgres',

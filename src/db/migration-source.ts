@@ -9,6 +9,9 @@ import * as appointments from '../../migrations/20261126000700_appointments';
 import * as policiesAndCallbacks from '../../migrations/20261126000800_policies_and_callbacks';
 import * as activityLogs from '../../migrations/20261126000900_activity_logs';
 import * as platformFunctions from '../../migrations/20261126001000_platform_functions';
+import * as webhooks from '../../migrations/20261126002000_webhooks';
+import * as scheduling from '../../migrations/20261126003000_scheduling';
+import * as observabilityFunctions from '../../migrations/20261126004000_observability_functions';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -31,6 +34,9 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261126000800_policies_and_callbacks', policiesAndCallbacks],
   ['20261126000900_activity_logs', activityLogs],
   ['20261126001000_platform_functions', platformFunctions],
+  ['20261126002000_webhooks', webhooks],
+  ['20261126003000_scheduling', scheduling],
+  ['20261126004000_observability_functions', observabilityFunctions],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

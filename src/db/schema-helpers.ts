@@ -49,7 +49,9 @@ export async function createTenantTable(
       if (!ref.nullable) col.notNullable();
     }
     build(t);
-    t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    t.timestamp('created_at', { useTz: true })
+      .notNullable()
+      .defaultTo(knex.raw("date_trunc('milliseconds', now())"));
     t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.primary(['company_id', 'id'], { constraintName: `${name}_pkey` });
   });

@@ -10,7 +10,7 @@ export class CallbackRequest extends TenantModel {
   preferredTimes!: unknown[];
   priority!: string;
   status!: string;
-  dueAt!: Date | null;
+  dueAt!: Date;
   contactedAt!: Date | null;
   completedAt!: Date | null;
   resolution!: string | null;

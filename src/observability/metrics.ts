@@ -1,14 +1,60 @@
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BoundedLabel } from './labels';
+
+/** Live readings of the database pool, taken at scrape time; see src/observability/db.ts. */
+export interface PoolReading {
+  inUse: number;
+  pending: number;
+  max: number;
+}
+
+/**
+ * What the scrape-time gauges read from. The database instrumentation fills these in once the
+ * server has a database; until then the gauges report nothing rather than made-up zeros.
+ */
+export interface ScrapeSources {
+  pool?: () => PoolReading | undefined;
+  /** Refreshes the business gauges from the database; shared by the gauges of one scrape. */
+  business?: () => Promise<void>;
+}
+
+/** The kinds a SQL statement is sorted into for the statement metrics. */
+export const STATEMENT_KINDS = [
+  'select',
+  'insert',
+  'update',
+  'delete',
+  'transaction',
+  'other',
+] as const;
+export type StatementKind = (typeof STATEMENT_KINDS)[number];
+
+/** The collectors behind the scrape-time business gauges. */
+export const BUSINESS_COLLECTORS = ['callback_requests', 'webhook_inbox', 'companies'] as const;
+
+/** Buckets in seconds around the review's targets: API p95 200 ms, dashboards 100 ms. */
+const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2.5, 5, 10];
+/** Buckets in seconds around the review's statement thresholds: 2 ms, 10 ms, and 5 s. */
+const STATEMENT_BUCKETS = [
+  0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+/** The review alerts above 50 statements per request; 20 is its normal ceiling. */
+const STATEMENTS_PER_REQUEST_BUCKETS = [0, 1, 2, 5, 10, 20, 50, 100, 200];
 
 /**
  * The server's Prometheus metrics, on a registry of its own per server instance (tests run several
  * servers in one process). Names follow Prometheus conventions: `_total` for counters, base units.
- * Label values come from closed sets (reasons, paths, rule names), never from user input, so
- * cardinality stays bounded.
+ * Label values come from closed sets (reasons, paths, rule names, route templates) or pass through
+ * a cap (operation names, error codes), never straight from user input, so cardinality stays
+ * bounded. No metric is labelled by company except low-volume counters behind a cap; see
+ * docs/observability.md.
  */
 export function createMetrics() {
   const registry = new Registry();
+  // Process CPU, memory, heap, GC and event-loop lag under their usual names, so stock Node.js
+  // dashboards work too.
   collectDefaultMetrics({ register: registry });
+  const sources: ScrapeSources = {};
 
   const crossTenantAttempts = new Counter({
     name: 'app_cross_tenant_attempts_total',
@@ -100,8 +146,153 @@ export function createMetrics() {
     registers: [registry],
   });
 
+  const httpRequestDuration = new Histogram({
+    name: 'app_http_request_duration_seconds',
+    help: 'HTTP requests served, by method, route template (never the raw URL) and status class.',
+    labelNames: ['method', 'route', 'status_class'] as const,
+    buckets: REQUEST_BUCKETS,
+    registers: [registry],
+  });
+  const httpRequestsInFlight = new Gauge({
+    name: 'app_http_requests_in_flight',
+    help: 'HTTP requests being served right now.',
+    registers: [registry],
+  });
+  const graphqlOperationDuration = new Histogram({
+    name: 'app_graphql_operation_duration_seconds',
+    help: 'GraphQL operations, by operation name (capped; anonymous and overflow fold into __other__), type and outcome.',
+    labelNames: ['operation', 'type', 'outcome'] as const,
+    buckets: REQUEST_BUCKETS,
+    registers: [registry],
+  });
+  const graphqlErrors = new Counter({
+    name: 'app_graphql_errors_total',
+    help: 'Errors in GraphQL responses, by error code (capped).',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  });
+  const dbStatementDuration = new Histogram({
+    name: 'app_db_statement_duration_seconds',
+    help: 'SQL statements the server ran, by kind (select, insert, update, delete, other) and outcome.',
+    labelNames: ['kind', 'outcome'] as const,
+    buckets: STATEMENT_BUCKETS,
+    registers: [registry],
+  });
+  const dbStatementsPerRequest = new Histogram({
+    name: 'app_db_statements_per_request',
+    help: 'SQL statements (transaction control included) issued while serving one HTTP request, by route template.',
+    labelNames: ['route'] as const,
+    buckets: STATEMENTS_PER_REQUEST_BUCKETS,
+    registers: [registry],
+  });
+  const dbSlowStatements = new Counter({
+    name: 'app_db_slow_statements_total',
+    help: 'SQL statements slower than the slow-statement threshold (5 s unless configured), by kind; each is logged.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  // Zero series from the start, so `increase()` in the alert sees the very first slow statement.
+  for (const kind of STATEMENT_KINDS) dbSlowStatements.inc({ kind }, 0);
+  const dbPoolInUse = new Gauge({
+    name: 'app_db_pool_connections_in_use',
+    help: 'Database pool connections lent out to requests right now.',
+    registers: [registry],
+    collect() {
+      const reading = sources.pool?.();
+      if (reading) this.set(reading.inUse);
+    },
+  });
+  const dbPoolPending = new Gauge({
+    name: 'app_db_pool_acquires_pending',
+    help: 'Requests waiting for a database pool connection right now.',
+    registers: [registry],
+    collect() {
+      const reading = sources.pool?.();
+      if (reading) this.set(reading.pending);
+    },
+  });
+  const dbPoolMax = new Gauge({
+    name: 'app_db_pool_connections_max',
+    help: 'Largest number of connections the database pool may open.',
+    registers: [registry],
+    collect() {
+      const reading = sources.pool?.();
+      if (reading) this.set(reading.max);
+    },
+  });
+  const refreshBusiness = async () => {
+    await sources.business?.();
+  };
+  const callbackRequestsOpen = new Gauge({
+    name: 'app_callback_requests_open',
+    help: 'Callback requests not yet done, over all companies, by status and priority.',
+    labelNames: ['status', 'priority'] as const,
+    registers: [registry],
+    collect: refreshBusiness,
+  });
+  const callbackRequestsOverdue = new Gauge({
+    name: 'app_callback_requests_overdue',
+    help: 'Open callback requests past their due time, over all companies.',
+    registers: [registry],
+    collect: refreshBusiness,
+  });
+  const webhookInboxEvents = new Gauge({
+    name: 'app_webhook_inbox_events',
+    help: 'Webhook inbox events not yet finished (processed and ignored ones are left out), by provider and status.',
+    labelNames: ['provider', 'status'] as const,
+    registers: [registry],
+    collect: refreshBusiness,
+  });
+  const webhookInboxOldestAge = new Gauge({
+    name: 'app_webhook_inbox_oldest_age_seconds',
+    help: 'Age of the oldest unfinished webhook inbox event, by provider and status.',
+    labelNames: ['provider', 'status'] as const,
+    registers: [registry],
+    collect: refreshBusiness,
+  });
+  const companies = new Gauge({
+    name: 'app_companies',
+    help: 'Companies (tenants) on the platform, by state (active, archived).',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect: refreshBusiness,
+  });
+  const tenantServerErrors = new Counter({
+    name: 'app_tenant_server_errors_total',
+    help: 'Requests of a known company that failed with a server error, by company id (capped; the rest fold into "other").',
+    labelNames: ['company_id'] as const,
+    registers: [registry],
+  });
+  const collectorErrors = new Counter({
+    name: 'app_metrics_collector_errors_total',
+    help: 'Scrape-time gauges that could not be read, by collector.',
+    labelNames: ['collector'] as const,
+    registers: [registry],
+  });
+  for (const collector of BUSINESS_COLLECTORS) collectorErrors.inc({ collector }, 0);
+
   return {
     registry,
+    sources,
+    httpRequestDuration,
+    httpRequestsInFlight,
+    graphqlOperationDuration,
+    graphqlErrors,
+    dbStatementDuration,
+    dbStatementsPerRequest,
+    dbSlowStatements,
+    dbPoolInUse,
+    dbPoolPending,
+    dbPoolMax,
+    callbackRequestsOpen,
+    callbackRequestsOverdue,
+    webhookInboxEvents,
+    webhookInboxOldestAge,
+    companies,
+    tenantServerErrors,
+    /** The company ids allowed on app_tenant_server_errors_total; see countTenantServerError. */
+    tenantServerErrorCompanies: new BoundedLabel(100, 'other'),
+    collectorErrors,
     appointmentsBooked,
     appointmentsCancelled,
     appointmentsRescheduled,
@@ -121,3 +312,13 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Counts a server error of a request made in a company. The counter is the one metric labelled by
+ * company: errors are rare, and past the first 100 companies the rest fold into "other".
+ */
+export function countTenantServerError(metrics: Metrics, companyId: string): void {
+  metrics.tenantServerErrors.inc({
+    company_id: metrics.tenantServerErrorCompanies.value(companyId),
+  });
+}

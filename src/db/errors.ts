@@ -1,0 +1,51 @@
+import { AppError } from '../errors/app-error';
+
+interface PgError {
+  code?: string;
+  constraint?: string;
+  column?: string;
+}
+
+/**
+ * Maps a database error from a write to a client error with a stable code and the field it
+ * concerns. `fields` maps constraint names to input field names. Anything unknown is rethrown
+ * untouched, to be logged and answered as INTERNAL.
+ */
+export function translateDbError(err: unknown, fields: Record<string, string> = {}): never {
+  const pg = err as PgError;
+  const constraint = pg?.constraint ?? '';
+  const field = fields[constraint] ?? fieldFromConstraint(constraint);
+  switch (pg?.code) {
+    case '23505':
+      throw new AppError('CONFLICT', `${field ?? 'value'} is already taken`, { field, cause: err });
+    case '23503':
+      throw new AppError('NOT_FOUND', `${field ?? 'referenced item'} not found`, { field, cause: err });
+    case '23514':
+      throw new AppError('BAD_USER_INPUT', `${field ?? 'input'} is not allowed`, { field, cause: err });
+    case '23P01':
+      throw new AppError('CONFLICT', 'The time slot is no longer free', {
+        field: field ?? 'startsAt',
+        details: { reason: 'SLOT_TAKEN' },
+        cause: err,
+      });
+    case '22P02':
+    case '22007':
+    case '22008':
+      throw new AppError('BAD_USER_INPUT', 'A value has the wrong format', { field, cause: err });
+    default:
+      throw err;
+  }
+}
+
+// Constraint names follow `<table>_<column>_<kind>` (knex and schema-helpers); the column becomes a
+// camelCase field name.
+function fieldFromConstraint(constraint: string): string | undefined {
+  const m = /^[a-z_]+?_((?:[a-z0-9]+_)*[a-z0-9]+?)_(?:unique|fkey|check|idx|key)$/.exec(constraint);
+  if (!m) return undefined;
+  const column = m[1].replace(/^company_id_/, '');
+  return column.replace(/_([a-z0-9])/g, (_s, c: string) => c.toUpperCase());
+}
+
+export function isDbError(err: unknown, code: string): boolean {
+  return (err as PgError)?.code === code;
+}

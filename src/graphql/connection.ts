@@ -1,0 +1,212 @@
+import type { Model, QueryBuilder } from 'objection';
+import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
+import { AppError } from '../errors/app-error';
+import type { RequestContext } from '../context/request-context';
+
+export const MAX_PAGE_SIZE = 100;
+
+@ObjectType({ description: 'Where a page sits in its connection.' })
+export class PageInfo {
+  @Field()
+  hasNextPage!: boolean;
+
+  @Field()
+  hasPreviousPage!: boolean;
+
+  @Field(() => String, { nullable: true })
+  startCursor!: string | null;
+
+  @Field(() => String, { nullable: true })
+  endCursor!: string | null;
+}
+
+@ArgsType()
+export class PageArgs {
+  @Field(() => Int, {
+    nullable: true,
+    description: `Items from the start (after \`after\`); 1 to ${MAX_PAGE_SIZE}. Either first or last is required.`,
+  })
+  first?: number | null;
+
+  @Field(() => String, { nullable: true })
+  after?: string | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: `Items from the end (before \`before\`); 1 to ${MAX_PAGE_SIZE}.`,
+  })
+  last?: number | null;
+
+  @Field(() => String, { nullable: true })
+  before?: string | null;
+}
+
+export interface Edge<T> {
+  node: T;
+  cursor: string;
+}
+
+/**
+ * What a connection resolver returns. `totalCount` is a getter, so its query runs only when the
+ * field is asked for (reading the property is what resolves the field).
+ */
+export interface ConnectionResult<T> {
+  edges: Edge<T>[];
+  nodes: T[];
+  pageInfo: PageInfo;
+  readonly totalCount: Promise<number>;
+}
+
+/** Builds `<Name>Connection` and `<Name>Edge` object types for an item type. */
+export function connectionOf<T extends object>(itemType: ClassType<T>, name: string) {
+  @ObjectType(`${name}Edge`)
+  class EdgeType {
+    @Field(() => itemType)
+    node!: T;
+
+    @Field({ description: 'Opaque cursor of this item, for `after` or `before`.' })
+    cursor!: string;
+  }
+
+  @ObjectType(`${name}Connection`)
+  class ConnectionType {
+    @Field(() => [EdgeType])
+    edges!: EdgeType[];
+
+    @Field(() => [itemType], { description: 'The items of the page, without cursors.' })
+    nodes!: T[];
+
+    @Field(() => PageInfo)
+    pageInfo!: PageInfo;
+
+    @Field(() => Int, { description: 'All items that match the filter; computed only when asked.' })
+    totalCount!: number;
+  }
+  return { Connection: ConnectionType, Edge: EdgeType };
+}
+
+/** A sort order a client may choose: an enum value mapped to a fixed, indexed column. */
+export interface OrderSpec {
+  /** Stable name written into cursors, e.g. 'starts_at'. */
+  key: string;
+  /** The column (qualified when needed) to sort by; NOT NULL, so keyset comparison is total. */
+  column: string;
+  direction: 'asc' | 'desc';
+}
+
+interface CursorPayload {
+  c: string; // company
+  k: string; // order key
+  v: string | number; // sort value
+  i: string; // row id
+}
+
+function encodeCursor(payload: CursorPayload): string {
+  return Buffer.from(JSON.stringify(payload)).toString('base64url');
+}
+
+function decodeCursor(ctx: RequestContext, value: string, field: string, key: string): CursorPayload {
+  let payload: CursorPayload;
+  try {
+    payload = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as CursorPayload;
+  } catch {
+    throw new AppError('BAD_USER_INPUT', `${field} is not a valid cursor`, { field });
+  }
+  if (
+    !payload ||
+    typeof payload.c !== 'string' ||
+    typeof payload.k !== 'string' ||
+    typeof payload.i !== 'string' ||
+    (typeof payload.v !== 'string' && typeof payload.v !== 'number')
+  ) {
+    throw new AppError('BAD_USER_INPUT', `${field} is not a valid cursor`, { field });
+  }
+  if (payload.c !== ctx.companyId) {
+    ctx.deps.metrics.crossTenantAttempts.inc({ path: 'graphql_cursor' });
+    throw new AppError('NOT_FOUND', 'cursor not found', { field });
+  }
+  if (payload.k !== key) {
+    throw new AppError('BAD_USER_INPUT', `${field} belongs to another sort order`, { field });
+  }
+  return payload;
+}
+
+function sortValue(value: unknown): string | number {
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'number' || typeof value === 'string') return value;
+  return String(value);
+}
+
+/** Validates first/last: exactly one of them, from 1 to MAX_PAGE_SIZE. */
+export function pageSize(args: PageArgs): { size: number; backward: boolean } {
+  const hasFirst = args.first !== undefined && args.first !== null;
+  const hasLast = args.last !== undefined && args.last !== null;
+  if (hasFirst === hasLast) {
+    throw new AppError('BAD_USER_INPUT', 'Give either first or last to page through a list', {
+      field: hasFirst ? 'last' : 'first',
+    });
+  }
+  const size = (hasFirst ? args.first : args.last) as number;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
+    throw new AppError('BAD_USER_INPUT', `${hasFirst ? 'first' : 'last'} must be from 1 to ${MAX_PAGE_SIZE}`, {
+      field: hasFirst ? 'first' : 'last',
+    });
+  }
+  return { size, backward: hasLast };
+}
+
+/**
+ * Keyset pagination over (sort column, id): stable under inserts, index-friendly, and no OFFSET.
+ * `query` is the filtered query; the count query is derived from it only when totalCount is asked.
+ */
+export async function paginate<M extends Model & { id: string }>(
+  ctx: RequestContext,
+  query: QueryBuilder<M, M[]>,
+  args: PageArgs,
+  order: OrderSpec,
+  valueOf: (row: M) => unknown,
+): Promise<ConnectionResult<M>> {
+  const { size, backward } = pageSize(args);
+  const countQuery = query.clone();
+  const table = query.tableRefFor(query.modelClass());
+  const idColumn = `${table}.id`;
+  const forwardDir = order.direction;
+  const dir = backward ? (forwardDir === 'asc' ? 'desc' : 'asc') : forwardDir;
+  const page = query.clone();
+
+  const after = args.after ? decodeCursor(ctx, args.after, 'after', order.key) : undefined;
+  const before = args.before ? decodeCursor(ctx, args.before, 'before', order.key) : undefined;
+  const cmp = (cursor: CursorPayload, towardsEnd: boolean) => {
+    // towardsEnd: rows after the cursor in the forward order
+    const op = (forwardDir === 'asc') === towardsEnd ? '>' : '<';
+    page.whereRaw(`(??, ??) ${op} (?, ?)`, [order.column, idColumn, cursor.v, cursor.i]);
+  };
+  if (after) cmp(after, true);
+  if (before) cmp(before, false);
+
+  const rows = (await page
+    .orderBy(order.column, dir)
+    .orderBy(idColumn, dir)
+    .limit(size + 1)) as M[];
+  const hasMore = rows.length > size;
+  if (hasMore) rows.pop();
+  if (backward) rows.reverse();
+  const companyId = ctx.requireCompanyId();
+  const edges = rows.map((node) => ({
+    node,
+    cursor: encodeCursor({ c: companyId, k: order.key, v: sortValue(valueOf(node)), i: node.id }),
+  }));
+  return {
+    edges,
+    nodes: rows,
+    pageInfo: {
+      hasNextPage: backward ? Boolean(before) : hasMore,
+      hasPreviousPage: backward ? hasMore : Boolean(after),
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges[edges.length - 1]?.cursor ?? null,
+    },
+    get totalCount() {
+      return countQuery.clearOrder().resultSize().then(Number);
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import path from 'node:path';
+import express, { type Request, type Router } from 'express';
+
+/**
+ * GraphiQL served from the project's own dependencies (graphiql 3 UMD build with React 18 UMD), so
+ * the playground works with no internet access. No inline script: the page runs under a CSP that
+ * allows scripts from this server only.
+ */
+const assets: Record<string, string> = {
+  'react.js': path.join(path.dirname(require.resolve('react/package.json')), 'umd/react.production.min.js'),
+  'react-dom.js': path.join(
+    path.dirname(require.resolve('react-dom/package.json')),
+    'umd/react-dom.production.min.js',
+  ),
+  'graphiql.js': path.join(path.dirname(require.resolve('graphiql/package.json')), 'graphiql.min.js'),
+  'graphiql.css': path.join(path.dirname(require.resolve('graphiql/package.json')), 'graphiql.min.css'),
+};
+
+const EXAMPLE = `# Welcome to the playground.
+# 1. Sign in: run the login mutation below with a demo user (see the README).
+# 2. Copy accessToken into the Headers tab: {"Authorization": "Bearer <accessToken>"}
+# 3. Run the query operations.
+
+mutation Login {
+  login(input: { email: "admin@salon.example", password: "demo-password" }) {
+    accessToken
+    accessTokenExpiresAt
+  }
+}
+
+query Me {
+  me {
+    name
+    email
+    roles
+    company { name timezone }
+  }
+}
+
+query UpcomingAppointments {
+  appointments(first: 10, orderBy: { field: STARTS_AT, direction: ASC }) {
+    totalCount
+    nodes {
+      id
+      startsAt
+      status
+      customer { name phoneE164 }
+      staff { name }
+      service { name durationMinutes }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+`;
+
+const INIT = `(function () {
+  var fetcher = GraphiQL.createFetcher({ url: window.location.origin + '/graphql' });
+  var stored = null;
+  try { stored = window.localStorage.getItem('graphiql:headers'); } catch (e) {}
+  var root = ReactDOM.createRoot(document.getElementById('graphiql'));
+  root.render(React.createElement(GraphiQL, {
+    fetcher: fetcher,
+    defaultQuery: ${JSON.stringify(EXAMPLE)},
+    defaultHeaders: stored || '{\\n  "Authorization": "Bearer <paste accessToken here>"\\n}',
+    defaultEditorToolsVisibility: 'headers',
+    shouldPersistHeaders: true,
+    isHeadersEditorEnabled: true
+  }));
+})();`;
+
+const PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>GraphQL playground</title>
+<link rel="stylesheet" href="/playground/assets/graphiql.css">
+<style>html, body, #graphiql { height: 100%; margin: 0; }</style>
+</head>
+<body>
+<div id="graphiql">Loading the playground...</div>
+<script src="/playground/assets/react.js"></script>
+<script src="/playground/assets/react-dom.js"></script>
+<script src="/playground/assets/graphiql.js"></script>
+<script src="/playground/assets/init.js"></script>
+</body>
+</html>`;
+
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'";
+
+export function wantsPlayground(req: Request): boolean {
+  return (
+    req.method === 'GET' &&
+    req.query.query === undefined &&
+    (req.header('accept') ?? '').includes('text/html')
+  );
+}
+
+export function playgroundRouter(): Router {
+  const router = express.Router();
+  router.get('/', (_req, res) => {
+    res.setHeader('content-security-policy', CSP);
+    res.setHeader('x-content-type-options', 'nosniff');
+    res.type('html').send(PAGE);
+  });
+  router.get('/assets/init.js', (_req, res) => {
+    res.type('application/javascript').send(INIT);
+  });
+  router.get('/assets/:name', (req, res, next) => {
+    const file = assets[req.params.name];
+    if (!file) return next();
+    res.sendFile(file, { maxAge: '1d' });
+  });
+  return router;
+}

@@ -1,0 +1,197 @@
+import express, { type Router } from 'express';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { expressMiddleware } from '@as-integrations/express5';
+import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLFormattedError } from 'graphql';
+import { authenticateRequest } from '../auth/authenticate';
+import { AuthService } from '../auth/auth.service';
+import type { AppDeps } from '../context/deps';
+import { RequestContext } from '../context/request-context';
+import { AppError } from '../errors/app-error';
+import { requestIdOf } from '../http/request-id';
+import type { GraphQLContext } from './context';
+import { applyPermissions } from './permissions';
+import { PERMISSIONS } from '../resolvers/permissions';
+import { buildAppSchema } from './schema';
+import { playgroundRouter, wantsPlayground } from './playground';
+
+export interface GraphQLContextValue extends GraphQLContext {
+  auth: AuthService;
+}
+
+/** Errors whose code and message are safe to show as they are. */
+const CLIENT_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+]);
+
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  if (original instanceof AppError && original.code !== 'INTERNAL') {
+    return {
+      message: original.message,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: {
+        code: original.code,
+        ...(original.field ? { field: original.field } : {}),
+        ...(original.details ? { details: original.details } : {}),
+      },
+    };
+  }
+  const code = formatted.extensions?.code;
+  if (typeof code === 'string' && CLIENT_CODES.has(code) && !(original instanceof AppError)) {
+    const { stacktrace: _s, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions };
+  }
+  return {
+    message: 'Internal error',
+    locations: formatted.locations,
+    path: formatted.path,
+    extensions: { code: 'INTERNAL' },
+  };
+}
+
+function isInternal(error: unknown): boolean {
+  const original = unwrapResolverError(error);
+  if (original instanceof AppError) return original.code === 'INTERNAL';
+  if (original instanceof GraphQLError) {
+    const code = original.extensions?.code;
+    return !(typeof code === 'string' && CLIENT_CODES.has(code));
+  }
+  return true;
+}
+
+function touchesIntrospection(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    [Kind.FIELD](node) {
+      if (node.name.value === '__schema' || node.name.value === '__type') found = true;
+    },
+  });
+  return found;
+}
+
+/** Per request: commit or roll back its transaction, attach the request id, log internal errors. */
+function requestPlugin(deps: AppDeps): ApolloServerPlugin<GraphQLContextValue> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ contextValue, document }) {
+          if (touchesIntrospection(document) && contextValue.ctx.actor.kind === 'anonymous') {
+            throw new GraphQLError('Sign in to explore the schema', {
+              extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+            });
+          }
+        },
+        async didEncounterErrors({ contextValue, errors, operationName }) {
+          for (const error of errors) {
+            if (isInternal(error)) {
+              deps.logger.error(
+                { err: unwrapResolverError(error), requestId: contextValue.ctx.requestId, operationName },
+                'graphql internal error',
+              );
+            }
+          }
+        },
+        async willSendResponse({ contextValue, response }) {
+          const { ctx } = contextValue;
+          try {
+            await ctx.finish(true);
+          } catch (err) {
+            deps.logger.error({ err, requestId: ctx.requestId }, 'commit failed');
+            if (response.body.kind === 'single') {
+              response.body.singleResult.data = null;
+              response.body.singleResult.errors = [
+                { message: 'Internal error', extensions: { code: 'INTERNAL' } },
+              ];
+            }
+          }
+          if (response.body.kind === 'single' && response.body.singleResult.errors) {
+            response.body.singleResult.errors = response.body.singleResult.errors.map((e) => ({
+              ...e,
+              extensions: { ...e.extensions, requestId: ctx.requestId },
+            }));
+          }
+        },
+      };
+    },
+  };
+}
+
+export interface GraphQLMount {
+  router: Router;
+  stop(): Promise<void>;
+}
+
+/** Apollo Server at /graphql (POST and GET), with the playground for browsers. */
+export async function createGraphQL(
+  deps: AppDeps,
+  extraPlugins: ApolloServerPlugin<GraphQLContextValue>[] = [],
+): Promise<GraphQLMount> {
+  const { config } = deps;
+  const base = buildAppSchema();
+  const schema = config.benchDisableShield ? base : applyPermissions(base, PERMISSIONS);
+  const auth = new AuthService(deps);
+  const apollo = new ApolloServer<GraphQLContextValue>({
+    schema,
+    introspection: config.introspection,
+    includeStacktraceInErrorResponses: false,
+    // Authentication is by bearer header only (no cookies), so a cross-site form post carries no
+    // credentials; GET queries without a preflight header are therefore safe to accept.
+    csrfPrevention: false,
+    formatError,
+    plugins: [ApolloServerPluginLandingPageDisabled(), requestPlugin(deps), ...extraPlugins],
+  });
+  await apollo.start();
+
+  const router = express.Router();
+  if (config.playground) {
+    router.use('/playground', playgroundRouter());
+    router.get('/graphql', (req, res, next) => {
+      if (wantsPlayground(req)) res.redirect(302, '/playground');
+      else next();
+    });
+  }
+  router.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    expressMiddleware(apollo, {
+      context: async ({ req }): Promise<GraphQLContextValue> => {
+        let authentication;
+        try {
+          authentication = await authenticateRequest(deps, req);
+        } catch (err) {
+          if (err instanceof AppError) {
+            throw new GraphQLError(err.message, {
+              extensions: {
+                code: err.code,
+                ...(err.field ? { field: err.field } : {}),
+                requestId: requestIdOf(req),
+                http: { status: err.httpStatus },
+              },
+            });
+          }
+          throw err;
+        }
+        const ctx = new RequestContext({
+          deps,
+          actor: authentication.actor,
+          companyId: authentication.companyId,
+          requestId: requestIdOf(req),
+          ip: req.ip,
+        });
+        return { ctx, auth };
+      },
+    }),
+  );
+  return { router, stop: () => apollo.stop() };
+}

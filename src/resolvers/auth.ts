@@ -1,0 +1,73 @@
+import { Arg, Ctx, Field, InputType, Mutation, ObjectType, Resolver } from 'type-graphql';
+import type { GraphQLContextValue } from '../graphql/server';
+import { requiredText } from '../services/crud';
+import { DateTime } from './common';
+
+@ObjectType({ description: 'Tokens from a sign-in or refresh.' })
+export class AuthPayload {
+  @Field({ description: 'Short-lived JWT for `Authorization: Bearer <accessToken>`.' })
+  accessToken!: string;
+
+  @Field(() => DateTime)
+  accessTokenExpiresAt!: Date;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Exchange it once with `refreshToken` for a new pair; null for platform admins.',
+  })
+  refreshToken!: string | null;
+
+  @Field(() => DateTime, { nullable: true })
+  refreshTokenExpiresAt!: Date | null;
+}
+
+@InputType()
+class LoginInput {
+  @Field()
+  email!: string;
+
+  @Field()
+  password!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Company slug, needed only when the email belongs to accounts in several companies.',
+  })
+  companySlug?: string | null;
+}
+
+@Resolver()
+export class AuthResolver {
+  @Mutation(() => AuthPayload, { description: 'Signs in with email and password.' })
+  async login(@Arg('input') input: LoginInput, @Ctx() { ctx, auth }: GraphQLContextValue) {
+    return auth.login(
+      {
+        email: requiredText(input.email, 'input.email', 320),
+        password: input.password,
+        companySlug: input.companySlug,
+      },
+      { ip: ctx.ip, requestId: ctx.requestId },
+    );
+  }
+
+  @Mutation(() => AuthPayload, {
+    description: 'Exchanges a refresh token (usable once) for a new token pair.',
+  })
+  async refreshToken(
+    @Arg('refreshToken') refreshToken: string,
+    @Ctx() { ctx, auth }: GraphQLContextValue,
+  ) {
+    return auth.refresh(refreshToken, { ip: ctx.ip });
+  }
+
+  @Mutation(() => Boolean, {
+    description:
+      'Signs out: revokes the session of the given refresh token, or of the current access token.',
+  })
+  async logout(
+    @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
+    @Ctx() { ctx, auth }: GraphQLContextValue,
+  ) {
+    return auth.logout(ctx, refreshToken);
+  }
+}

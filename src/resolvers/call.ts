@@ -1,0 +1,201 @@
+import {
+  Arg,
+  Args,
+  Ctx,
+  Field,
+  FieldResolver,
+  ID,
+  InputType,
+  Int,
+  Mutation,
+  ObjectType,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
+import { connectionOf, PageArgs, paginate } from '../graphql/connection';
+import type { GraphQLContext } from '../graphql/context';
+import { localId, optionalLocalId } from '../graphql/ids';
+import { loadRelated } from '../graphql/loaders';
+import { AppError } from '../errors/app-error';
+import { Branch, Call, Customer, PhoneNumber } from '../models';
+import { createRow, optionalText, updateRow } from '../services/crud';
+import { companyE164 } from '../services/phone';
+import { checkRange, DateTime, DateTimeRange } from './common';
+import { BranchNode } from './branch';
+import { CustomerNode } from './customer';
+import { Node } from './node';
+
+@ObjectType('Call', { implements: Node, description: 'A phone call answered by the voice agent.' })
+export class CallNode extends Node {
+  @Field({ description: "Retell's call id." })
+  retellCallId!: string;
+
+  @Field({ description: 'inbound or outbound.' })
+  direction!: string;
+
+  @Field({ description: 'registered, not_connected, ongoing, ended or error.' })
+  status!: string;
+
+  @Field(() => String, { nullable: true })
+  fromNumber!: string | null;
+
+  @Field(() => String, { nullable: true })
+  toNumber!: string | null;
+
+  @Field(() => DateTime, { nullable: true })
+  startedAt!: Date | null;
+
+  @Field(() => DateTime, { nullable: true })
+  endedAt!: Date | null;
+
+  @Field(() => Int, { nullable: true })
+  durationMs!: number | null;
+
+  @Field(() => String, { nullable: true })
+  summary!: string | null;
+
+  @Field(() => String, { nullable: true })
+  transcript!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'negative, positive, neutral or unknown.' })
+  sentiment!: string | null;
+
+  @Field(() => Boolean, { nullable: true })
+  callSuccessful!: boolean | null;
+
+  @Field(() => String, { nullable: true })
+  disconnectionReason!: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'booked, rescheduled, cancelled, callback_requested, information or no_action.',
+  })
+  outcome!: string | null;
+
+  @Field(() => DateTime)
+  createdAt!: Date;
+}
+
+export const CallConnection = connectionOf(CallNode, 'Call').Connection;
+
+@ObjectType('PhoneNumber', { implements: Node, description: 'A number the voice agent answers.' })
+export class PhoneNumberNode extends Node {
+  @Field({ description: 'E.164.' })
+  numberE164!: string;
+
+  @Field(() => String, { nullable: true })
+  label!: string | null;
+
+  @Field()
+  active!: boolean;
+}
+
+export const PhoneNumberConnection = connectionOf(PhoneNumberNode, 'PhoneNumber').Connection;
+
+@InputType()
+class CallFilter {
+  @Field(() => DateTimeRange, { nullable: true, description: 'Calls recorded in this range.' })
+  createdAt?: DateTimeRange | null;
+
+  @Field(() => ID, { nullable: true })
+  customerId?: string | null;
+
+  @Field(() => String, { nullable: true })
+  outcome?: string | null;
+}
+
+@InputType()
+class PhoneNumberInput {
+  @Field(() => ID, { nullable: true, description: 'Set to update an existing number.' })
+  id?: string | null;
+
+  @Field(() => String, { nullable: true })
+  number?: string | null;
+
+  @Field(() => String, { nullable: true })
+  label?: string | null;
+
+  @Field(() => Boolean, { nullable: true })
+  active?: boolean | null;
+
+  @Field(() => ID, { nullable: true })
+  branchId?: string | null;
+}
+
+@Resolver(() => CallNode)
+export class CallResolver {
+  @Query(() => CallConnection, { description: 'Calls, newest first.' })
+  async calls(
+    @Args() page: PageArgs,
+    @Arg('filter', () => CallFilter, { nullable: true }) filter: CallFilter | null,
+    @Ctx() { ctx }: GraphQLContext,
+  ) {
+    checkRange(filter?.createdAt, 'filter.createdAt');
+    const q = Call.query(await ctx.trx());
+    if (filter?.createdAt?.from) q.where('calls.created_at', '>=', filter.createdAt.from);
+    if (filter?.createdAt?.to) q.where('calls.created_at', '<', filter.createdAt.to);
+    if (filter?.customerId) {
+      q.where('customer_id', localId(ctx, filter.customerId, 'Customer', 'filter.customerId'));
+    }
+    if (filter?.outcome) q.where('outcome', filter.outcome);
+    return paginate(
+      ctx,
+      q,
+      page,
+      { key: 'created_at', column: 'calls.created_at', direction: 'desc' },
+      (r) => r.createdAt,
+    );
+  }
+
+  @FieldResolver(() => CustomerNode, { nullable: true })
+  async customer(@Root() call: Call, @Ctx() { ctx }: GraphQLContext) {
+    return loadRelated(ctx, Customer, call.customerId);
+  }
+
+  @FieldResolver(() => PhoneNumberNode, { nullable: true })
+  async phoneNumber(@Root() call: Call, @Ctx() { ctx }: GraphQLContext) {
+    return loadRelated(ctx, PhoneNumber, call.phoneNumberId);
+  }
+}
+
+@Resolver(() => PhoneNumberNode)
+export class PhoneNumberResolver {
+  @Query(() => PhoneNumberConnection, { description: 'Phone numbers of the company.' })
+  async phoneNumbers(@Args() page: PageArgs, @Ctx() { ctx }: GraphQLContext) {
+    const q = PhoneNumber.query(await ctx.trx());
+    return paginate(
+      ctx,
+      q,
+      page,
+      { key: 'number', column: 'phone_numbers.number_e164', direction: 'asc' },
+      (r) => r.numberE164,
+    );
+  }
+
+  @Mutation(() => PhoneNumberNode, { description: 'Adds a phone number, or updates it when id is given.' })
+  async savePhoneNumber(@Arg('input') input: PhoneNumberInput, @Ctx() { ctx }: GraphQLContext) {
+    const fields = { phone_numbers_company_id_number_e164_unique: 'input.number' };
+    const data = {
+      numberE164: input.number ? await companyE164(ctx, input.number, 'input.number') : undefined,
+      label: optionalText(input.label, 'input.label', 100),
+      active: input.active ?? undefined,
+      branchId: optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId'),
+    };
+    if (input.id) {
+      return updateRow(ctx, PhoneNumber, localId(ctx, input.id, 'PhoneNumber', 'input.id'), data, {
+        what: 'PhoneNumber',
+        fields,
+      });
+    }
+    if (!data.numberE164) {
+      throw new AppError('BAD_USER_INPUT', 'input.number is required', { field: 'input.number' });
+    }
+    return createRow(ctx, PhoneNumber, data as Partial<PhoneNumber>, { what: 'PhoneNumber', fields });
+  }
+
+  @FieldResolver(() => BranchNode, { nullable: true })
+  async branch(@Root() n: PhoneNumber, @Ctx() { ctx }: GraphQLContext) {
+    return loadRelated(ctx, Branch, n.branchId);
+  }
+}

@@ -1,0 +1,122 @@
+import { Arg, Ctx, Field, ID, InputType, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
+import type { GraphQLContext } from '../graphql/context';
+import { AppError } from '../errors/app-error';
+import { optionalText, requiredText } from '../services/crud';
+import { checkTimezone } from '../services/timezone';
+import { DateTime } from './common';
+
+@ObjectType('Company', {
+  description: 'The tenant: a business whose phone is answered by the voice agent.',
+})
+export class CompanyType {
+  @Field(() => ID, { description: 'The company id, as sent in the X-Company-Id header.' })
+  id!: string;
+
+  @Field()
+  name!: string;
+
+  @Field()
+  slug!: string;
+
+  @Field({ description: 'IANA time zone.' })
+  timezone!: string;
+
+  @Field({ description: 'ISO 3166 region used to read local phone numbers.' })
+  defaultRegion!: string;
+
+  @Field()
+  currency!: string;
+
+  @Field(() => DateTime)
+  createdAt!: Date;
+}
+
+interface CompanyRow {
+  id: string;
+  name: string;
+  slug: string;
+  timezone: string;
+  default_region: string;
+  currency: string;
+  created_at: Date;
+}
+
+const toCompany = (row: CompanyRow): CompanyType => ({
+  id: row.id,
+  name: row.name,
+  slug: row.slug,
+  timezone: row.timezone,
+  defaultRegion: row.default_region,
+  currency: row.currency,
+  createdAt: row.created_at,
+});
+
+@InputType()
+class UpdateCompanyInput {
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true })
+  timezone?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Two-letter region, e.g. DE.' })
+  defaultRegion?: string | null;
+}
+
+@Resolver(() => CompanyType)
+export class CompanyResolver {
+  @Query(() => CompanyType, { nullable: true, description: 'The company the request acts in.' })
+  async company(@Ctx() { ctx }: GraphQLContext): Promise<CompanyType | null> {
+    if (!ctx.companyId) return null;
+    const row = (await (await ctx.trx())('companies').first()) as CompanyRow | undefined;
+    return row ? toCompany(row) : null;
+  }
+
+  @Query(() => [CompanyType], {
+    description: 'All companies, for platform admins choosing one (X-Company-Id).',
+  })
+  async companies(@Ctx() { ctx }: GraphQLContext): Promise<CompanyType[]> {
+    // A named platform operation through a SECURITY DEFINER function; counted.
+    ctx.deps.metrics.tenantScopeBypasses.inc({ actor: ctx.actor.kind });
+    const { rows } = (await ctx.deps.db.knex.raw('select * from platform_companies()')) as {
+      rows: Array<CompanyRow & { default_region?: string; currency?: string }>;
+    };
+    return rows.map((r) =>
+      toCompany({ ...r, default_region: r.default_region ?? '', currency: r.currency ?? '' }),
+    );
+  }
+
+  @Mutation(() => CompanyType)
+  async updateCompany(
+    @Arg('input') input: UpdateCompanyInput,
+    @Ctx() { ctx }: GraphQLContext,
+  ): Promise<CompanyType> {
+    const patch: Record<string, string> = {};
+    if (input.name != null) patch.name = requiredText(input.name, 'input.name');
+    if (input.timezone != null) patch.timezone = checkTimezone(input.timezone, 'input.timezone');
+    if (input.defaultRegion != null) {
+      const region = optionalText(input.defaultRegion, 'input.defaultRegion', 2)?.toUpperCase();
+      if (!region || !/^[A-Z]{2}$/.test(region)) {
+        throw new AppError('BAD_USER_INPUT', 'input.defaultRegion must be a two-letter region', {
+          field: 'input.defaultRegion',
+        });
+      }
+      patch.default_region = region;
+    }
+    return ctx.unitOfWork(async (trx) => {
+      const q = trx('companies');
+      const [row] = (await (Object.keys(patch).length
+        ? q.update(patch).returning('*')
+        : q.select('*'))) as CompanyRow[];
+      if (!row) throw new AppError('NOT_FOUND', 'Company not found');
+      await ctx.audit({
+        action: 'company.update',
+        subjectType: 'Company',
+        subjectId: row.id,
+        details: { fields: Object.keys(patch) },
+      });
+      ctx.cache.delete('company');
+      return toCompany(row);
+    });
+  }
+}

@@ -1,0 +1,253 @@
+import {
+  Arg,
+  Args,
+  Ctx,
+  Field,
+  FieldResolver,
+  ID,
+  InputType,
+  Mutation,
+  ObjectType,
+  Query,
+  Resolver,
+  Root,
+  registerEnumType,
+} from 'type-graphql';
+import { EmailAddressResolver } from 'graphql-scalars';
+import { connectionOf, PageArgs, paginate, type OrderSpec } from '../graphql/connection';
+import type { GraphQLContext } from '../graphql/context';
+import { localId } from '../graphql/ids';
+import { loadRelated } from '../graphql/loaders';
+import { Customer, CustomerNote, User } from '../models';
+import { createRow, deleteRow, getById, optionalText, requiredText, updateRow } from '../services/crud';
+import { companyE164, companySettings } from '../services/phone';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { DateTime, likePattern, OrderDirection } from './common';
+import { Node } from './node';
+import { UserNode } from './user';
+
+@ObjectType('Customer', { implements: Node, description: 'A person who books appointments.' })
+export class CustomerNode extends Node {
+  @Field()
+  name!: string;
+
+  @Field(() => String, { nullable: true, description: 'E.164 phone number, unique in the company.' })
+  phoneE164!: string | null;
+
+  @Field(() => String, { nullable: true })
+  email!: string | null;
+
+  @Field(() => String, { nullable: true })
+  preferredLanguage!: string | null;
+
+  @Field(() => DateTime, { nullable: true })
+  archivedAt!: Date | null;
+
+  @Field(() => DateTime)
+  createdAt!: Date;
+}
+
+export const CustomerConnection = connectionOf(CustomerNode, 'Customer').Connection;
+
+@ObjectType('CustomerNote', { implements: Node, description: 'A note about a customer.' })
+export class CustomerNoteNode extends Node {
+  @Field()
+  body!: string;
+
+  @Field(() => DateTime)
+  createdAt!: Date;
+}
+
+export const CustomerNoteConnection = connectionOf(CustomerNoteNode, 'CustomerNote').Connection;
+
+export enum CustomerOrderField {
+  NAME = 'name',
+  CREATED_AT = 'created_at',
+}
+registerEnumType(CustomerOrderField, { name: 'CustomerOrderField' });
+
+@InputType()
+class CustomerOrder {
+  @Field(() => CustomerOrderField)
+  field!: CustomerOrderField;
+
+  @Field(() => OrderDirection, { defaultValue: OrderDirection.ASC })
+  direction!: OrderDirection;
+}
+
+@InputType()
+class CustomerFilter {
+  @Field(() => String, {
+    nullable: true,
+    description: 'Name prefix, a phone number in any format, or an email address.',
+  })
+  search?: string | null;
+
+  @Field({ defaultValue: false })
+  includeArchived!: boolean;
+}
+
+@InputType()
+class CreateCustomerInput {
+  @Field()
+  name!: string;
+
+  @Field(() => String, { nullable: true, description: 'Any format; stored as E.164.' })
+  phone?: string | null;
+
+  @Field(() => EmailAddressResolver, { nullable: true })
+  email?: string | null;
+
+  @Field(() => String, { nullable: true })
+  preferredLanguage?: string | null;
+}
+
+@InputType()
+class UpdateCustomerInput {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true })
+  phone?: string | null;
+
+  @Field(() => EmailAddressResolver, { nullable: true })
+  email?: string | null;
+
+  @Field(() => String, { nullable: true })
+  preferredLanguage?: string | null;
+}
+
+const CUSTOMER_FIELDS = {
+  customers_company_id_phone_e164_unique: 'input.phone',
+  customers_company_id_email_unique: 'input.email',
+};
+
+@Resolver(() => CustomerNode)
+export class CustomerResolver {
+  @Query(() => CustomerConnection, {
+    description: 'Customers; search finds a name prefix, a phone number or an email address.',
+  })
+  async customers(
+    @Args() page: PageArgs,
+    @Arg('filter', () => CustomerFilter, { nullable: true }) filter: CustomerFilter | null,
+    @Arg('orderBy', () => CustomerOrder, { nullable: true }) orderBy: CustomerOrder | null,
+    @Ctx() { ctx }: GraphQLContext,
+  ) {
+    const q = Customer.query(await ctx.trx());
+    if (!filter?.includeArchived) q.whereNull('archived_at');
+    const search = filter?.search?.trim();
+    if (search) {
+      if (search.includes('@')) {
+        q.where('email', search.toLowerCase());
+      } else if (/^[+\d][\d\s()./-]{4,}$/.test(search)) {
+        const company = await companySettings(ctx);
+        const phone = parsePhoneNumberFromString(search, company.default_region as CountryCode);
+        q.where('phone_e164', phone?.number ?? search.replace(/[^\d+]/g, ''));
+      } else {
+        // Uses customers_name_search_idx: (company_id, lower(name) text_pattern_ops).
+        q.whereRaw('lower(name) like ?', [`${likePattern(search.toLowerCase())}%`]);
+      }
+    }
+    const field = orderBy?.field ?? CustomerOrderField.NAME;
+    const order: OrderSpec = {
+      key: field,
+      column: `customers.${field}`,
+      direction: orderBy?.direction ?? OrderDirection.ASC,
+    };
+    return paginate(ctx, q, page, order, (r) => (field === 'name' ? r.name : r.createdAt));
+  }
+
+  @Mutation(() => CustomerNode)
+  async createCustomer(@Arg('input') input: CreateCustomerInput, @Ctx() { ctx }: GraphQLContext) {
+    return createRow(
+      ctx,
+      Customer,
+      {
+        name: requiredText(input.name, 'input.name'),
+        phoneE164: input.phone ? await companyE164(ctx, input.phone, 'input.phone') : null,
+        email: input.email?.toLowerCase() ?? null,
+        preferredLanguage: optionalText(input.preferredLanguage, 'input.preferredLanguage', 20) ?? null,
+      },
+      { what: 'Customer', fields: CUSTOMER_FIELDS },
+    );
+  }
+
+  @Mutation(() => CustomerNode)
+  async updateCustomer(@Arg('input') input: UpdateCustomerInput, @Ctx() { ctx }: GraphQLContext) {
+    return updateRow(
+      ctx,
+      Customer,
+      localId(ctx, input.id, 'Customer', 'input.id'),
+      {
+        name: input.name == null ? undefined : requiredText(input.name, 'input.name'),
+        phoneE164:
+          input.phone === undefined
+            ? undefined
+            : input.phone
+              ? await companyE164(ctx, input.phone, 'input.phone')
+              : null,
+        email: input.email === undefined ? undefined : (input.email?.toLowerCase() ?? null),
+        preferredLanguage: optionalText(input.preferredLanguage, 'input.preferredLanguage', 20),
+      },
+      { what: 'Customer', fields: CUSTOMER_FIELDS },
+    );
+  }
+
+  @Mutation(() => CustomerNode, { description: 'Archives a customer; appointments and calls stay.' })
+  async archiveCustomer(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
+    return updateRow(ctx, Customer, localId(ctx, id, 'Customer', 'id'), { archivedAt: new Date() }, { what: 'Customer' });
+  }
+
+  @FieldResolver(() => CustomerNoteConnection, { description: 'Notes, newest first.' })
+  async notes(@Root() customer: Customer, @Args() page: PageArgs, @Ctx() { ctx }: GraphQLContext) {
+    const q = CustomerNote.query(await ctx.trx()).where('customer_id', customer.id);
+    return paginate(
+      ctx,
+      q,
+      page,
+      { key: 'created_at', column: 'customer_notes.created_at', direction: 'desc' },
+      (r) => r.createdAt,
+    );
+  }
+
+  @Mutation(() => CustomerNoteNode)
+  async addCustomerNote(
+    @Arg('customerId', () => ID) customerId: string,
+    @Arg('body') body: string,
+    @Ctx() { ctx }: GraphQLContext,
+  ) {
+    const id = localId(ctx, customerId, 'Customer', 'customerId');
+    await getById(ctx, Customer, id, 'Customer', 'customerId');
+    return createRow(
+      ctx,
+      CustomerNote,
+      {
+        customerId: id,
+        body: requiredText(body, 'body', 10000),
+        authorUserId: ctx.actor.kind === 'user' ? ctx.actor.userId : null,
+      },
+      { what: 'CustomerNote' },
+    );
+  }
+
+  @Mutation(() => Boolean)
+  async deleteCustomerNote(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
+    return deleteRow(ctx, CustomerNote, localId(ctx, id, 'CustomerNote', 'id'), { what: 'CustomerNote' });
+  }
+}
+
+@Resolver(() => CustomerNoteNode)
+export class CustomerNoteResolver {
+  @FieldResolver(() => CustomerNode)
+  async customer(@Root() note: CustomerNote, @Ctx() { ctx }: GraphQLContext) {
+    return loadRelated(ctx, Customer, note.customerId);
+  }
+
+  @FieldResolver(() => UserNode, { nullable: true })
+  async author(@Root() note: CustomerNote, @Ctx() { ctx }: GraphQLContext) {
+    return loadRelated(ctx, User, note.authorUserId);
+  }
+}

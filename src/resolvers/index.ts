@@ -1,0 +1,36 @@
+import type { NonEmptyArray } from 'type-graphql';
+import { ActivityLogResolver } from './activity-log';
+import { AppointmentResolver } from './appointment';
+import { AuthResolver } from './auth';
+import { BranchResolver } from './branch';
+import { CallbackRequestResolver } from './callback-request';
+import { CallResolver, PhoneNumberResolver } from './call';
+import { CompanyResolver } from './company';
+import { CustomerNoteResolver, CustomerResolver } from './customer';
+import { DashboardResolver } from './dashboard';
+import { NodeResolver } from './node';
+import { PolicyResolver } from './policy';
+import { ServiceResolver } from './service';
+import { StaffResolver, WorkingHourResolver } from './staff';
+import { UserResolver } from './user';
+
+/** Every resolver class of the schema. */
+export const RESOLVERS: NonEmptyArray<Function> = [
+  NodeResolver,
+  AuthResolver,
+  UserResolver,
+  CompanyResolver,
+  BranchResolver,
+  StaffResolver,
+  WorkingHourResolver,
+  ServiceResolver,
+  CustomerResolver,
+  CustomerNoteResolver,
+  AppointmentResolver,
+  CallResolver,
+  PhoneNumberResolver,
+  CallbackRequestResolver,
+  PolicyResolver,
+  ActivityLogResolver,
+  DashboardResolver,
+];

@@ -1,0 +1,99 @@
+import { Arg, Ctx, Field, ID, InterfaceType, Query, Resolver } from 'type-graphql';
+import type { GraphQLContext } from '../graphql/context';
+import { fromGlobalId } from '../graphql/global-id';
+import { loaderFor } from '../graphql/loaders';
+import { canRead, type Resource } from '../auth/permissions';
+import { AppError } from '../errors/app-error';
+import * as models from '../models';
+import type { TenantModel } from '../models';
+
+/**
+ * The Relay Node interface. Every tenant-owned type implements it with an opaque global id; the
+ * `id` field of each implementing type is resolved from the row in graphql/schema.ts.
+ */
+@InterfaceType({
+  description: 'An object with a globally unique, opaque id.',
+  resolveType: (value: object) => nodeTypeOf(value),
+})
+export abstract class Node {
+  @Field(() => ID, { description: 'Opaque global id; pass it to `node` to fetch the object again.' })
+  id!: string;
+}
+
+interface NodeKind {
+  model: typeof TenantModel;
+  resource: Resource;
+}
+
+/** GraphQL type name -> model and the resource whose read permission guards it. */
+export const NODE_TYPES: Record<string, NodeKind> = {
+  User: { model: models.User, resource: 'users' },
+  Branch: { model: models.Branch, resource: 'catalog' },
+  Staff: { model: models.Staff, resource: 'catalog' },
+  ServiceCategory: { model: models.ServiceCategory, resource: 'catalog' },
+  Service: { model: models.Service, resource: 'catalog' },
+  WorkingHour: { model: models.WorkingHour, resource: 'catalog' },
+  Customer: { model: models.Customer, resource: 'customers' },
+  CustomerNote: { model: models.CustomerNote, resource: 'customerNotes' },
+  Appointment: { model: models.Appointment, resource: 'appointments' },
+  Call: { model: models.Call, resource: 'calls' },
+  PhoneNumber: { model: models.PhoneNumber, resource: 'phoneNumbers' },
+  CallbackRequest: { model: models.CallbackRequest, resource: 'callbacks' },
+  PolicyConfiguration: { model: models.PolicyConfiguration, resource: 'policies' },
+  ActivityLog: { model: models.ActivityLog, resource: 'activity' },
+  ApiToken: { model: models.ApiToken, resource: 'apiTokens' },
+};
+
+const TYPE_BY_MODEL = new Map<unknown, string>(
+  Object.entries(NODE_TYPES).map(([name, kind]) => [kind.model, name]),
+);
+
+export function nodeTypeOf(value: object): string {
+  const name = TYPE_BY_MODEL.get(value.constructor);
+  if (!name) throw new AppError('INTERNAL', 'object has no Node type');
+  return name;
+}
+
+@Resolver()
+export class NodeResolver {
+  @Query(() => Node, { nullable: true, description: 'Fetches any object by its global id.' })
+  async node(
+    @Arg('id', () => ID) id: string,
+    @Ctx() { ctx }: GraphQLContext,
+  ): Promise<TenantModel | null> {
+    return loadNode(ctx, id, 'id');
+  }
+
+  @Query(() => [Node], {
+    nullable: 'items',
+    description: 'Fetches up to 100 objects by global id, in order; null where not found.',
+  })
+  async nodes(
+    @Arg('ids', () => [ID]) ids: string[],
+    @Ctx() { ctx }: GraphQLContext,
+  ): Promise<Array<TenantModel | null>> {
+    if (ids.length > 100) {
+      throw new AppError('BAD_USER_INPUT', 'ids may hold at most 100 ids', { field: 'ids' });
+    }
+    return Promise.all(ids.map((id, i) => loadNode(ctx, id, `ids.${i}`)));
+  }
+}
+
+async function loadNode(
+  ctx: GraphQLContext['ctx'],
+  globalId: string,
+  field: string,
+): Promise<TenantModel | null> {
+  const decoded = fromGlobalId(globalId, field);
+  const kind = NODE_TYPES[decoded.type];
+  if (!kind) throw new AppError('BAD_USER_INPUT', `${field} is not a valid id`, { field });
+  if (decoded.companyId !== ctx.companyId) {
+    ctx.deps.metrics.crossTenantAttempts.inc({ path: 'graphql_node' });
+    return null;
+  }
+  if (!canRead(ctx.actor, ctx.companyId, kind.resource)) {
+    ctx.deps.metrics.authorizationDenials.inc({ rule: `node:${decoded.type}` });
+    throw new AppError('FORBIDDEN', `Not allowed to read ${decoded.type}`, { field });
+  }
+  return loaderFor(ctx, kind.model as never).load(decoded.id) as Promise<TenantModel | null>;
+}

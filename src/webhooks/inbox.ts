@@ -1,0 +1,130 @@
+import type { Knex } from 'knex';
+import type { WebhookEnvelope, WebhookProvider, WebhookStatus } from './envelope';
+
+/**
+ * The durable inbox, reached only through its database functions (see the webhooks migration):
+ * the runtime role cannot write webhook_events directly.
+ */
+
+export interface IngestMeta {
+  /** The exact request body. */
+  raw: string;
+  headers: Record<string, string>;
+  sourceIp: string | null;
+  requestId: string | null;
+}
+
+/** Stores a verified delivery once; a second delivery of the same event reports `inserted: false`. */
+export async function storeWebhookEvent(
+  knex: Knex,
+  envelope: WebhookEnvelope,
+  meta: IngestMeta,
+): Promise<{ id: string; inserted: boolean }> {
+  const { rows } = (await knex.raw(
+    'select id, inserted from webhook_ingest(?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?)',
+    [
+      envelope.provider,
+      envelope.eventType,
+      envelope.dedupeKey,
+      meta.raw,
+      jsonbText(envelope.payload, meta.raw),
+      JSON.stringify(meta.headers),
+      meta.sourceIp,
+      meta.requestId,
+    ],
+  )) as { rows: { id: string; inserted: boolean }[] };
+  if (rows.length !== 1) throw new Error('webhook_ingest returned no row');
+  return rows[0];
+}
+
+/**
+ * jsonb cannot hold U+0000, which JSON allows as `\u0000`; the parsed copy drops it (the raw text
+ * keeps the exact bytes) rather than refusing the event forever.
+ */
+function jsonbText(payload: unknown, raw: string): string {
+  if (!raw.includes('\\u0000')) return JSON.stringify(payload);
+  return JSON.stringify(payload, (_key, value: unknown) =>
+    typeof value === 'string' ? value.replaceAll('\u0000', '') : value,
+  );
+}
+
+export interface ClaimedEvent {
+  id: string;
+  provider: WebhookProvider;
+  eventType: string;
+  dedupeKey: string;
+  payload: unknown;
+  attempts: number;
+  receivedAt: Date;
+  resolvedCompanyId: string | null;
+}
+
+interface EventRow {
+  id: string;
+  provider: WebhookProvider;
+  event_type: string;
+  dedupe_key: string;
+  payload: unknown;
+  attempts: number;
+  received_at: Date;
+  resolved_company_id: string | null;
+}
+
+/** Claims up to `limit` due events for `worker`, each leased for `leaseMs`. */
+export async function claimWebhookEvents(
+  knex: Knex,
+  worker: string,
+  limit: number,
+  leaseMs: number,
+): Promise<ClaimedEvent[]> {
+  const { rows } = (await knex.raw(
+    'select * from webhook_claim(?, ?, ?) order by received_at',
+    [worker, limit, leaseMs],
+  )) as { rows: EventRow[] };
+  return rows.map((r) => ({
+    id: r.id,
+    provider: r.provider,
+    eventType: r.event_type,
+    dedupeKey: r.dedupe_key,
+    payload: r.payload,
+    attempts: r.attempts,
+    receivedAt: r.received_at,
+    resolvedCompanyId: r.resolved_company_id,
+  }));
+}
+
+export type FinalStatus = Extract<WebhookStatus, 'processed' | 'ignored' | 'unroutable' | 'dead'>;
+
+/**
+ * Marks a claimed event done. Run it in the transaction of the event's effect: if the lease was
+ * lost, the database raises and the effect rolls back with it.
+ */
+export async function completeWebhookEvent(
+  knex: Knex | Knex.Transaction,
+  id: string,
+  worker: string,
+  status: FinalStatus,
+  companyId: string | null,
+  note: string | null = null,
+): Promise<void> {
+  await knex.raw('select webhook_complete(?, ?, ?, ?, ?)', [id, worker, status, companyId, note]);
+}
+
+/** Records a failed attempt, to be retried at `retryAt`, or dead when `retryAt` is null. */
+export async function failWebhookEvent(
+  knex: Knex,
+  id: string,
+  worker: string,
+  companyId: string | null,
+  error: string,
+  retryAt: Date | null,
+): Promise<boolean> {
+  const { rows } = (await knex.raw('select webhook_fail(?, ?, ?, ?, ?) as ok', [
+    id,
+    worker,
+    companyId,
+    error,
+    retryAt,
+  ])) as { rows: { ok: boolean | null }[] };
+  return rows[0]?.ok === true;
+}

@@ -1,0 +1,368 @@
+import type { Knex } from 'knex';
+import { actorId, actorType, type Actor } from '../context/actor';
+import type { RequestContext } from '../context/request-context';
+import { AppError, badInput, forbidden, notFound } from '../errors/app-error';
+import { ActivityLog } from '../models';
+import { bindTenant } from '../tenancy/tenant-binding';
+import {
+  WEBHOOK_PROVIDERS,
+  WEBHOOK_STATUSES,
+  type WebhookProvider,
+  type WebhookStatus,
+} from './envelope';
+
+/**
+ * What admins can see and do with the inbox. A company admin works inside their company's tenant
+ * transaction, where row level security shows only events resolved to that company; a super admin
+ * outside any company sees every event, unroutable ones included, through the platform functions.
+ */
+
+export type WebhookScope = { kind: 'company'; companyId: string } | { kind: 'platform' };
+
+/** Who may look at the inbox: company admins (their company) and super admins (everything). */
+export function webhookScope(ctx: RequestContext): WebhookScope {
+  return scopeFor(ctx.actor, ctx.companyId);
+}
+
+export function scopeFor(actor: Actor, companyId: string | null): WebhookScope {
+  switch (actor.kind) {
+    case 'platform_admin':
+      return companyId ? { kind: 'company', companyId } : { kind: 'platform' };
+    case 'user':
+      if (!actor.roles.includes('admin')) throw forbidden('Only admins can see webhook events');
+      return { kind: 'company', companyId: companyId ?? actor.companyId };
+    case 'anonymous':
+      throw new AppError('UNAUTHENTICATED', 'Sign in first');
+    default:
+      throw forbidden('Only admins can see webhook events');
+  }
+}
+
+export interface WebhookEventView {
+  id: string;
+  provider: WebhookProvider;
+  eventType: string;
+  status: WebhookStatus;
+  attempts: number;
+  dedupeKey: string;
+  receivedAt: Date;
+  /** When the next attempt is due (pending or failed events only). */
+  nextAttemptAt: Date | null;
+  processedAt: Date | null;
+  lastError: string | null;
+  /** The company the event was routed to; null while unrouted and for unroutable events. */
+  companyId: string | null;
+  replayCount: number;
+  lastReplayedAt: Date | null;
+  /** The event as received (parsed JSON). */
+  payload: unknown;
+}
+
+interface Row {
+  id: string;
+  provider: WebhookProvider;
+  event_type: string;
+  status: WebhookStatus;
+  attempts: number;
+  dedupe_key: string;
+  received_at: Date;
+  next_attempt_at: Date;
+  processed_at: Date | null;
+  last_error: string | null;
+  resolved_company_id: string | null;
+  replay_count: number;
+  last_replayed_at: Date | null;
+  payload: unknown;
+  cursor_at?: string;
+}
+
+const VIEW_COLUMNS = [
+  'id',
+  'provider',
+  'event_type',
+  'status',
+  'attempts',
+  'dedupe_key',
+  'received_at',
+  'next_attempt_at',
+  'processed_at',
+  'last_error',
+  'resolved_company_id',
+  'replay_count',
+  'last_replayed_at',
+  'payload',
+];
+
+/** received_at to the microsecond, as Postgres prints it, so a cursor never skips or repeats rows. */
+const CURSOR_AT = `to_char(received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at`;
+
+function toView(r: Row): WebhookEventView {
+  return {
+    id: r.id,
+    provider: r.provider,
+    eventType: r.event_type,
+    status: r.status,
+    attempts: r.attempts,
+    dedupeKey: r.dedupe_key,
+    receivedAt: r.received_at,
+    nextAttemptAt: r.status === 'pending' || r.status === 'failed' ? r.next_attempt_at : null,
+    processedAt: r.processed_at,
+    lastError: r.last_error,
+    companyId: r.resolved_company_id,
+    replayCount: r.replay_count,
+    lastReplayedAt: r.last_replayed_at,
+    payload: r.payload,
+  };
+}
+
+export interface ListWebhookEventsArgs {
+  /** Page size, 1 to 100 (default 20). */
+  first?: number | null;
+  /** The endCursor of the previous page. */
+  after?: string | null;
+  provider?: WebhookProvider | null;
+  status?: WebhookStatus | null;
+  /** Super admins only: one company's events. */
+  companyId?: string | null;
+  /** Super admins only: events no company could be found for. */
+  unroutableOnly?: boolean | null;
+}
+
+export interface WebhookEventConnection {
+  edges: { cursor: string; node: WebhookEventView }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function encodeCursor(at: string, id: string): string {
+  return Buffer.from(JSON.stringify([at, id]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): { at: string; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof at === 'string' && !Number.isNaN(Date.parse(at)) && typeof id === 'string' && UUID.test(id)) {
+      return { at, id };
+    }
+  } catch {
+    // fall through
+  }
+  throw badInput('after', 'Invalid cursor');
+}
+
+function checkFilters(args: ListWebhookEventsArgs): void {
+  if (args.provider && !(WEBHOOK_PROVIDERS as readonly string[]).includes(args.provider)) {
+    throw badInput('provider', 'Unknown provider');
+  }
+  if (args.status && !(WEBHOOK_STATUSES as readonly string[]).includes(args.status)) {
+    throw badInput('status', 'Unknown status');
+  }
+  if (args.companyId && !UUID.test(args.companyId)) throw badInput('companyId', 'Invalid company id');
+}
+
+/** A page of webhook events, newest first: the caller's company's, or all for a super admin. */
+export async function listWebhookEvents(
+  ctx: RequestContext,
+  args: ListWebhookEventsArgs = {},
+): Promise<WebhookEventConnection> {
+  const scope = webhookScope(ctx);
+  checkFilters(args);
+  const first = Math.min(100, Math.max(1, Math.trunc(args.first ?? 20)));
+  const after = args.after ? decodeCursor(args.after) : null;
+  let rows: Row[];
+  if (scope.kind === 'company') {
+    if (args.companyId && args.companyId !== scope.companyId) {
+      ctx.deps.metrics.crossTenantAttempts.inc({ path: 'webhookEvents' });
+      throw forbidden('Not allowed');
+    }
+    if (args.unroutableOnly) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
+    const trx = await ctx.trx();
+    const q = trx('webhook_events')
+      .select(...VIEW_COLUMNS, trx.raw(CURSOR_AT))
+      // Row level security already limits this to the tenant; the filter says so explicitly.
+      .where('resolved_company_id', scope.companyId)
+      .orderBy([
+        { column: 'received_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(first + 1);
+    if (args.provider) q.where('provider', args.provider);
+    if (args.status) q.where('status', args.status);
+    if (after) q.whereRaw('(received_at, id) < (?::timestamptz, ?::uuid)', [after.at, after.id]);
+    rows = (await q) as Row[];
+  } else {
+    const { rows: found } = (await ctx.deps.db.knex.raw(
+      `select ${VIEW_COLUMNS.join(', ')}, ${CURSOR_AT}
+         from platform_webhook_events(null, ?, ?, ?, ?::text[], ?::timestamptz, ?::uuid, ?)`,
+      [
+        args.companyId ?? null,
+        args.unroutableOnly ?? false,
+        args.provider ?? null,
+        args.status ? [args.status] : null,
+        after?.at ?? null,
+        after?.id ?? null,
+        first + 1,
+      ],
+    )) as { rows: Row[] };
+    rows = found;
+  }
+  const page = rows.slice(0, first);
+  const edges = page.map((r) => ({ cursor: encodeCursor(r.cursor_at!, r.id), node: toView(r) }));
+  return {
+    edges,
+    pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
+  };
+}
+
+export interface WebhookStats {
+  scope: 'company' | 'platform';
+  companyId: string | null;
+  /** Counts cover events received since then, plus every event still waiting or failing. */
+  since: Date;
+  counts: { provider: WebhookProvider; status: WebhookStatus; count: number; oldestReceivedAt: Date }[];
+  totals: Record<WebhookStatus, number>;
+  /** Newest failed and dead events (and unroutable ones for super admins). */
+  recentFailures: WebhookEventView[];
+}
+
+/** Counts by provider and status plus the latest failures, for the monitor. */
+export async function webhookStats(
+  ctx: RequestContext,
+  options: { since?: Date; failures?: number } = {},
+): Promise<WebhookStats> {
+  const scope = webhookScope(ctx);
+  const since = options.since ?? new Date(Date.now() - 24 * 3600_000);
+  const limit = Math.min(100, Math.max(1, options.failures ?? 20));
+  let counts: { provider: WebhookProvider; status: WebhookStatus; events: string; oldest_received_at: Date }[];
+  let failures: Row[];
+  if (scope.kind === 'company') {
+    const trx = await ctx.trx();
+    counts = (await trx('webhook_events')
+      .select('provider', 'status')
+      .count({ events: '*' })
+      .min({ oldest_received_at: 'received_at' })
+      .where('resolved_company_id', scope.companyId)
+      .andWhere((q) =>
+        q.where('received_at', '>=', since).orWhereIn('status', ['pending', 'processing', 'failed']),
+      )
+      .groupBy('provider', 'status')) as typeof counts;
+    failures = (await trx('webhook_events')
+      .select(...VIEW_COLUMNS)
+      .where('resolved_company_id', scope.companyId)
+      .whereIn('status', ['failed', 'dead'])
+      .orderBy('received_at', 'desc')
+      .limit(limit)) as Row[];
+  } else {
+    const knex = ctx.deps.db.knex;
+    counts = ((await knex.raw('select * from platform_webhook_stats(?)', [since])) as { rows: typeof counts })
+      .rows;
+    failures = (
+      (await knex.raw(
+        `select ${VIEW_COLUMNS.join(', ')} from platform_webhook_events(null, null, false, null, ?::text[], null, null, ?)`,
+        [['failed', 'dead', 'unroutable'], limit],
+      )) as { rows: Row[] }
+    ).rows;
+  }
+  const totals = Object.fromEntries(WEBHOOK_STATUSES.map((s) => [s, 0])) as Record<WebhookStatus, number>;
+  const list = counts.map((c) => {
+    const count = Number(c.events);
+    totals[c.status] += count;
+    return { provider: c.provider, status: c.status, count, oldestReceivedAt: c.oldest_received_at };
+  });
+  list.sort((a, b) => a.provider.localeCompare(b.provider) || a.status.localeCompare(b.status));
+  return {
+    scope: scope.kind,
+    companyId: scope.kind === 'company' ? scope.companyId : null,
+    since,
+    counts: list,
+    totals,
+    recentFailures: failures.map(toView),
+  };
+}
+
+const REPLAYABLE: readonly WebhookStatus[] = ['failed', 'dead', 'unroutable'];
+
+function actorLabel(actor: Actor): string {
+  const id = actorId(actor);
+  return id ? `${actorType(actor)}:${id}` : actorType(actor);
+}
+
+/**
+ * Puts a failed, dead or unroutable event back in the queue (attempts reset), for after the cause
+ * was fixed: a mapping added, a conflicting appointment moved. Written to the activity log of the
+ * event's company, in the same transaction; an unroutable event has no company, so its replay is
+ * recorded on the event itself (replay_count, last_replayed_at/by) and in the server log.
+ */
+export async function replayWebhookEvent(ctx: RequestContext, eventId: string): Promise<WebhookEventView> {
+  const scope = webhookScope(ctx);
+  if (!UUID.test(eventId)) throw notFound('Webhook event');
+  const by = actorLabel(ctx.actor);
+  if (scope.kind === 'company') {
+    const trx = await ctx.trx();
+    const before = (await trx('webhook_events')
+      .first('status', 'provider', 'event_type')
+      .where({ id: eventId, resolved_company_id: scope.companyId })) as
+      | { status: WebhookStatus; provider: string; event_type: string }
+      | undefined;
+    if (!before) throw notFound('Webhook event');
+    const row = await replayRow(trx, eventId, by, before.status);
+    await ctx.audit({
+      action: 'webhook_event.replayed',
+      subjectType: 'webhook_event',
+      subjectId: eventId,
+      details: { provider: before.provider, eventType: before.event_type, previousStatus: before.status },
+    });
+    return toView(row);
+  }
+  const { metrics, logger, db } = ctx.deps;
+  return db.knex.transaction(async (trx) => {
+    const { rows } = (await trx.raw(
+      `select ${VIEW_COLUMNS.join(', ')} from platform_webhook_events(?, null, false, null, null, null, null, 1)`,
+      [eventId],
+    )) as { rows: Row[] };
+    const before = rows[0];
+    if (!before) throw notFound('Webhook event');
+    const row = await replayRow(trx, eventId, by, before.status);
+    metrics.tenantScopeBypasses.inc({ actor: ctx.actor.kind });
+    logger.info(
+      { eventId, provider: before.provider, previousStatus: before.status, by, requestId: ctx.requestId },
+      'webhook event replayed',
+    );
+    if (before.resolved_company_id) {
+      await bindTenant(trx, before.resolved_company_id);
+      await ActivityLog.query(trx).insert({
+        actorType: actorType(ctx.actor),
+        actorId: actorId(ctx.actor),
+        action: 'webhook_event.replayed',
+        subjectType: 'webhook_event',
+        subjectId: eventId,
+        reason: null,
+        details: { provider: before.provider, eventType: before.event_type, previousStatus: before.status },
+        requestId: ctx.requestId,
+        ip: ctx.ip ?? null,
+      });
+    }
+    return toView(row);
+  });
+}
+
+async function replayRow(
+  trx: Knex.Transaction,
+  eventId: string,
+  by: string,
+  status: WebhookStatus,
+): Promise<Row> {
+  if (!REPLAYABLE.includes(status)) {
+    throw new AppError('CONFLICT', `Only failed, dead or unroutable events can be replayed (this one is ${status})`, {
+      details: { status },
+    });
+  }
+  const { rows } = (await trx.raw(
+    `select ${VIEW_COLUMNS.join(', ')} from webhook_replay(?, ?)`,
+    [eventId, by],
+  )) as { rows: Row[] };
+  // Changed state between the read and the update (a worker got to it first).
+  if (!rows[0]) throw new AppError('CONFLICT', 'The event changed meanwhile; try again');
+  return rows[0];
+}
