@@ -160,8 +160,8 @@ export class AuthService {
       }
       if (session.rotatedAt) {
         await UserSession.query(trx)
-          .where({ familyId: session.familyId })
-          .whereNull('revokedAt')
+          .where({ family_id: session.familyId })
+          .whereNull('revoked_at')
           .patch({ revokedAt: new Date() });
         return { error: 'refresh_token_reuse' } as const;
       }
@@ -190,8 +190,8 @@ export class AuthService {
     }
     if (!familyId) return false;
     const n = await UserSession.query(trx)
-      .where({ familyId })
-      .whereNull('revokedAt')
+      .where({ family_id: familyId })
+      .whereNull('revoked_at')
       .patch({ revokedAt: new Date() });
     await ctx.audit({ action: 'auth.logout', subjectType: 'UserSession', subjectId: familyId });
     return n > 0;

@@ -93,7 +93,7 @@ async function authenticateApiToken(deps: AppDeps, token: string): Promise<Authe
   };
   if (!parsed) throw fail('malformed_api_token');
   const row = await inTenantTransaction(deps.db.knex, parsed.companyId, async (trx) => {
-    const found = await ApiToken.query(trx).findOne({ tokenHash: parsed.hash });
+    const found = await ApiToken.query(trx).findOne({ token_hash: parsed.hash });
     if (!found || found.revokedAt || (found.expiresAt && found.expiresAt <= new Date())) {
       return found ? { invalid: true as const } : undefined;
     }

@@ -12,7 +12,8 @@ interface PgError {
  * untouched, to be logged and answered as INTERNAL.
  */
 export function translateDbError(err: unknown, fields: Record<string, string> = {}): never {
-  const pg = err as PgError;
+  // Objection wraps driver errors (db-errors); the Postgres fields are on nativeError.
+  const pg = ((err as { nativeError?: PgError })?.nativeError ?? err) as PgError;
   const constraint = pg?.constraint ?? '';
   const field = fields[constraint] ?? fieldFromConstraint(constraint);
   switch (pg?.code) {
@@ -47,5 +48,6 @@ function fieldFromConstraint(constraint: string): string | undefined {
 }
 
 export function isDbError(err: unknown, code: string): boolean {
-  return (err as PgError)?.code === code;
+  const pg = ((err as { nativeError?: PgError })?.nativeError ?? err) as PgError;
+  return pg?.code === code;
 }

@@ -180,7 +180,10 @@ export async function createGraphQL(
               },
             });
           }
-          throw err;
+          deps.logger.error({ err, requestId: requestIdOf(req) }, 'authentication failed');
+          throw new GraphQLError('Internal error', {
+            extensions: { code: 'INTERNAL', requestId: requestIdOf(req), http: { status: 500 } },
+          });
         }
         const ctx = new RequestContext({
           deps,

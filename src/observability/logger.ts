@@ -1,8 +1,11 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { requestStorage } from './context';
 
-/** Keys whose values are secrets wherever they appear: credentials, tokens, signatures, cookies. */
-const SECRET_KEYS = [
+/**
+ * Keys whose values are secrets wherever they appear, at any depth and in any letter case:
+ * credentials, tokens, signatures, cookies, and the HTTP headers that carry them.
+ */
+export const SECRET_KEYS = [
   'password',
   'currentPassword',
   'newPassword',
@@ -24,39 +27,78 @@ const SECRET_KEYS = [
   'signature',
   'authorization',
   'cookie',
+  'set-cookie',
+  'x-api-key',
+  'x-retell-signature',
+  'x-cal-signature-256',
 ];
-
-/** HTTP headers that carry credentials or signatures. */
-const SECRET_HEADERS = [
-  'authorization',
-  'cookie',
-  '["set-cookie"]',
-  '["x-api-key"]',
-  '["x-retell-signature"]',
-  '["x-cal-signature-256"]',
-];
-
-const header = (base: string, name: string) =>
-  name.startsWith('[') ? `${base}${name}` : `${base}.${name}`;
 
 /**
- * Paths never written to the log, whatever object they appear in: the secret keys at the top
- * level and one level down, request and response headers, and GraphQL variables.
+ * Explicit paths pino redacts as well (a second layer over SECRET_KEYS). Paths only: pino's
+ * wildcard paths (`*.password`) cost about 5 µs each on every log line, which for a list this long
+ * was more than the rest of a request's observability together.
  */
 export const REDACT_PATHS = [
-  ...SECRET_KEYS,
-  ...SECRET_KEYS.map((key) => `*.${key}`),
-  ...SECRET_HEADERS.flatMap((name) => [
-    header('headers', name),
-    header('req.headers', name),
-    header('res.headers', name),
-    header('request.headers', name),
-    header('response.headers', name),
-  ]),
-  ...SECRET_KEYS.map((key) => `variables.input.${key}`),
-  ...SECRET_KEYS.map((key) => `*.variables.input.${key}`),
-  'variables.*.password',
+  'password',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-retell-signature"]',
+  'req.headers["x-cal-signature-256"]',
+  'req.headers["x-api-key"]',
+  'headers.authorization',
+  'headers.cookie',
+  'headers["x-retell-signature"]',
+  'headers["x-cal-signature-256"]',
+  'headers["x-api-key"]',
+  'res.headers["set-cookie"]',
+  'variables.password',
+  'variables.input.password',
 ];
+
+const CENSOR = '[redacted]';
+const SECRET_KEY_SET = new Set(SECRET_KEYS.map((key) => key.toLowerCase()));
+const MAX_REDACT_DEPTH = 8;
+
+/**
+ * A copy of `value` with every SECRET_KEYS value replaced, at any depth of plain objects and
+ * arrays. Objects without secrets are returned as they are (nothing is copied or changed for the
+ * common log line); class instances such as errors are left to pino's serializers.
+ */
+export function redactSecrets<T>(value: T, depth = 0): T {
+  if (depth > MAX_REDACT_DEPTH || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      const redacted = redactSecrets(item, depth + 1);
+      if (redacted !== item) {
+        copy ??= value.slice();
+        copy[i] = redacted;
+      }
+    }
+    return (copy ?? value) as T;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const record = value as Record<string, unknown>;
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(record)) {
+    const item = record[key];
+    const redacted = SECRET_KEY_SET.has(key.toLowerCase())
+      ? item === undefined
+        ? item
+        : CENSOR
+      : redactSecrets(item, depth + 1);
+    if (redacted !== item) {
+      copy ??= { ...record };
+      copy[key] = redacted;
+    }
+  }
+  return (copy ?? value) as T;
+}
 
 /**
  * The server's logger: one JSON object a line, with the level as a word, an ISO timestamp, and the
@@ -70,10 +112,14 @@ export function createLogger(
 ): Logger {
   const options: pino.LoggerOptions = {
     level,
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    redact: { paths: REDACT_PATHS, censor: CENSOR },
     base: { service: 'tenant-voice-graphql' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: {
+      level: (label) => ({ level: label }),
+      bindings: (bindings) => redactSecrets(bindings),
+      log: (object) => redactSecrets(object),
+    },
     mixin: () => {
       const observation = requestStorage.getStore();
       return observation

@@ -20,7 +20,7 @@ import { localId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
 import { APPOINTMENT_SOURCES, APPOINTMENT_STATUSES } from '../domain/enums';
 import { Appointment, Branch, Call, Customer, Service, Staff } from '../models';
-import { checkRange, DateTime, DateTimeRange, OrderDirection } from './common';
+import { checkRange, DateTime, DateTimeRange, OrderDirection, sqlDirection } from './common';
 import { BranchNode } from './branch';
 import { CustomerNode } from './customer';
 import { Node } from './node';
@@ -169,7 +169,7 @@ export class AppointmentResolver {
     const order: OrderSpec = {
       key: field,
       column: `appointments.${field}`,
-      direction: orderBy?.direction ?? OrderDirection.ASC,
+      direction: sqlDirection(orderBy?.direction),
     };
     return paginate(ctx, q, page, order, (r) => (field === 'starts_at' ? r.startsAt : r.createdAt));
   }

@@ -6,9 +6,12 @@ export const DateTime = DateTimeResolver;
 export const JSONObject = JSONObjectResolver;
 
 export enum OrderDirection {
-  ASC = 'asc',
-  DESC = 'desc',
+  ASC = 'ASC',
+  DESC = 'DESC',
 }
+
+export const sqlDirection = (d: OrderDirection | null | undefined): 'asc' | 'desc' =>
+  d === OrderDirection.DESC ? 'desc' : 'asc';
 registerEnumType(OrderDirection, { name: 'OrderDirection', description: 'Sort direction.' });
 
 @InputType({ description: 'A time range; either end may be open.' })

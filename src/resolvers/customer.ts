@@ -22,7 +22,7 @@ import { Customer, CustomerNote, User } from '../models';
 import { createRow, deleteRow, getById, optionalText, requiredText, updateRow } from '../services/crud';
 import { companyE164, companySettings } from '../services/phone';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
-import { DateTime, likePattern, OrderDirection } from './common';
+import { DateTime, likePattern, OrderDirection, sqlDirection } from './common';
 import { Node } from './node';
 import { UserNode } from './user';
 
@@ -155,7 +155,7 @@ export class CustomerResolver {
     const order: OrderSpec = {
       key: field,
       column: `customers.${field}`,
-      direction: orderBy?.direction ?? OrderDirection.ASC,
+      direction: sqlDirection(orderBy?.direction),
     };
     return paginate(ctx, q, page, order, (r) => (field === 'name' ? r.name : r.createdAt));
   }

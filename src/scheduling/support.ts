@@ -123,7 +123,8 @@ interface PgError {
  */
 export function mapWriteError(err: unknown, fkFields: Record<string, string> = {}): never {
   if (err instanceof AppError) throw err;
-  const pg = err as PgError;
+  // Objection wraps driver errors (ConstraintViolationError, ...) and keeps the original.
+  const pg = ((err as { nativeError?: PgError })?.nativeError ?? err) as PgError;
   switch (pg?.code) {
     case '23P01':
       throw new AppError('CONFLICT', 'That time is no longer available', {

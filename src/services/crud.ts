@@ -1,5 +1,5 @@
 import type { RequestContext } from '../context/request-context';
-import { translateDbError } from '../db/errors';
+import { isDbError, translateDbError } from '../db/errors';
 import { AppError } from '../errors/app-error';
 import type { TenantModel } from '../models';
 
@@ -89,7 +89,7 @@ export async function deleteRow<M extends TenantModel>(
     try {
       n = await model.query(trx).deleteById(id);
     } catch (err) {
-      if ((err as { code?: string }).code === '23503') {
+      if (isDbError(err, '23503')) {
         throw new AppError('CONFLICT', `${options.what} is still in use; archive it instead`, {
           field: 'id',
         });

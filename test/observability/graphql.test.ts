@@ -30,13 +30,19 @@ describe('the GraphQL metrics plugin', () => {
   const server = new ApolloServer({
     typeDefs,
     resolvers,
-    plugins: [createGraphqlMetricsPlugin({ metrics }, { maxOperationNames: 3, knownOperations: ['Known'] })],
+    plugins: [
+      createGraphqlMetricsPlugin({ metrics }, { maxOperationNames: 3, knownOperations: ['Known'] }),
+    ],
   });
   beforeAll(() => server.start());
   afterAll(() => server.stop());
 
   const count = async (labels: Record<string, string>) =>
-    sampleValue(await metrics.registry.metrics(), 'app_graphql_operation_duration_seconds_count', labels);
+    sampleValue(
+      await metrics.registry.metrics(),
+      'app_graphql_operation_duration_seconds_count',
+      labels,
+    );
 
   test('names past the cap, anonymous operations and unparsable requests fold into one value', async () => {
     for (const name of ['Known', 'A', 'B', 'C', 'D', 'A']) {
@@ -61,7 +67,9 @@ describe('the GraphQL metrics plugin', () => {
     expect([...operations].sort()).toEqual([OTHER_OPERATION, 'A', 'B', 'Known'].sort());
     const text = await metrics.registry.metrics();
     expect(sampleValue(text, 'app_graphql_errors_total', { code: 'GRAPHQL_PARSE_FAILED' })).toBe(1);
-    expect(sampleValue(text, 'app_graphql_errors_total', { code: 'GRAPHQL_VALIDATION_FAILED' })).toBe(1);
+    expect(
+      sampleValue(text, 'app_graphql_errors_total', { code: 'GRAPHQL_VALIDATION_FAILED' }),
+    ).toBe(1);
   });
 
   test('outcomes: a client error is the caller’s, an internal error is the server’s', async () => {
@@ -71,7 +79,9 @@ describe('the GraphQL metrics plugin', () => {
     expect(await count({ operation: 'A', outcome: 'server_error' })).toBe(1);
     const text = await metrics.registry.metrics();
     expect(sampleValue(text, 'app_graphql_errors_total', { code: 'FORBIDDEN' })).toBe(1);
-    expect(sampleValue(text, 'app_graphql_errors_total', { code: 'INTERNAL_SERVER_ERROR' })).toBe(1);
+    expect(sampleValue(text, 'app_graphql_errors_total', { code: 'INTERNAL_SERVER_ERROR' })).toBe(
+      1,
+    );
     expect(await count({ operation: 'A', type: 'mutation' })).toBeUndefined();
   });
 });
@@ -96,7 +106,10 @@ describe('GraphQL over HTTP', () => {
       express.json(),
       expressMiddleware(apollo, {
         context: async ({ req }) => {
-          annotateRequestLog(req, { companyId: 'c0ffee00-0000-4000-8000-000000000001', userId: 'u-1' });
+          annotateRequestLog(req, {
+            companyId: 'c0ffee00-0000-4000-8000-000000000001',
+            userId: 'u-1',
+          });
           return {};
         },
       }),
@@ -122,7 +135,10 @@ describe('GraphQL over HTTP', () => {
   };
 
   test('the request line carries the operation name, company and user; the route is /graphql', async () => {
-    const res = await post({ query: 'query Greeting { hello }', variables: { password: 'S-hidden' } });
+    const res = await post({
+      query: 'query Greeting { hello }',
+      variables: { password: 'S-hidden' },
+    });
     expect(res.status).toBe(200);
     const requestId = res.headers.get('x-request-id');
     const line = await waitFor('the request line', () =>
@@ -139,9 +155,14 @@ describe('GraphQL over HTTP', () => {
     expect(log.raw.join('\n')).not.toContain('S-hidden');
     const text = await deps.metrics.registry.metrics();
     expect(
-      sampleValue(text, 'app_http_request_duration_seconds_count', { route: '/graphql', method: 'POST' }),
+      sampleValue(text, 'app_http_request_duration_seconds_count', {
+        route: '/graphql',
+        method: 'POST',
+      }),
     ).toBe(1);
-    expect(sampleValue(text, 'app_graphql_operation_duration_seconds_count', { operation: 'Greeting' })).toBe(1);
+    expect(
+      sampleValue(text, 'app_graphql_operation_duration_seconds_count', { operation: 'Greeting' }),
+    ).toBe(1);
   });
 
   test('an internal GraphQL error counts for the company once, though the HTTP status is 200', async () => {

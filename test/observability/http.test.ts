@@ -33,7 +33,9 @@ describe('the real server', () => {
   });
 
   test('a request gets one JSON log line with its request id, trace id, route and status', async () => {
-    const res = await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'req-abc-12345' } });
+    const res = await fetch(`${server.url}/healthz`, {
+      headers: { 'x-request-id': 'req-abc-12345' },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe('req-abc-12345');
     const traceparent = res.headers.get('traceparent');
@@ -142,11 +144,18 @@ describe('business gauges', () => {
     await t.superuser('companies').insert({ name: 'C', slug: 'c-co', archived_at: new Date() });
     const past = new Date(Date.now() - 3600_000);
     await t.superuser('callback_requests').insert([
-      { company_id: a.id, phone_e164: '+491701234567', status: 'pending', priority: 'high', due_at: past },
+      {
+        company_id: a.id,
+        phone_e164: '+491701234567',
+        status: 'pending',
+        priority: 'high',
+        due_at: past,
+      },
       { company_id: b.id, phone_e164: '+491701234568', status: 'pending', priority: 'high' },
       { company_id: b.id, phone_e164: '+491701234569', status: 'assigned', priority: 'normal' },
       { company_id: b.id, phone_e164: '+491701234560', status: 'done', priority: 'normal' },
     ]);
+    // Not due for a day, so the server's webhook worker does not claim them during the test.
     const event = (provider: string, status: string, i: number, ageSeconds: number) => ({
       provider,
       status,
@@ -155,13 +164,16 @@ describe('business gauges', () => {
       payload_raw: '{}',
       payload: {},
       received_at: new Date(Date.now() - ageSeconds * 1000),
+      next_attempt_at: new Date(Date.now() + 86400_000),
     });
-    await t.superuser('webhook_events').insert([
-      event('retell', 'pending', 1, 600),
-      event('retell', 'pending', 2, 10),
-      event('calcom', 'failed', 1, 60),
-      event('calcom', 'processed', 1, 6000),
-    ]);
+    await t
+      .superuser('webhook_events')
+      .insert([
+        event('retell', 'pending', 1, 600),
+        event('retell', 'pending', 2, 10),
+        event('calcom', 'failed', 1, 60),
+        event('calcom', 'processed', 1, 6000),
+      ]);
 
     const text = await scrape(server.url);
     expect(sampleValue(text, 'app_companies', { state: 'active' })).toBe(2);
@@ -172,8 +184,12 @@ describe('business gauges', () => {
     expect(sampleValue(text, 'app_callback_requests_open', { status: 'assigned' })).toBe(1);
     expect(sampleValue(text, 'app_callback_requests_open')).toBe(3);
     expect(sampleValue(text, 'app_callback_requests_overdue')).toBe(1);
-    expect(sampleValue(text, 'app_webhook_inbox_events', { provider: 'retell', status: 'pending' })).toBe(2);
-    expect(sampleValue(text, 'app_webhook_inbox_events', { provider: 'calcom', status: 'failed' })).toBe(1);
+    expect(
+      sampleValue(text, 'app_webhook_inbox_events', { provider: 'retell', status: 'pending' }),
+    ).toBe(2);
+    expect(
+      sampleValue(text, 'app_webhook_inbox_events', { provider: 'calcom', status: 'failed' }),
+    ).toBe(1);
     expect(sampleValue(text, 'app_webhook_inbox_events', { status: 'processed' })).toBeUndefined();
     const age = sampleValue(text, 'app_webhook_inbox_oldest_age_seconds', {
       provider: 'retell',
@@ -193,7 +209,9 @@ describe('protecting /metrics', () => {
   afterAll(async () => t.drop());
 
   test('with METRICS_TOKEN a scrape needs the bearer token', async () => {
-    const server = await startTestServer(t, captureLog('silent'), { metricsToken: 'scrape-token-1' });
+    const server = await startTestServer(t, captureLog('silent'), {
+      metricsToken: 'scrape-token-1',
+    });
     try {
       expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
       const wrong = await fetch(`${server.url}/metrics`, {
@@ -273,9 +291,16 @@ describe('an app with routes, statements and annotations', () => {
     app.use((_req, res) => {
       res.status(404).end();
     });
-    app.use((_err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-      res.status(500).json({ error: 'internal' });
-    });
+    app.use(
+      (
+        _err: unknown,
+        _req: express.Request,
+        res: express.Response,
+        _next: express.NextFunction,
+      ) => {
+        res.status(500).json({ error: 'internal' });
+      },
+    );
     server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address() as { port: number };
@@ -290,7 +315,9 @@ describe('an app with routes, statements and annotations', () => {
 
   const lineFor = async (res: Response) => {
     const requestId = res.headers.get('x-request-id');
-    return waitFor('the request line', () => requestLines(log).find((l) => l.requestId === requestId));
+    return waitFor('the request line', () =>
+      requestLines(log).find((l) => l.requestId === requestId),
+    );
   };
   const metricsText = () => deps.metrics.registry.metrics();
 
@@ -308,7 +335,9 @@ describe('an app with routes, statements and annotations', () => {
     expect(line).not.toHaveProperty('ignored');
     expect(line.dbMs).toBeGreaterThan(0);
 
-    const nested = await fetch(`${url}/api/companies/9c6f0b52-3f7e-4f43-a1a4-0c5c7b9d2e10/items/42`);
+    const nested = await fetch(
+      `${url}/api/companies/9c6f0b52-3f7e-4f43-a1a4-0c5c7b9d2e10/items/42`,
+    );
     expect((await lineFor(nested)).route).toBe('/api/companies/:param/items/:itemId');
 
     const webhook = await fetch(`${url}/webhooks/retell`, { method: 'POST' });
@@ -344,7 +373,9 @@ describe('an app with routes, statements and annotations', () => {
     );
     expect(slow).toMatchObject({ level: 'warn', kind: 'select', sql: 'select pg_sleep(0.3)' });
     expect(slow.traceId).toBe(res.headers.get('traceparent')!.split('-')[1]);
-    expect(sampleValue(await metricsText(), 'app_db_slow_statements_total', { kind: 'select' })).toBe(1);
+    expect(
+      sampleValue(await metricsText(), 'app_db_slow_statements_total', { kind: 'select' }),
+    ).toBe(1);
   });
 
   test('a server error is logged at error level and counted for its company', async () => {
@@ -358,7 +389,9 @@ describe('an app with routes, statements and annotations', () => {
         company_id: '7b0cbb2b-1a8e-4d55-9f8c-7a0c1d3b0a11',
       }),
     ).toBe(1);
-    expect(sampleValue(text, 'app_http_request_duration_seconds_count', { status_class: '5xx' })).toBe(1);
+    expect(
+      sampleValue(text, 'app_http_request_duration_seconds_count', { status_class: '5xx' }),
+    ).toBe(1);
   });
 
   test('route templates past the cap fold into "other"', async () => {
@@ -366,9 +399,15 @@ describe('an app with routes, statements and annotations', () => {
     await fetch(`${url}/r/1`);
     await fetch(`${url}/nothing-here`);
     const text = await metricsText();
-    expect(sampleValue(text, 'app_http_request_duration_seconds_count', { route: '/r/:n' })).toBe(1);
-    expect(sampleValue(text, 'app_http_request_duration_seconds_count', { route: 'unmatched' })).toBeUndefined();
-    expect(sampleValue(text, 'app_http_request_duration_seconds_count', { route: 'other' })).toBe(1);
+    expect(sampleValue(text, 'app_http_request_duration_seconds_count', { route: '/r/:n' })).toBe(
+      1,
+    );
+    expect(
+      sampleValue(text, 'app_http_request_duration_seconds_count', { route: 'unmatched' }),
+    ).toBeUndefined();
+    expect(sampleValue(text, 'app_http_request_duration_seconds_count', { route: 'other' })).toBe(
+      1,
+    );
   });
 
   test('a request in flight is counted, and one the client abandons is logged as aborted (499)', async () => {
@@ -403,7 +442,9 @@ describe('an app with routes, statements and annotations', () => {
         aborted.lines.find((l) => l.msg === 'request completed'),
       );
       expect(line).toMatchObject({ status: 499, aborted: true, route: '/wait' });
-      expect(sampleValue(await local.metrics.registry.metrics(), 'app_http_requests_in_flight')).toBe(0);
+      expect(
+        sampleValue(await local.metrics.registry.metrics(), 'app_http_requests_in_flight'),
+      ).toBe(0);
     } finally {
       release();
       const closed = new Promise((resolve) => s.close(resolve));

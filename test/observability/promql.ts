@@ -42,9 +42,9 @@ export function parseExpression(expr: string): ExpressionParts {
     const [, name, braces, inner] = match;
     if (KEYWORDS.has(name) || BINARY_WORDS.has(name)) continue;
     if (!braces && /^\s*\(/.test(text.slice(token.lastIndex))) continue; // a function
-    const matchers = [...(inner ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*"/g)].map(
-      (m) => m[1],
-    );
+    const matchers = [
+      ...(inner ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*"/g),
+    ].map((m) => m[1]);
     selectors.push({ name, matchers });
   }
   return { selectors, grouping };
@@ -101,7 +101,8 @@ export function dashboardExpressions(): Array<{ where: string; expr: string }> {
     const walk = (panels: Panel[]) => {
       for (const panel of panels) {
         for (const target of panel.targets ?? []) {
-          if (target.expr) found.push({ where: `${name}.json "${panel.title}"`, expr: target.expr });
+          if (target.expr)
+            found.push({ where: `${name}.json "${panel.title}"`, expr: target.expr });
         }
         walk(panel.panels ?? []);
       }
