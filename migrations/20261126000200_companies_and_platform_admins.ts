@@ -17,13 +17,17 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
   });
-  await knex.raw(`alter table companies add constraint companies_slug_format check (slug ~ '^[a-z0-9][a-z0-9-]{1,62}$')`);
+  await knex.raw(
+    `alter table companies add constraint companies_slug_format check (slug ~ '^[a-z0-9][a-z0-9-]{1,62}$')`,
+  );
   await knex.raw('alter table companies enable row level security');
   await knex.raw('alter table companies force row level security');
   await knex.raw(
     `create policy tenant_isolation on companies using (id = ${CURRENT_TENANT_SQL}) with check (id = ${CURRENT_TENANT_SQL})`,
   );
-  await knex.raw(`grant select, update (name, timezone, default_region, currency) on companies to ${RUNTIME_ROLE}`);
+  await knex.raw(
+    `grant select, update (name, timezone, default_region, currency) on companies to ${RUNTIME_ROLE}`,
+  );
   await knex.raw(`grant select on companies to ${PLATFORM_ROLE}`);
   await knex.raw(
     'create trigger companies_touch before update on companies for each row execute function app_touch_updated_at()',

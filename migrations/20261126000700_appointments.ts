@@ -27,8 +27,16 @@ export async function up(knex: Knex): Promise<void> {
       t.text('cancellation_reason');
       t.unique(['company_id', 'calcom_booking_uid']);
       t.check('ends_at > starts_at', [], 'appointments_order');
-      t.check(`status in (${APPOINTMENT_STATUSES.map((s) => `'${s}'`).join(',')})`, [], 'appointments_status');
-      t.check(`source in (${APPOINTMENT_SOURCES.map((s) => `'${s}'`).join(',')})`, [], 'appointments_source');
+      t.check(
+        `status in (${APPOINTMENT_STATUSES.map((s) => `'${s}'`).join(',')})`,
+        [],
+        'appointments_status',
+      );
+      t.check(
+        `source in (${APPOINTMENT_SOURCES.map((s) => `'${s}'`).join(',')})`,
+        [],
+        'appointments_source',
+      );
       t.index(['company_id', 'starts_at'], 'appointments_company_starts_idx');
       t.index(['company_id', 'staff_id', 'starts_at'], 'appointments_staff_starts_idx');
       t.index(['company_id', 'customer_id', 'starts_at'], 'appointments_customer_starts_idx');

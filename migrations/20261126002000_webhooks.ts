@@ -1,5 +1,10 @@
 import type { Knex } from 'knex';
-import { CURRENT_TENANT_SQL, PLATFORM_ROLE, RUNTIME_ROLE, createTenantTable } from '../src/db/schema-helpers';
+import {
+  CURRENT_TENANT_SQL,
+  PLATFORM_ROLE,
+  RUNTIME_ROLE,
+  createTenantTable,
+} from '../src/db/schema-helpers';
 
 /**
  * Inbound webhooks: the Cal.com routing tables (tenant-owned) and the durable inbox
@@ -78,7 +83,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('last_replayed_at', { useTz: true });
     t.text('last_replayed_by');
     t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
-    t.unique(['provider', 'dedupe_key'], { indexName: 'webhook_events_provider_dedupe_key_unique' });
+    t.unique(['provider', 'dedupe_key'], {
+      indexName: 'webhook_events_provider_dedupe_key_unique',
+    });
     t.check(`provider in ('retell','calcom')`, [], 'webhook_events_provider');
     t.check(
       `status in ('pending','processing','processed','ignored','unroutable','failed','dead')`,

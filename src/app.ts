@@ -28,7 +28,10 @@ export interface AppServer {
 }
 
 export async function createDeps(config: Config): Promise<AppDeps> {
-  const logger = createLogger(config.logLevel, config.env === 'development' && process.stdout.isTTY);
+  const logger = createLogger(
+    config.logLevel,
+    config.env === 'development' && process.stdout.isTTY,
+  );
   const db = await openDatabase({
     url: config.databaseUrl,
     runtimeUrl: config.databaseRuntimeUrl,

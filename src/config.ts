@@ -82,7 +82,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push('DATABASE_URL must be a postgres:// connection string');
   }
   if (production && !databaseUrl) {
-    problems.push('DATABASE_URL is required in production (the embedded database is for development)');
+    problems.push(
+      'DATABASE_URL is required in production (the embedded database is for development)',
+    );
   }
 
   const jwtRaw = env.JWT_SECRET;

@@ -216,7 +216,9 @@ export class AuthService {
       userAgent: meta.userAgent?.slice(0, 300) ?? null,
       ip: meta.ip ?? null,
     });
-    const roles = user.roles.filter((r): r is UserRole => (USER_ROLES as readonly string[]).includes(r));
+    const roles = user.roles.filter((r): r is UserRole =>
+      (USER_ROLES as readonly string[]).includes(r),
+    );
     const access = await signAccessToken(
       config.jwtSecret,
       { sub: user.id, typ: 'user', cid: user.companyId, roles, stf: user.staffId, sid: familyId },
@@ -259,10 +261,14 @@ export async function createApiToken(
   }
   const unknown = input.scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
   if (input.scopes.length === 0 || unknown.length > 0) {
-    throw new AppError('BAD_USER_INPUT', `scopes must be a non-empty list of: ${SCOPES.join(', ')}`, {
-      field: 'scopes',
-      details: { unknown },
-    });
+    throw new AppError(
+      'BAD_USER_INPUT',
+      `scopes must be a non-empty list of: ${SCOPES.join(', ')}`,
+      {
+        field: 'scopes',
+        details: { unknown },
+      },
+    );
   }
   if (input.expiresAt && input.expiresAt <= new Date()) {
     throw new AppError('BAD_USER_INPUT', 'expiresAt must be in the future', { field: 'expiresAt' });
@@ -298,4 +304,3 @@ export async function revokeApiToken(ctx: RequestContext, id: string): Promise<A
   }
   return row;
 }
-

@@ -70,7 +70,10 @@ const secret = () => randomBytes(32).toString('base64url');
  * Refresh tokens: `rt_<companyId>_<sessionId>_<secret>`. The ids route the lookup to the right
  * tenant; only the secret's SHA-256 is stored.
  */
-export function newRefreshToken(companyId: string, sessionId: string): { token: string; hash: string } {
+export function newRefreshToken(
+  companyId: string,
+  sessionId: string,
+): { token: string; hash: string } {
   const s = secret();
   return { token: `rt_${companyId}_${sessionId}_${s}`, hash: sha256(s) };
 }

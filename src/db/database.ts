@@ -54,8 +54,10 @@ function openPostgres(options: DatabaseOptions): Database {
       // Without a login of its own, each pooled connection drops to the runtime role at once.
       afterCreate: options.runtimeUrl
         ? undefined
-        : (conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, c: unknown) => void) =>
-            conn.query(`set role ${RUNTIME_ROLE}`, (err) => done(err, conn)),
+        : (
+            conn: { query: (sql: string, cb: (err: Error | null) => void) => void },
+            done: (err: Error | null, c: unknown) => void,
+          ) => conn.query(`set role ${RUNTIME_ROLE}`, (err) => done(err, conn)),
     },
   });
   return {
@@ -85,7 +87,8 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
   const dir = options.pgliteDataDir ?? path.resolve('.data', 'pglite');
   const inMemory = dir === 'memory';
   if (!inMemory) mkdirSync(dir, { recursive: true });
-  const pglite = new PGlite(inMemory ? undefined : dir, {
+  const pglite = await PGlite.create({
+    ...(inMemory ? {} : { dataDir: dir }),
     extensions: { citext, btree_gist },
     parsers: { [DATE_OID]: (value: string) => value },
   });

@@ -20,9 +20,15 @@ export function translateDbError(err: unknown, fields: Record<string, string> = 
     case '23505':
       throw new AppError('CONFLICT', `${field ?? 'value'} is already taken`, { field, cause: err });
     case '23503':
-      throw new AppError('NOT_FOUND', `${field ?? 'referenced item'} not found`, { field, cause: err });
+      throw new AppError('NOT_FOUND', `${field ?? 'referenced item'} not found`, {
+        field,
+        cause: err,
+      });
     case '23514':
-      throw new AppError('BAD_USER_INPUT', `${field ?? 'input'} is not allowed`, { field, cause: err });
+      throw new AppError('BAD_USER_INPUT', `${field ?? 'input'} is not allowed`, {
+        field,
+        cause: err,
+      });
     case '23P01':
       throw new AppError('CONFLICT', 'The time slot is no longer free', {
         field: field ?? 'startsAt',

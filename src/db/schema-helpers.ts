@@ -63,7 +63,11 @@ export async function createTenantTable(
   );
 }
 
-export async function addTenantForeignKey(knex: Knex, table: string, ref: TenantRef): Promise<void> {
+export async function addTenantForeignKey(
+  knex: Knex,
+  table: string,
+  ref: TenantRef,
+): Promise<void> {
   const onDelete = ref.onDelete ?? (ref.nullable ? 'SET NULL' : 'RESTRICT');
   // Raw SQL because knex cannot express `ON DELETE SET NULL (column)` (Postgres 15+), which keeps
   // company_id intact when the referenced row goes away.
@@ -96,4 +100,3 @@ export async function enableTenantSecurity(
   await knex.raw(`grant ${grants} on ?? to ${RUNTIME_ROLE}`, [name]);
   await knex.raw(`grant select on ?? to ${PLATFORM_ROLE}`, [name]);
 }
-

@@ -105,7 +105,12 @@ function encodeCursor(payload: CursorPayload): string {
   return Buffer.from(JSON.stringify(payload)).toString('base64url');
 }
 
-function decodeCursor(ctx: RequestContext, value: string, field: string, key: string): CursorPayload {
+function decodeCursor(
+  ctx: RequestContext,
+  value: string,
+  field: string,
+  key: string,
+): CursorPayload {
   let payload: CursorPayload;
   try {
     payload = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as CursorPayload;
@@ -148,9 +153,13 @@ export function pageSize(args: PageArgs): { size: number; backward: boolean } {
   }
   const size = (hasFirst ? args.first : args.last) as number;
   if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
-    throw new AppError('BAD_USER_INPUT', `${hasFirst ? 'first' : 'last'} must be from 1 to ${MAX_PAGE_SIZE}`, {
-      field: hasFirst ? 'first' : 'last',
-    });
+    throw new AppError(
+      'BAD_USER_INPUT',
+      `${hasFirst ? 'first' : 'last'} must be from 1 to ${MAX_PAGE_SIZE}`,
+      {
+        field: hasFirst ? 'first' : 'last',
+      },
+    );
   }
   return { size, backward: hasLast };
 }

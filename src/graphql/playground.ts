@@ -7,13 +7,22 @@ import express, { type Request, type Router } from 'express';
  * allows scripts from this server only.
  */
 const assets: Record<string, string> = {
-  'react.js': path.join(path.dirname(require.resolve('react/package.json')), 'umd/react.production.min.js'),
+  'react.js': path.join(
+    path.dirname(require.resolve('react/package.json')),
+    'umd/react.production.min.js',
+  ),
   'react-dom.js': path.join(
     path.dirname(require.resolve('react-dom/package.json')),
     'umd/react-dom.production.min.js',
   ),
-  'graphiql.js': path.join(path.dirname(require.resolve('graphiql/package.json')), 'graphiql.min.js'),
-  'graphiql.css': path.join(path.dirname(require.resolve('graphiql/package.json')), 'graphiql.min.css'),
+  'graphiql.js': path.join(
+    path.dirname(require.resolve('graphiql/package.json')),
+    'graphiql.min.js',
+  ),
+  'graphiql.css': path.join(
+    path.dirname(require.resolve('graphiql/package.json')),
+    'graphiql.min.css',
+  ),
 };
 
 const EXAMPLE = `# Welcome to the playground.
@@ -61,7 +70,7 @@ const INIT = `(function () {
   root.render(React.createElement(GraphiQL, {
     fetcher: fetcher,
     defaultQuery: ${JSON.stringify(EXAMPLE)},
-    defaultHeaders: stored || '{\\n  "Authorization": "Bearer <paste accessToken here>"\\n}',
+    defaultHeaders: stored || '{}',
     defaultEditorToolsVisibility: 'headers',
     shouldPersistHeaders: true,
     isHeadersEditorEnabled: true

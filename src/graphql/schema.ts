@@ -33,6 +33,7 @@ function resolveGlobalIds(schema: GraphQLSchema): void {
     if (!type.getInterfaces().some((i) => i.name === 'Node')) continue;
     const field = (type as GraphQLObjectType).getFields().id;
     const name = type.name;
-    field.resolve = (row: { id: string; companyId: string }) => toGlobalId(name, row.companyId, row.id);
+    field.resolve = (row: { id: string; companyId: string }) =>
+      toGlobalId(name, row.companyId, row.id);
   }
 }

@@ -33,7 +33,10 @@ const CLIENT_CODES = new Set([
   'FORBIDDEN',
 ]);
 
-export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+export function formatError(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (original instanceof AppError && original.code !== 'INTERNAL') {
     return {
@@ -96,7 +99,11 @@ function requestPlugin(deps: AppDeps): ApolloServerPlugin<GraphQLContextValue> {
           for (const error of errors) {
             if (isInternal(error)) {
               deps.logger.error(
-                { err: unwrapResolverError(error), requestId: contextValue.ctx.requestId, operationName },
+                {
+                  err: unwrapResolverError(error),
+                  requestId: contextValue.ctx.requestId,
+                  operationName,
+                },
                 'graphql internal error',
               );
             }

@@ -34,8 +34,9 @@ const installed = new WeakMap<Knex, () => void>();
 /**
  * Times every SQL statement the server's knex runs and attributes it to the HTTP request being
  * served (through the request's async context), counts and logs slow ones, and lets the scrape-time
- * gauges read the connection pool and the cross-tenant business figures. Installs once per knex;
- * returns a function that removes it again.
+ * gauges read the connection pool and the cross-tenant business figures. Installs once per knex
+ * (a later call returns the first installation and its options stand); returns a function that
+ * removes it again.
  */
 export function observeDatabase(
   deps: AppDeps,

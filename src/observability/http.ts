@@ -17,6 +17,7 @@ import { countTenantServerError } from './metrics';
 export {
   annotateCurrentRequest,
   annotateRequestLog,
+  formatTraceparent,
   setRouteTemplate,
   traceContextOf,
   type RequestAnnotations,

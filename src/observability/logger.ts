@@ -33,27 +33,34 @@ export const SECRET_KEYS = [
   'x-cal-signature-256',
 ];
 
+/** Headers that carry credentials or signatures. */
+const SECRET_HEADERS = [
+  'authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'x-retell-signature',
+  'x-cal-signature-256',
+];
+
+/** A redaction path for `key` under `base`, bracket-quoted when the key is not an identifier. */
+function pathOf(base: string, key: string): string {
+  if (/^[A-Za-z_$][\w$]*$/.test(key)) return base ? `${base}.${key}` : key;
+  return `${base}["${key}"]`;
+}
+
 /**
- * Explicit paths pino redacts as well (a second layer over SECRET_KEYS). Paths only: pino's
- * wildcard paths (`*.password`) cost about 5 µs each on every log line, which for a list this long
- * was more than the rest of a request's observability together.
+ * Paths pino itself redacts, a second layer over SECRET_KEYS that also covers child logger
+ * bindings and objects that are not plain: every secret key at the top level, and the headers and
+ * GraphQL variables where secrets usually sit. Explicit paths only: pino's wildcard paths
+ * (`*.password`) cost about 5 µs each on every log line, which for a list this long was more than
+ * the rest of a request's observability together.
  */
 export const REDACT_PATHS = [
-  'password',
-  'token',
-  'accessToken',
-  'refreshToken',
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-retell-signature"]',
-  'req.headers["x-cal-signature-256"]',
-  'req.headers["x-api-key"]',
-  'headers.authorization',
-  'headers.cookie',
-  'headers["x-retell-signature"]',
-  'headers["x-cal-signature-256"]',
-  'headers["x-api-key"]',
-  'res.headers["set-cookie"]',
+  ...SECRET_KEYS.map((key) => pathOf('', key)),
+  ...['req.headers', 'res.headers', 'headers'].flatMap((base) =>
+    SECRET_HEADERS.map((header) => pathOf(base, header)),
+  ),
   'variables.password',
   'variables.input.password',
 ];
@@ -117,7 +124,6 @@ export function createLogger(
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: {
       level: (label) => ({ level: label }),
-      bindings: (bindings) => redactSecrets(bindings),
       log: (object) => redactSecrets(object),
     },
     mixin: () => {

@@ -9,8 +9,9 @@ export interface PoolReading {
 }
 
 /**
- * What the scrape-time gauges read from. The database instrumentation fills these in once the
- * server has a database; until then the gauges report nothing rather than made-up zeros.
+ * What the scrape-time gauges read from, filled in by the database instrumentation
+ * (src/observability/db.ts). Without a source (no database yet, or PGlite, which has no pool) the
+ * gauges are not updated.
  */
 export interface ScrapeSources {
   pool?: () => PoolReading | undefined;

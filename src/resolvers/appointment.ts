@@ -78,7 +78,10 @@ export class AppointmentNode extends Node {
   @Field(() => Int, { description: 'How often it was moved.' })
   rescheduleCount!: number;
 
-  @Field(() => String, { nullable: true, description: 'The Cal.com booking uid, when it came from Cal.com.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'The Cal.com booking uid, when it came from Cal.com.',
+  })
   calcomBookingUid!: string | null;
 
   @Field(() => DateTime, { nullable: true })
@@ -116,7 +119,10 @@ export class AppointmentOrder {
 
 @InputType()
 export class AppointmentFilter {
-  @Field(() => DateTimeRange, { nullable: true, description: 'Appointments starting in this range.' })
+  @Field(() => DateTimeRange, {
+    nullable: true,
+    description: 'Appointments starting in this range.',
+  })
   startsAt?: DateTimeRange | null;
 
   @Field(() => [AppointmentStatus], { nullable: true })
@@ -140,7 +146,8 @@ const NO_ROWS = '00000000-0000-0000-0000-000000000000';
 @Resolver(() => AppointmentNode)
 export class AppointmentResolver {
   @Query(() => AppointmentConnection, {
-    description: 'Appointments by time range, status, staff, branch, customer or service. Staff users see their own.',
+    description:
+      'Appointments by time range, status, staff, branch, customer or service. Staff users see their own.',
   })
   async appointments(
     @Args() page: PageArgs,
@@ -155,15 +162,22 @@ export class AppointmentResolver {
     if (filter?.startsAt?.from) q.where('appointments.starts_at', '>=', filter.startsAt.from);
     if (filter?.startsAt?.to) q.where('appointments.starts_at', '<', filter.startsAt.to);
     if (filter?.status?.length) q.whereIn('appointments.status', filter.status);
-    if (filter?.staffId) q.where('appointments.staff_id', localId(ctx, filter.staffId, 'Staff', 'filter.staffId'));
+    if (filter?.staffId)
+      q.where('appointments.staff_id', localId(ctx, filter.staffId, 'Staff', 'filter.staffId'));
     if (filter?.branchId) {
       q.where('appointments.branch_id', localId(ctx, filter.branchId, 'Branch', 'filter.branchId'));
     }
     if (filter?.customerId) {
-      q.where('appointments.customer_id', localId(ctx, filter.customerId, 'Customer', 'filter.customerId'));
+      q.where(
+        'appointments.customer_id',
+        localId(ctx, filter.customerId, 'Customer', 'filter.customerId'),
+      );
     }
     if (filter?.serviceId) {
-      q.where('appointments.service_id', localId(ctx, filter.serviceId, 'Service', 'filter.serviceId'));
+      q.where(
+        'appointments.service_id',
+        localId(ctx, filter.serviceId, 'Service', 'filter.serviceId'),
+      );
     }
     const field = orderBy?.field ?? AppointmentOrderField.STARTS_AT;
     const order: OrderSpec = {
@@ -199,7 +213,10 @@ export class AppointmentResolver {
     return loadRelated(ctx, Call, a.callId);
   }
 
-  @FieldResolver(() => AppointmentNode, { nullable: true, description: 'The appointment this one replaced.' })
+  @FieldResolver(() => AppointmentNode, {
+    nullable: true,
+    description: 'The appointment this one replaced.',
+  })
   async rescheduledFrom(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
     return loadRelated(ctx, Appointment, a.rescheduledFromId);
   }

@@ -31,7 +31,8 @@ class LoginInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'Company slug, needed only when the email belongs to accounts in several companies.',
+    description:
+      'Company slug, needed only when the email belongs to accounts in several companies.',
   })
   companySlug?: string | null;
 }

@@ -1,4 +1,15 @@
-import { Arg, Args, Ctx, Field, ID, InputType, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
+import {
+  Arg,
+  Args,
+  Ctx,
+  Field,
+  ID,
+  InputType,
+  Mutation,
+  ObjectType,
+  Query,
+  Resolver,
+} from 'type-graphql';
 import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId } from '../graphql/ids';
@@ -85,7 +96,13 @@ export class BranchResolver {
     const q = Branch.query(await ctx.trx());
     if (!filter?.includeArchived) q.whereNull('archived_at');
     if (filter?.search) q.whereILike('name', `%${likePattern(filter.search)}%`);
-    return paginate(ctx, q, page, { key: 'name', column: 'branches.name', direction: 'asc' }, (r) => r.name);
+    return paginate(
+      ctx,
+      q,
+      page,
+      { key: 'name', column: 'branches.name', direction: 'asc' },
+      (r) => r.name,
+    );
   }
 
   @Mutation(() => BranchNode)
@@ -132,6 +149,12 @@ export class BranchResolver {
 
   @Mutation(() => BranchNode, { description: 'Archives a branch; it keeps its history.' })
   async archiveBranch(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
-    return updateRow(ctx, Branch, localId(ctx, id, 'Branch', 'id'), { archivedAt: new Date() }, { what: 'Branch' });
+    return updateRow(
+      ctx,
+      Branch,
+      localId(ctx, id, 'Branch', 'id'),
+      { archivedAt: new Date() },
+      { what: 'Branch' },
+    );
   }
 }

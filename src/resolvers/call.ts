@@ -173,7 +173,9 @@ export class PhoneNumberResolver {
     );
   }
 
-  @Mutation(() => PhoneNumberNode, { description: 'Adds a phone number, or updates it when id is given.' })
+  @Mutation(() => PhoneNumberNode, {
+    description: 'Adds a phone number, or updates it when id is given.',
+  })
   async savePhoneNumber(@Arg('input') input: PhoneNumberInput, @Ctx() { ctx }: GraphQLContext) {
     const fields = { phone_numbers_company_id_number_e164_unique: 'input.number' };
     const data = {
@@ -191,7 +193,10 @@ export class PhoneNumberResolver {
     if (!data.numberE164) {
       throw new AppError('BAD_USER_INPUT', 'input.number is required', { field: 'input.number' });
     }
-    return createRow(ctx, PhoneNumber, data as Partial<PhoneNumber>, { what: 'PhoneNumber', fields });
+    return createRow(ctx, PhoneNumber, data as Partial<PhoneNumber>, {
+      what: 'PhoneNumber',
+      fields,
+    });
   }
 
   @FieldResolver(() => BranchNode, { nullable: true })

@@ -61,7 +61,10 @@ export class CallbackRequestNode extends Node {
   createdAt!: Date;
 }
 
-export const CallbackRequestConnection = connectionOf(CallbackRequestNode, 'CallbackRequest').Connection;
+export const CallbackRequestConnection = connectionOf(
+  CallbackRequestNode,
+  'CallbackRequest',
+).Connection;
 
 @InputType()
 class CallbackRequestFilter {
@@ -77,10 +80,13 @@ class CallbackRequestFilter {
 
 @Resolver(() => CallbackRequestNode)
 export class CallbackRequestResolver {
-  @Query(() => CallbackRequestConnection, { description: 'Callback requests, most urgent due first.' })
+  @Query(() => CallbackRequestConnection, {
+    description: 'Callback requests, most urgent due first.',
+  })
   async callbackRequests(
     @Args() page: PageArgs,
-    @Arg('filter', () => CallbackRequestFilter, { nullable: true }) filter: CallbackRequestFilter | null,
+    @Arg('filter', () => CallbackRequestFilter, { nullable: true })
+    filter: CallbackRequestFilter | null,
     @Ctx() { ctx }: GraphQLContext,
   ) {
     const q = CallbackRequest.query(await ctx.trx());
@@ -89,7 +95,10 @@ export class CallbackRequestResolver {
       q.whereIn('status', ['pending', 'assigned', 'contacted']).where('due_at', '<', new Date());
     }
     if (filter?.assignedStaffId) {
-      q.where('assigned_staff_id', localId(ctx, filter.assignedStaffId, 'Staff', 'filter.assignedStaffId'));
+      q.where(
+        'assigned_staff_id',
+        localId(ctx, filter.assignedStaffId, 'Staff', 'filter.assignedStaffId'),
+      );
     }
     return paginate(
       ctx,

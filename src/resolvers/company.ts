@@ -1,4 +1,14 @@
-import { Arg, Ctx, Field, ID, InputType, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
+import {
+  Arg,
+  Ctx,
+  Field,
+  ID,
+  InputType,
+  Mutation,
+  ObjectType,
+  Query,
+  Resolver,
+} from 'type-graphql';
 import type { GraphQLContext } from '../graphql/context';
 import { AppError } from '../errors/app-error';
 import { optionalText, requiredText } from '../services/crud';

@@ -19,7 +19,14 @@ import type { GraphQLContext } from '../graphql/context';
 import { localId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
 import { Customer, CustomerNote, User } from '../models';
-import { createRow, deleteRow, getById, optionalText, requiredText, updateRow } from '../services/crud';
+import {
+  createRow,
+  deleteRow,
+  getById,
+  optionalText,
+  requiredText,
+  updateRow,
+} from '../services/crud';
 import { companyE164, companySettings } from '../services/phone';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { DateTime, likePattern, OrderDirection, sqlDirection } from './common';
@@ -31,7 +38,10 @@ export class CustomerNode extends Node {
   @Field()
   name!: string;
 
-  @Field(() => String, { nullable: true, description: 'E.164 phone number, unique in the company.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'E.164 phone number, unique in the company.',
+  })
   phoneE164!: string | null;
 
   @Field(() => String, { nullable: true })
@@ -169,7 +179,8 @@ export class CustomerResolver {
         name: requiredText(input.name, 'input.name'),
         phoneE164: input.phone ? await companyE164(ctx, input.phone, 'input.phone') : null,
         email: input.email?.toLowerCase() ?? null,
-        preferredLanguage: optionalText(input.preferredLanguage, 'input.preferredLanguage', 20) ?? null,
+        preferredLanguage:
+          optionalText(input.preferredLanguage, 'input.preferredLanguage', 20) ?? null,
       },
       { what: 'Customer', fields: CUSTOMER_FIELDS },
     );
@@ -196,9 +207,17 @@ export class CustomerResolver {
     );
   }
 
-  @Mutation(() => CustomerNode, { description: 'Archives a customer; appointments and calls stay.' })
+  @Mutation(() => CustomerNode, {
+    description: 'Archives a customer; appointments and calls stay.',
+  })
   async archiveCustomer(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
-    return updateRow(ctx, Customer, localId(ctx, id, 'Customer', 'id'), { archivedAt: new Date() }, { what: 'Customer' });
+    return updateRow(
+      ctx,
+      Customer,
+      localId(ctx, id, 'Customer', 'id'),
+      { archivedAt: new Date() },
+      { what: 'Customer' },
+    );
   }
 
   @FieldResolver(() => CustomerNoteConnection, { description: 'Notes, newest first.' })
@@ -235,7 +254,9 @@ export class CustomerResolver {
 
   @Mutation(() => Boolean)
   async deleteCustomerNote(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
-    return deleteRow(ctx, CustomerNote, localId(ctx, id, 'CustomerNote', 'id'), { what: 'CustomerNote' });
+    return deleteRow(ctx, CustomerNote, localId(ctx, id, 'CustomerNote', 'id'), {
+      what: 'CustomerNote',
+    });
   }
 }
 

@@ -16,7 +16,9 @@ import type { TenantModel } from '../models';
   resolveType: (value: object) => nodeTypeOf(value),
 })
 export abstract class Node {
-  @Field(() => ID, { description: 'Opaque global id; pass it to `node` to fetch the object again.' })
+  @Field(() => ID, {
+    description: 'Opaque global id; pass it to `node` to fetch the object again.',
+  })
   id!: string;
 }
 

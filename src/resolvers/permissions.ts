@@ -1,5 +1,13 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
-import { allow, allowFields, connectionRules, read, signedIn, superAdmin, write } from '../graphql/permissions';
+import {
+  allow,
+  allowFields,
+  connectionRules,
+  read,
+  signedIn,
+  superAdmin,
+  write,
+} from '../graphql/permissions';
 
 /**
  * The permission of every field, written out. The fallback rule is deny, so a field missing here can
@@ -59,8 +67,21 @@ export const PERMISSIONS: IRuleTypeMap = {
     savePhoneNumber: write('phoneNumbers'),
   },
   Viewer: allowFields(['actorType', 'name', 'email', 'roles', 'scopes', 'user', 'company']),
-  Company: allowFields(['id', 'name', 'slug', 'timezone', 'defaultRegion', 'currency', 'createdAt']),
-  AuthPayload: allowFields(['accessToken', 'accessTokenExpiresAt', 'refreshToken', 'refreshTokenExpiresAt']),
+  Company: allowFields([
+    'id',
+    'name',
+    'slug',
+    'timezone',
+    'defaultRegion',
+    'currency',
+    'createdAt',
+  ]),
+  AuthPayload: allowFields([
+    'accessToken',
+    'accessTokenExpiresAt',
+    'refreshToken',
+    'refreshTokenExpiresAt',
+  ]),
   CreatedApiToken: allowFields(['token', 'apiToken']),
   PageInfo: allowFields(['hasNextPage', 'hasPreviousPage', 'startCursor', 'endCursor']),
   Dashboard: allowFields([
@@ -87,9 +108,35 @@ export const PERMISSIONS: IRuleTypeMap = {
     'lastUsedAt',
     'createdAt',
   ]),
-  Branch: allowFields(['id', 'name', 'address', 'phoneE164', 'timezone', 'archivedAt', 'createdAt']),
-  Staff: allowFields(['id', 'name', 'email', 'phoneE164', 'color', 'archivedAt', 'createdAt', 'branch']),
-  WorkingHour: allowFields(['id', 'weekday', 'startsAt', 'endsAt', 'validFrom', 'validUntil', 'staff', 'branch']),
+  Branch: allowFields([
+    'id',
+    'name',
+    'address',
+    'phoneE164',
+    'timezone',
+    'archivedAt',
+    'createdAt',
+  ]),
+  Staff: allowFields([
+    'id',
+    'name',
+    'email',
+    'phoneE164',
+    'color',
+    'archivedAt',
+    'createdAt',
+    'branch',
+  ]),
+  WorkingHour: allowFields([
+    'id',
+    'weekday',
+    'startsAt',
+    'endsAt',
+    'validFrom',
+    'validUntil',
+    'staff',
+    'branch',
+  ]),
   ServiceCategory: allowFields(['id', 'name', 'description', 'sortOrder', 'archivedAt']),
   Service: allowFields([
     'id',
@@ -104,7 +151,15 @@ export const PERMISSIONS: IRuleTypeMap = {
     'branch',
   ]),
   Customer: {
-    ...allowFields(['id', 'name', 'phoneE164', 'email', 'preferredLanguage', 'archivedAt', 'createdAt']),
+    ...allowFields([
+      'id',
+      'name',
+      'phoneE164',
+      'email',
+      'preferredLanguage',
+      'archivedAt',
+      'createdAt',
+    ]),
     notes: read('customerNotes'),
   },
   CustomerNote: {
@@ -177,7 +232,15 @@ export const PERMISSIONS: IRuleTypeMap = {
     customer: read('customers'),
     call: read('calls'),
   },
-  PolicyConfiguration: allowFields(['id', 'policyType', 'config', 'active', 'updatedAt', 'branch', 'service']),
+  PolicyConfiguration: allowFields([
+    'id',
+    'policyType',
+    'config',
+    'active',
+    'updatedAt',
+    'branch',
+    'service',
+  ]),
   ActivityLog: allowFields([
     'id',
     'actorType',

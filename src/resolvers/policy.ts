@@ -10,7 +10,8 @@ import { ServiceNode } from './service';
 
 @ObjectType('PolicyConfiguration', {
   implements: Node,
-  description: 'A booking, cancellation or rescheduling policy for the company, a branch or a service.',
+  description:
+    'A booking, cancellation or rescheduling policy for the company, a branch or a service.',
 })
 export class PolicyConfigurationNode extends Node {
   @Field({ description: 'booking, cancellation or rescheduling.' })

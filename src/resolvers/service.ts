@@ -40,7 +40,10 @@ export class ServiceCategoryNode extends Node {
   archivedAt!: Date | null;
 }
 
-export const ServiceCategoryConnection = connectionOf(ServiceCategoryNode, 'ServiceCategory').Connection;
+export const ServiceCategoryConnection = connectionOf(
+  ServiceCategoryNode,
+  'ServiceCategory',
+).Connection;
 
 @ObjectType('Service', { implements: Node, description: 'Something a customer can book.' })
 export class ServiceNode extends Node {
@@ -155,13 +158,25 @@ export class ServiceResolver {
     if (!filter?.includeArchived) q.whereNull('archived_at');
     if (filter?.search) q.whereILike('name', `%${likePattern(filter.search)}%`);
     if (filter?.categoryId) {
-      q.where('category_id', localId(ctx, filter.categoryId, 'ServiceCategory', 'filter.categoryId'));
+      q.where(
+        'category_id',
+        localId(ctx, filter.categoryId, 'ServiceCategory', 'filter.categoryId'),
+      );
     }
-    if (filter?.branchId) q.where('branch_id', localId(ctx, filter.branchId, 'Branch', 'filter.branchId'));
-    return paginate(ctx, q, page, { key: 'name', column: 'services.name', direction: 'asc' }, (r) => r.name);
+    if (filter?.branchId)
+      q.where('branch_id', localId(ctx, filter.branchId, 'Branch', 'filter.branchId'));
+    return paginate(
+      ctx,
+      q,
+      page,
+      { key: 'name', column: 'services.name', direction: 'asc' },
+      (r) => r.name,
+    );
   }
 
-  @Mutation(() => ServiceNode, { description: 'Creates a service, or updates it when id is given.' })
+  @Mutation(() => ServiceNode, {
+    description: 'Creates a service, or updates it when id is given.',
+  })
   async saveService(@Arg('input') input: ServiceInput, @Ctx() { ctx }: GraphQLContext) {
     const data = {
       name: input.name == null ? undefined : requiredText(input.name, 'input.name'),
@@ -172,19 +187,31 @@ export class ServiceResolver {
       categoryId: optionalLocalId(ctx, input.categoryId, 'ServiceCategory', 'input.categoryId'),
       branchId: optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId'),
     };
-    const staffIds = input.staffIds?.map((id, i) => localId(ctx, id, 'Staff', `input.staffIds.${i}`));
+    const staffIds = input.staffIds?.map((id, i) =>
+      localId(ctx, id, 'Staff', `input.staffIds.${i}`),
+    );
     return ctx.unitOfWork(async (trx) => {
       let service: Service;
       if (input.id) {
-        service = await updateRow(ctx, Service, localId(ctx, input.id, 'Service', 'input.id'), data, {
-          what: 'Service',
-          fields: SERVICE_FIELDS,
-        });
+        service = await updateRow(
+          ctx,
+          Service,
+          localId(ctx, input.id, 'Service', 'input.id'),
+          data,
+          {
+            what: 'Service',
+            fields: SERVICE_FIELDS,
+          },
+        );
       } else {
         if (data.name === undefined || data.durationMinutes === undefined) {
-          throw new AppError('BAD_USER_INPUT', 'input.name and input.durationMinutes are required', {
-            field: data.name === undefined ? 'input.name' : 'input.durationMinutes',
-          });
+          throw new AppError(
+            'BAD_USER_INPUT',
+            'input.name and input.durationMinutes are required',
+            {
+              field: data.name === undefined ? 'input.name' : 'input.durationMinutes',
+            },
+          );
         }
         const company = (await trx('companies').first('currency')) as { currency: string };
         service = await createRow(
@@ -200,7 +227,10 @@ export class ServiceResolver {
           await ctx.unitOfWork(async (inner) => {
             try {
               await StaffService.query(inner).insert(
-                [...new Set(staffIds)].map((staffId) => ({ staffId, serviceId: service.id })) as never,
+                [...new Set(staffIds)].map((staffId) => ({
+                  staffId,
+                  serviceId: service.id,
+                })) as never,
               );
             } catch (err) {
               translateDbError(err, SERVICE_FIELDS);
@@ -214,7 +244,13 @@ export class ServiceResolver {
 
   @Mutation(() => ServiceNode)
   async archiveService(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
-    return updateRow(ctx, Service, localId(ctx, id, 'Service', 'id'), { archivedAt: new Date() }, { what: 'Service' });
+    return updateRow(
+      ctx,
+      Service,
+      localId(ctx, id, 'Service', 'id'),
+      { archivedAt: new Date() },
+      { what: 'Service' },
+    );
   }
 
   @FieldResolver(() => ServiceCategoryNode, { nullable: true })
@@ -239,8 +275,13 @@ export class ServiceResolver {
     );
   }
 
-  @Mutation(() => ServiceCategoryNode, { description: 'Creates a category, or updates it when id is given.' })
-  async saveServiceCategory(@Arg('input') input: ServiceCategoryInput, @Ctx() { ctx }: GraphQLContext) {
+  @Mutation(() => ServiceCategoryNode, {
+    description: 'Creates a category, or updates it when id is given.',
+  })
+  async saveServiceCategory(
+    @Arg('input') input: ServiceCategoryInput,
+    @Ctx() { ctx }: GraphQLContext,
+  ) {
     const data = {
       name: input.name == null ? undefined : requiredText(input.name, 'input.name'),
       description: optionalText(input.description, 'input.description'),
@@ -254,12 +295,21 @@ export class ServiceResolver {
     if (data.name === undefined) {
       throw new AppError('BAD_USER_INPUT', 'input.name is required', { field: 'input.name' });
     }
-    return createRow(ctx, ServiceCategory, data as Partial<ServiceCategory>, { what: 'ServiceCategory', fields });
+    return createRow(ctx, ServiceCategory, data as Partial<ServiceCategory>, {
+      what: 'ServiceCategory',
+      fields,
+    });
   }
 
   @Mutation(() => ServiceCategoryNode)
   async archiveServiceCategory(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
     const localCategoryId = localId(ctx, id, 'ServiceCategory', 'id');
-    return updateRow(ctx, ServiceCategory, localCategoryId, { archivedAt: new Date() }, { what: 'ServiceCategory' });
+    return updateRow(
+      ctx,
+      ServiceCategory,
+      localCategoryId,
+      { archivedAt: new Date() },
+      { what: 'ServiceCategory' },
+    );
   }
 }

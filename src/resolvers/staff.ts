@@ -21,7 +21,14 @@ import { localId, optionalLocalId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
 import { AppError } from '../errors/app-error';
 import { Branch, Staff, WorkingHour } from '../models';
-import { createRow, deleteRow, getById, optionalText, requiredText, updateRow } from '../services/crud';
+import {
+  createRow,
+  deleteRow,
+  getById,
+  optionalText,
+  requiredText,
+  updateRow,
+} from '../services/crud';
 import { companyE164 } from '../services/phone';
 import { DateTime, likePattern } from './common';
 import { BranchNode } from './branch';
@@ -52,7 +59,8 @@ export const StaffConnection = connectionOf(StaffNode, 'Staff').Connection;
 
 @ObjectType('WorkingHour', {
   implements: Node,
-  description: "A weekly working interval in the branch's time zone; gaps between intervals are breaks.",
+  description:
+    "A weekly working interval in the branch's time zone; gaps between intervals are breaks.",
 })
 export class WorkingHourNode extends Node {
   @Field(() => Int, { description: 'ISO weekday: 1 = Monday ... 7 = Sunday.' })
@@ -158,7 +166,9 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 function checkColor(color: string | null | undefined): string | null | undefined {
   if (color == null) return color;
   if (!/^#[0-9a-fA-F]{6}$/.test(color)) {
-    throw new AppError('BAD_USER_INPUT', 'input.color must look like #3366ff', { field: 'input.color' });
+    throw new AppError('BAD_USER_INPUT', 'input.color must look like #3366ff', {
+      field: 'input.color',
+    });
   }
   return color.toLowerCase();
 }
@@ -182,7 +192,9 @@ function checkWorkingHour(input: WorkingHourInput): void {
   for (const f of ['validFrom', 'validUntil'] as const) {
     const v = input[f];
     if (v != null && (!DAY.test(v) || Number.isNaN(Date.parse(v)))) {
-      throw new AppError('BAD_USER_INPUT', `input.${f} must be YYYY-MM-DD`, { field: `input.${f}` });
+      throw new AppError('BAD_USER_INPUT', `input.${f} must be YYYY-MM-DD`, {
+        field: `input.${f}`,
+      });
     }
   }
   if (input.validFrom && input.validUntil && input.validUntil < input.validFrom) {
@@ -205,8 +217,15 @@ export class StaffResolver {
     const q = Staff.query(await ctx.trx());
     if (!filter?.includeArchived) q.whereNull('archived_at');
     if (filter?.search) q.whereILike('name', `%${likePattern(filter.search)}%`);
-    if (filter?.branchId) q.where('branch_id', localId(ctx, filter.branchId, 'Branch', 'filter.branchId'));
-    return paginate(ctx, q, page, { key: 'name', column: 'staff.name', direction: 'asc' }, (r) => r.name);
+    if (filter?.branchId)
+      q.where('branch_id', localId(ctx, filter.branchId, 'Branch', 'filter.branchId'));
+    return paginate(
+      ctx,
+      q,
+      page,
+      { key: 'name', column: 'staff.name', direction: 'asc' },
+      (r) => r.name,
+    );
   }
 
   @Mutation(() => StaffNode)
@@ -249,7 +268,13 @@ export class StaffResolver {
 
   @Mutation(() => StaffNode, { description: 'Archives a staff member; history stays.' })
   async archiveStaff(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
-    return updateRow(ctx, Staff, localId(ctx, id, 'Staff', 'id'), { archivedAt: new Date() }, { what: 'Staff' });
+    return updateRow(
+      ctx,
+      Staff,
+      localId(ctx, id, 'Staff', 'id'),
+      { archivedAt: new Date() },
+      { what: 'Staff' },
+    );
   }
 
   @FieldResolver(() => BranchNode, { nullable: true })
@@ -301,7 +326,9 @@ export class StaffResolver {
 
   @Mutation(() => Boolean)
   async deleteWorkingHour(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
-    return deleteRow(ctx, WorkingHour, localId(ctx, id, 'WorkingHour', 'id'), { what: 'WorkingHour' });
+    return deleteRow(ctx, WorkingHour, localId(ctx, id, 'WorkingHour', 'id'), {
+      what: 'WorkingHour',
+    });
   }
 }
 

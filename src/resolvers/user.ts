@@ -90,7 +90,10 @@ export class Viewer {
   company!: CompanyType | null;
 }
 
-@ObjectType('ApiToken', { implements: Node, description: 'A personal API token for a partner integration.' })
+@ObjectType('ApiToken', {
+  implements: Node,
+  description: 'A personal API token for a partner integration.',
+})
 export class ApiTokenNode extends Node {
   @Field()
   name!: string;
@@ -244,7 +247,13 @@ export class UserResolver {
       q.where((w) => w.whereILike('name', p).orWhereILike('email', p));
     }
     if (filter?.role) q.whereRaw('? = any(roles)', [filter.role]);
-    return paginate(ctx, q, page, { key: 'name', column: 'users.name', direction: 'asc' }, (r) => r.name);
+    return paginate(
+      ctx,
+      q,
+      page,
+      { key: 'name', column: 'users.name', direction: 'asc' },
+      (r) => r.name,
+    );
   }
 
   @Mutation(() => UserNode)
@@ -275,7 +284,9 @@ export class UserResolver {
     );
   }
 
-  @Mutation(() => CreatedApiToken, { description: 'Creates an API token; the token is shown once.' })
+  @Mutation(() => CreatedApiToken, {
+    description: 'Creates an API token; the token is shown once.',
+  })
   async createApiToken(@Arg('input') input: CreateApiTokenInput, @Ctx() { ctx }: GraphQLContext) {
     const { token, row } = await ctx.unitOfWork(() => createApiToken(ctx, input));
     return { token, apiToken: row };

@@ -15,7 +15,13 @@ import { AppError } from '../errors/app-error';
  * customer who never confirmed is the most common no-show.
  */
 
-export const APPOINTMENT_ACTIONS = ['confirm', 'complete', 'no_show', 'cancel', 'reschedule'] as const;
+export const APPOINTMENT_ACTIONS = [
+  'confirm',
+  'complete',
+  'no_show',
+  'cancel',
+  'reschedule',
+] as const;
 export type AppointmentAction = (typeof APPOINTMENT_ACTIONS)[number];
 
 interface TransitionRule {
@@ -30,7 +36,12 @@ interface TransitionRule {
 
 export const APPOINTMENT_TRANSITIONS: Readonly<Record<AppointmentAction, TransitionRule>> = {
   confirm: { from: ['scheduled'], to: 'confirmed', beforeEnd: true, verb: 'confirmed' },
-  complete: { from: ['scheduled', 'confirmed'], to: 'completed', afterStart: true, verb: 'completed' },
+  complete: {
+    from: ['scheduled', 'confirmed'],
+    to: 'completed',
+    afterStart: true,
+    verb: 'completed',
+  },
   no_show: {
     from: ['scheduled', 'confirmed'],
     to: 'no_show',

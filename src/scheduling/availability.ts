@@ -93,7 +93,12 @@ export async function findAvailableSlots(
   }
   const now = input.now ?? new Date();
   const trx = await ctx.trx();
-  const scope = await loadScope(ctx, trx, { serviceId, staffId, branchId, policyTypes: ['booking'] });
+  const scope = await loadScope(ctx, trx, {
+    serviceId,
+    staffId,
+    branchId,
+    policyTypes: ['booking'],
+  });
   const from = parseRangeEnd(input.from, 'from', scope.timeZone, false);
   const to = parseRangeEnd(input.to, 'to', scope.timeZone, true);
   if (to.getTime() <= from.getTime()) throw badInput('to', 'to must be after from');

@@ -6,7 +6,13 @@ import { APPOINTMENT_SOURCES, type AppointmentSource } from '../domain/enums';
 import { AppError } from '../errors/app-error';
 import { Appointment, Customer } from '../models';
 import { bookingWindow } from './availability';
-import { loadSchedules, loadScope, noStaffError, type LoadedSchedules, type SchedulingScope } from './data';
+import {
+  loadSchedules,
+  loadScope,
+  noStaffError,
+  type LoadedSchedules,
+  type SchedulingScope,
+} from './data';
 import './model-fields';
 import {
   auditOverrides,
@@ -130,9 +136,10 @@ export async function customerLimitViolations(
         dayStart,
         dayEnd,
       ]),
-      trx.raw(`count(*) filter (where status in ('scheduled','confirmed') and ends_at > ?)::int as active`, [
-        now,
-      ]),
+      trx.raw(
+        `count(*) filter (where status in ('scheduled','confirmed') and ends_at > ?)::int as active`,
+        [now],
+      ),
     )
     .where('customer_id', customerId)
     .whereNot('status', 'cancelled');
@@ -235,7 +242,9 @@ export async function schedulesAround(
 ): Promise<LoadedSchedules> {
   const day = DateTime.fromJSDate(startsAt, { zone: scope.timeZone }).startOf('day');
   const from = new Date(Math.min(day.toMillis(), startsAt.getTime()));
-  const to = new Date(Math.max(day.plus({ days: 1 }).startOf('day').toMillis(), startsAt.getTime() + 1));
+  const to = new Date(
+    Math.max(day.plus({ days: 1 }).startOf('day').toMillis(), startsAt.getTime() + 1),
+  );
   return loadSchedules(trx, scope, { from, to, occupiedMinutes, excludeAppointmentId });
 }
 
@@ -270,13 +279,18 @@ async function planCustomer(
   const phoneE164 = normalisePhone(c.phone, region, 'customer.phone');
   const name = optionalText(c.name, 'customer.name', 200);
   const email = optionalText(c.email, 'customer.email', 254)?.toLowerCase() ?? null;
-  if (email && !EMAIL.test(email)) throw badInput('customer.email', 'customer.email is not an email address');
+  if (email && !EMAIL.test(email))
+    throw badInput('customer.email', 'customer.email is not an email address');
   const existing = (await Customer.query(trx).where('phone_e164', phoneE164).first()) ?? null;
   if (existing) {
     const rename = name && existing.name === phonePlaceholder(phoneE164) ? name : null;
     return { existing, create: null, rename };
   }
-  return { existing: null, create: { name: name ?? phonePlaceholder(phoneE164), phoneE164, email }, rename: null };
+  return {
+    existing: null,
+    create: { name: name ?? phonePlaceholder(phoneE164), phoneE164, email },
+    rename: null,
+  };
 }
 
 /**
@@ -331,7 +345,12 @@ export async function bookAppointment(
   const companyId = ctx.requireCompanyId();
 
   const trx = await ctx.trx();
-  const scope = await loadScope(ctx, trx, { serviceId, staffId, branchId, policyTypes: ['booking'] });
+  const scope = await loadScope(ctx, trx, {
+    serviceId,
+    staffId,
+    branchId,
+    policyTypes: ['booking'],
+  });
   if (scope.candidates.length === 0) throw noStaffError(scope);
   const plan = await planCustomer(trx, input, scope.company.defaultRegion);
   const service = scope.service;
@@ -340,19 +359,33 @@ export async function bookAppointment(
   const violations = bookingPolicyViolations(policy, startsAt, now);
   if (violations.length > 0) enforceRules(violations, grant);
   violations.push(
-    ...(await customerLimitViolations(trx, policy, plan.existing?.id ?? null, startsAt, scope.timeZone, now)),
+    ...(await customerLimitViolations(
+      trx,
+      policy,
+      plan.existing?.id ?? null,
+      startsAt,
+      scope.timeZone,
+      now,
+    )),
   );
   if (violations.length > 0) enforceRules(violations, grant);
 
   const occupied = service.durationMinutes + service.bufferMinutes;
   const loaded = await schedulesAround(trx, scope, startsAt, occupied);
-  const choice = chooseStaff(scope, loaded, startsAt, service.durationMinutes, service.bufferMinutes);
+  const choice = chooseStaff(
+    scope,
+    loaded,
+    startsAt,
+    service.durationMinutes,
+    service.bufferMinutes,
+  );
   if (!choice) throw slotTakenError(ctx, source);
   violations.push(...choice.violations);
   const overridden = enforceRules(violations, grant);
 
   const endsAt = new Date(startsAt.getTime() + service.durationMinutes * 60_000);
-  const appointmentBranch = scope.branchId ?? scope.candidates.find((c) => c.id === choice.staffId)?.branchId ?? null;
+  const appointmentBranch =
+    scope.branchId ?? scope.candidates.find((c) => c.id === choice.staffId)?.branchId ?? null;
   let result: BookingResult;
   try {
     result = await ctx.unitOfWork(async (inner) => {
@@ -360,7 +393,8 @@ export async function bookAppointment(
       let customerCreated = false;
       if (plan.existing) {
         customer = plan.existing;
-        if (plan.rename) customer = await customer.$query(inner).patchAndFetch({ name: plan.rename });
+        if (plan.rename)
+          customer = await customer.$query(inner).patchAndFetch({ name: plan.rename });
       } else {
         const made = await createCustomer(inner, companyId, plan.create!);
         customer = made.customer;
@@ -428,7 +462,11 @@ export async function bookAppointment(
 }
 
 /** A failed appointment write as a client error; a lost race is counted as a booking conflict. */
-export function bookingWriteError(ctx: RequestContext, err: unknown, source: AppointmentSource): unknown {
+export function bookingWriteError(
+  ctx: RequestContext,
+  err: unknown,
+  source: AppointmentSource,
+): unknown {
   if (err instanceof AppError) return err;
   try {
     mapWriteError(err, APPOINTMENT_FK_FIELDS);
@@ -439,4 +477,3 @@ export function bookingWriteError(ctx: RequestContext, err: unknown, source: App
     return mapped;
   }
 }
-

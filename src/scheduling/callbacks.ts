@@ -54,7 +54,10 @@ export const CALLBACK_TRANSITIONS: Readonly<
 };
 
 /** The status after `action`, or BAD_USER_INPUT on `id` naming the current status. */
-export function nextCallbackStatus(current: CallbackStatus, action: CallbackAction): CallbackStatus {
+export function nextCallbackStatus(
+  current: CallbackStatus,
+  action: CallbackAction,
+): CallbackStatus {
   const rule = CALLBACK_TRANSITIONS[action];
   if (!rule.from.includes(current)) {
     throw new AppError(
@@ -98,7 +101,8 @@ const CALLBACK_FKS = {
 function preferredTimes(value: unknown): unknown[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw badInput('preferredTimes', 'preferredTimes must be a list');
-  if (value.length > 10) throw badInput('preferredTimes', 'preferredTimes can hold at most 10 entries');
+  if (value.length > 10)
+    throw badInput('preferredTimes', 'preferredTimes can hold at most 10 entries');
   return value.map((entry: unknown, i) => {
     const field = `preferredTimes.${i}`;
     if (typeof entry === 'string') {
@@ -109,7 +113,8 @@ function preferredTimes(value: unknown): unknown[] {
     if (entry && typeof entry === 'object' && 'from' in entry && 'to' in entry) {
       const from = parseInstant((entry as { from: unknown }).from, `${field}.from`);
       const to = parseInstant((entry as { to: unknown }).to, `${field}.to`);
-      if (to.getTime() <= from.getTime()) throw badInput(`${field}.to`, `${field}.to must be after from`);
+      if (to.getTime() <= from.getTime())
+        throw badInput(`${field}.to`, `${field}.to must be after from`);
       return { from: from.toISOString(), to: to.toISOString() };
     }
     throw badInput(field, `${field} must be text or a window { from, to }`);
@@ -123,7 +128,13 @@ async function audit(
   details: Record<string, unknown>,
   reason: string | null = null,
 ) {
-  await ctx.audit({ action: `callback_request.${action}`, subjectType: 'callback_request', subjectId: id, reason, details });
+  await ctx.audit({
+    action: `callback_request.${action}`,
+    subjectType: 'callback_request',
+    subjectId: id,
+    reason,
+    details,
+  });
 }
 
 /** Records a request to be called back, due according to its priority. */
@@ -186,7 +197,10 @@ async function transition(
   ctx: RequestContext,
   rawId: string,
   action: CallbackAction,
-  patch: (row: CallbackRequest, to: CallbackStatus) => Promise<Partial<CallbackRequest>> | Partial<CallbackRequest>,
+  patch: (
+    row: CallbackRequest,
+    to: CallbackStatus,
+  ) => Promise<Partial<CallbackRequest>> | Partial<CallbackRequest>,
   details: Record<string, unknown> = {},
   reason: string | null = null,
 ): Promise<CallbackRequest> {
@@ -194,10 +208,13 @@ async function transition(
   return ctx.unitOfWork(async (trx) => {
     const row = await CallbackRequest.query(trx).findById(id).forUpdate();
     if (!row) throw notFound('Callback request', 'id');
-    const to = nextCallbackStatus(row.status as CallbackStatus, action);
+    const from = row.status;
+    const to = nextCallbackStatus(from as CallbackStatus, action);
     try {
-      const updated = await row.$query(trx).patchAndFetch({ ...(await patch(row, to)), status: to });
-      await audit(ctx, AUDIT_ACTION[action], id, { from: row.status, to, ...details }, reason);
+      const updated = await row
+        .$query(trx)
+        .patchAndFetch({ ...(await patch(row, to)), status: to });
+      await audit(ctx, AUDIT_ACTION[action], id, { from, to, ...details }, reason);
       return updated;
     } catch (err) {
       mapWriteError(err, CALLBACK_FKS);
@@ -227,7 +244,14 @@ export async function markCallbackContacted(
 ): Promise<CallbackRequest> {
   const note = optionalText(input.note, 'note', 2000);
   const now = input.now ?? new Date();
-  return transition(ctx, id, 'contact', () => ({ contactedAt: now }), { at: now.toISOString() }, note);
+  return transition(
+    ctx,
+    id,
+    'contact',
+    () => ({ contactedAt: now }),
+    { at: now.toISOString() },
+    note,
+  );
 }
 
 /** contacted -> done, with what came of it. */

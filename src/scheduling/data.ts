@@ -124,7 +124,9 @@ export async function loadScope(
     .map((s) => ({ id: s.id, name: s.name, branchId: s.branchId }));
 
   const branchId =
-    input.branchId ?? service.branchId ?? (input.staffId ? (candidates[0]?.branchId ?? null) : null);
+    input.branchId ??
+    service.branchId ??
+    (input.staffId ? (candidates[0]?.branchId ?? null) : null);
   const policies =
     input.policyTypes.length > 0
       ? await loadEffectivePolicies(trx, input.policyTypes, { branchId, serviceId: service.id })
@@ -180,7 +182,9 @@ export async function loadSchedules(
     )
     .whereIn('staff_id', staffIds)
     .where((q) => q.whereNull('valid_from').orWhere('valid_from', '<=', lastDate))
-    .where((q) => q.whereNull('valid_until').orWhere('valid_until', '>=', firstDate))) as WorkingHour[];
+    .where((q) =>
+      q.whereNull('valid_until').orWhere('valid_until', '>=', firstDate),
+    )) as WorkingHour[];
 
   const timeOff = await TimeOff.query(trx)
     .select('id', 'staff_id', 'starts_at', 'ends_at')

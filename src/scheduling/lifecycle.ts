@@ -61,15 +61,17 @@ async function simpleTransition(
   const now = options.now ?? new Date();
   return ctx.unitOfWork(async (trx) => {
     const current = await lockAppointment(trx, id);
+    const from = current.status;
     const status = nextStatus(current, action, now);
+    // patchAndFetch updates the instance it is called on; `from` keeps the old status.
     const updated = await current
       .$query(trx)
       .patchAndFetch(action === 'confirm' ? { status, confirmedAt: now } : { status });
     await ctx.audit({
-      action: `appointment.${action === 'no_show' ? 'no_show' : `${action}d`}`,
+      action: `appointment.${status}`,
       subjectType: 'appointment',
       subjectId: id,
-      details: { from: current.status, to: status, at: now.toISOString() },
+      details: { from, to: status, at: now.toISOString() },
     });
     return updated;
   });
@@ -102,7 +104,10 @@ export function markNoShow(
   return simpleTransition(ctx, id, 'no_show', options);
 }
 
-function sourceOf(ctx: RequestContext, value: AppointmentSource | null | undefined): AppointmentSource {
+function sourceOf(
+  ctx: RequestContext,
+  value: AppointmentSource | null | undefined,
+): AppointmentSource {
   if (value === undefined || value === null) return sourceOfActor(ctx.actor);
   if (!(APPOINTMENT_SOURCES as readonly string[]).includes(value)) {
     throw badInput('source', `source must be one of ${APPOINTMENT_SOURCES.join(', ')}`);
@@ -144,6 +149,7 @@ export async function cancelAppointment(
   const now = input.now ?? new Date();
   const result = await ctx.unitOfWork(async (trx) => {
     const current = await lockAppointment(trx, id);
+    const from = current.status;
     const status = nextStatus(current, 'cancel', now);
     const { cancellation: policy } = await loadEffectivePolicies(trx, ['cancellation'], {
       branchId: current.branchId,
@@ -187,7 +193,7 @@ export async function cancelAppointment(
       subjectId: id,
       reason,
       details: {
-        from: current.status,
+        from,
         source,
         late,
         feeCents,
@@ -279,10 +285,18 @@ export async function rescheduleAppointment(
       violations.push(...bookingPolicyViolations(booking, startsAt, now));
       if (violations.length > 0) enforceRules(violations, grant);
       violations.push(
-        ...(await customerLimitViolations(trx, booking, old.customerId, startsAt, scope.timeZone, now, {
-          excludeAppointmentId: old.id,
-          checkActive: false,
-        })),
+        ...(await customerLimitViolations(
+          trx,
+          booking,
+          old.customerId,
+          startsAt,
+          scope.timeZone,
+          now,
+          {
+            excludeAppointmentId: old.id,
+            checkActive: false,
+          },
+        )),
       );
       if (violations.length > 0) enforceRules(violations, grant);
 
@@ -294,9 +308,23 @@ export async function rescheduleAppointment(
         cancellationReason: 'rescheduled',
       });
 
-      const durationMinutes = Math.round((old.endsAt.getTime() - old.startsAt.getTime()) / MINUTE_MS);
-      const loaded = await schedulesAround(trx, scope, startsAt, durationMinutes + old.bufferMinutes);
-      const choice = chooseStaff(scope, loaded, startsAt, durationMinutes, old.bufferMinutes, old.staffId);
+      const durationMinutes = Math.round(
+        (old.endsAt.getTime() - old.startsAt.getTime()) / MINUTE_MS,
+      );
+      const loaded = await schedulesAround(
+        trx,
+        scope,
+        startsAt,
+        durationMinutes + old.bufferMinutes,
+      );
+      const choice = chooseStaff(
+        scope,
+        loaded,
+        startsAt,
+        durationMinutes,
+        old.bufferMinutes,
+        old.staffId,
+      );
       if (!choice) throw slotTakenError(ctx, source);
       violations.push(...choice.violations);
       const overridden = enforceRules(violations, grant);

@@ -47,7 +47,10 @@ export function checkOverride(
   if (override === undefined || override === null) return null;
   const reason = typeof override.reason === 'string' ? override.reason.trim() : '';
   if (reason.length === 0) {
-    throw badInput('override.reason', 'override.reason is required: say why the rules are set aside');
+    throw badInput(
+      'override.reason',
+      'override.reason is required: say why the rules are set aside',
+    );
   }
   if (reason.length > MAX_REASON) {
     throw badInput('override.reason', `override.reason must be at most ${MAX_REASON} characters`);

@@ -68,7 +68,12 @@ interface SettingSpec {
   nullable: boolean;
 }
 
-const num = (min: number, max: number): SettingSpec => ({ integer: false, min, max, nullable: false });
+const num = (min: number, max: number): SettingSpec => ({
+  integer: false,
+  min,
+  max,
+  nullable: false,
+});
 const int = (min: number, max: number, nullable = false): SettingSpec => ({
   integer: true,
   min,
@@ -213,7 +218,14 @@ export interface EffectivePolicy<T extends PolicyType = PolicyType> {
 /** Resolves the effective policy of one type from the rows that apply to a scope. */
 export function resolvePolicy<T extends PolicyType>(
   type: T,
-  rows: readonly { id: string; policyType: string; branchId: string | null; serviceId: string | null; config: unknown; active?: boolean }[],
+  rows: readonly {
+    id: string;
+    policyType: string;
+    branchId: string | null;
+    serviceId: string | null;
+    config: unknown;
+    active?: boolean;
+  }[],
 ): EffectivePolicy<T> {
   const applicable = rows
     .filter((r) => r.policyType === type && r.active !== false)
@@ -273,7 +285,8 @@ export async function effectivePolicy<T extends PolicyType>(
   type: T,
   scope: EffectivePolicyScope = {},
 ): Promise<EffectivePolicy<T>> {
-  if (!isPolicyType(type)) throw badInput('policyType', `policyType must be one of ${POLICY_TYPES.join(', ')}`);
+  if (!isPolicyType(type))
+    throw badInput('policyType', `policyType must be one of ${POLICY_TYPES.join(', ')}`);
   const branchId = optionalId(scope.branchId, 'branchId', 'Branch');
   const serviceId = optionalId(scope.serviceId, 'serviceId', 'Service');
   const trx = await ctx.trx();
@@ -332,7 +345,10 @@ const POLICY_FKS = {
  * Creates the policy of a type for a scope, or replaces the settings of the one that exists
  * (there is at most one per type and scope).
  */
-export async function upsertPolicy(ctx: RequestContext, input: UpsertPolicyInput): Promise<PolicyView> {
+export async function upsertPolicy(
+  ctx: RequestContext,
+  input: UpsertPolicyInput,
+): Promise<PolicyView> {
   if (!isPolicyType(input.policyType)) {
     throw badInput('policyType', `policyType must be one of ${POLICY_TYPES.join(', ')}`);
   }
@@ -361,9 +377,10 @@ export async function upsertPolicy(ctx: RequestContext, input: UpsertPolicyInput
         .first();
       let row: PolicyConfiguration;
       if (existing) {
-        row = await existing
-          .$query(inner)
-          .patchAndFetch({ config: config as Record<string, unknown>, active: input.active ?? true });
+        row = await existing.$query(inner).patchAndFetch({
+          config: config as Record<string, unknown>,
+          active: input.active ?? true,
+        });
       } else {
         row = await PolicyConfiguration.query(inner)
           .insert({

@@ -129,7 +129,8 @@ export function workingWindows(
           rule.endSec >= 86_400
             ? localToInstant(zone, day + 1, rule.endSec - 86_400)
             : localToInstant(zone, day, rule.endSec);
-        if (end > start && end > fromMs && start < toMs) windows.push({ start, end, timeZone: zone });
+        if (end > start && end > fromMs && start < toMs)
+          windows.push({ start, end, timeZone: zone });
       }
     }
   }

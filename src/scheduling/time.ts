@@ -21,13 +21,42 @@ export function zoneOf(name: string): IANAZone {
   return zone;
 }
 
+const validity = new Map<string, boolean>();
+
 export function isValidZone(name: string): boolean {
-  return IANAZone.isValidZone(name);
+  let valid = validity.get(name);
+  if (valid === undefined) {
+    // Each check builds an Intl.DateTimeFormat; zone names are few, so remember the answers.
+    valid = IANAZone.isValidZone(name);
+    if (validity.size > 1000) validity.clear();
+    validity.set(name, valid);
+  }
+  return valid;
 }
+
+// Offsets per zone and UTC day. Asking Intl for an offset costs microseconds and availability asks
+// for thousands; a day whose offset is the same at its first and last millisecond has no change in
+// between (no zone changes its offset twice within a day), so one entry serves the whole day.
+const dayOffsets = new Map<string, Map<number, number | null>>();
+const MAX_CACHED_DAYS = 20_000;
 
 /** UTC offset in minutes of `zone` at instant `ms`. */
 export function offsetAt(zone: string, ms: number): number {
-  return zoneOf(zone).offset(ms);
+  const day = Math.floor(ms / DAY_MS);
+  let days = dayOffsets.get(zone);
+  if (!days) {
+    days = new Map();
+    dayOffsets.set(zone, days);
+  }
+  let offset = days.get(day);
+  if (offset === undefined) {
+    const z = zoneOf(zone);
+    const first = z.offset(day * DAY_MS);
+    offset = first === z.offset((day + 1) * DAY_MS - 1) ? first : null;
+    if (days.size >= MAX_CACHED_DAYS) days.clear();
+    days.set(day, offset);
+  }
+  return offset ?? zoneOf(zone).offset(ms);
 }
 
 /** Days since 1970-01-01 of the local calendar date at instant `ms`. */
@@ -87,12 +116,32 @@ export function localToInstant(zone: string, dayNumber: number, secondOfDay: num
 /** ISO 8601 with the zone's offset at that instant and no milliseconds: 2026-03-29T10:00:00+02:00. */
 export function formatInZone(ms: number, zone: string): string {
   const offset = offsetAt(zone, ms);
-  const local = new Date(ms + offset * MINUTE_MS).toISOString().slice(0, 19);
-  const sign = offset < 0 ? '-' : '+';
+  const local = ms + offset * MINUTE_MS;
+  const day = Math.floor(local / DAY_MS);
+  const seconds = Math.floor((local - day * DAY_MS) / 1000);
   const abs = Math.abs(offset);
-  const hh = String(Math.floor(abs / 60)).padStart(2, '0');
-  const mm = String(abs % 60).padStart(2, '0');
-  return `${local}${sign}${hh}:${mm}`;
+  return (
+    `${civilDate(day)}T${pad2(Math.floor(seconds / 3600))}:${pad2(Math.floor(seconds / 60) % 60)}:` +
+    `${pad2(seconds % 60)}${offset < 0 ? '-' : '+'}${pad2(Math.floor(abs / 60))}:${pad2(abs % 60)}`
+  );
+}
+
+const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+
+/** 'YYYY-MM-DD' of a day number, without a Date (H. Hinnant's civil_from_days). */
+function civilDate(dayNumber: number): string {
+  const z = dayNumber + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return `${y < 1000 ? String(y).padStart(4, '0') : y}-${pad2(m)}-${pad2(d)}`;
 }
 
 /** Seconds since midnight of a Postgres `time` ('09:00', '09:00:00', '24:00:00'). */

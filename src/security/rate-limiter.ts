@@ -26,7 +26,11 @@ export class RateLimiter {
     const w = this.windows.get(key);
     if (!w || w.resetAt <= t) this.windows.set(key, { count: 1, resetAt: t + this.windowMs });
     else w.count += 1;
-    return { ...decision, allowed: decision.remaining > 0, remaining: Math.max(0, decision.remaining - 1) };
+    return {
+      ...decision,
+      allowed: decision.remaining > 0,
+      remaining: Math.max(0, decision.remaining - 1),
+    };
   }
 
   /** Whether one more event would be allowed, without counting it. */

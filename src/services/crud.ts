@@ -36,11 +36,18 @@ export async function createRow<M extends TenantModel>(
   return ctx.unitOfWork(async (trx) => {
     let row: M;
     try {
-      row = (await model.query(trx).insert(data as never).returning('*')) as unknown as M;
+      row = (await model
+        .query(trx)
+        .insert(data as never)
+        .returning('*')) as unknown as M;
     } catch (err) {
       translateDbError(err, options.fields);
     }
-    await ctx.audit({ action: `${snake(options.what)}.create`, subjectType: options.what, subjectId: row.id });
+    await ctx.audit({
+      action: `${snake(options.what)}.create`,
+      subjectType: options.what,
+      subjectId: row.id,
+    });
     return row;
   });
 }
@@ -97,7 +104,11 @@ export async function deleteRow<M extends TenantModel>(
       translateDbError(err, options.fields);
     }
     if (n === 0) throw new AppError('NOT_FOUND', `${options.what} not found`, { field: 'id' });
-    await ctx.audit({ action: `${snake(options.what)}.delete`, subjectType: options.what, subjectId: id });
+    await ctx.audit({
+      action: `${snake(options.what)}.delete`,
+      subjectType: options.what,
+      subjectId: id,
+    });
     return true;
   });
 }

@@ -32,7 +32,11 @@ export function toE164(value: string, region: string, field: string): string {
 }
 
 /** Normalises with the company's default region. */
-export async function companyE164(ctx: RequestContext, value: string, field: string): Promise<string> {
+export async function companyE164(
+  ctx: RequestContext,
+  value: string,
+  field: string,
+): Promise<string> {
   const company = await companySettings(ctx);
   return toE164(value, company.default_region, field);
 }

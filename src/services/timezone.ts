@@ -5,9 +5,13 @@ import { AppError } from '../errors/app-error';
 export function checkTimezone(value: string, field: string): string {
   const zone = value.trim();
   if (!IANAZone.isValidZone(zone)) {
-    throw new AppError('BAD_USER_INPUT', `${field} must be an IANA time zone such as Europe/Berlin`, {
-      field,
-    });
+    throw new AppError(
+      'BAD_USER_INPUT',
+      `${field} must be an IANA time zone such as Europe/Berlin`,
+      {
+        field,
+      },
+    );
   }
   return zone;
 }

@@ -5,7 +5,10 @@ import { Staff, User } from '../models';
 import { hashPassword } from '../auth/password';
 import { createRow, getById, requiredText, updateRow } from './crud';
 
-const USER_FIELDS = { users_company_id_email_unique: 'input.email', users_staff_id_fkey: 'input.staffId' };
+const USER_FIELDS = {
+  users_company_id_email_unique: 'input.email',
+  users_staff_id_fkey: 'input.staffId',
+};
 
 /**
  * Users and their roles, with the rules that stop privilege escalation: nobody changes their own
@@ -25,15 +28,27 @@ function checkRoles(ctx: RequestContext, roles: string[], field: string): UserRo
   if (unique.length === 0) {
     throw new AppError('BAD_USER_INPUT', `${field} must name at least one role`, { field });
   }
+  if (unique.includes('super_admin')) {
+    ctx.deps.metrics.authorizationDenials.inc({ rule: 'assign_role' });
+    throw new AppError(
+      'FORBIDDEN',
+      'super_admin is a platform role and cannot be granted inside a company',
+      { field },
+    );
+  }
   const unknown = unique.filter((r) => !(USER_ROLES as readonly string[]).includes(r));
   if (unknown.length) {
-    throw new AppError('BAD_USER_INPUT', `${field} has unknown roles: ${unknown.join(', ')}`, { field });
+    throw new AppError('BAD_USER_INPUT', `${field} has unknown roles: ${unknown.join(', ')}`, {
+      field,
+    });
   }
   const allowedRoles = assignableRoles(ctx);
   const refused = unique.filter((r) => !allowedRoles.includes(r as UserRole));
   if (refused.length) {
     ctx.deps.metrics.authorizationDenials.inc({ rule: 'assign_role' });
-    throw new AppError('FORBIDDEN', `Not allowed to grant the role ${refused.join(', ')}`, { field });
+    throw new AppError('FORBIDDEN', `Not allowed to grant the role ${refused.join(', ')}`, {
+      field,
+    });
   }
   return unique as UserRole[];
 }
@@ -60,7 +75,13 @@ async function checkStaff(ctx: RequestContext, staffId: string | null | undefine
 
 export async function createUser(
   ctx: RequestContext,
-  input: { email: string; name: string; password: string; roles: string[]; staffId?: string | null },
+  input: {
+    email: string;
+    name: string;
+    password: string;
+    roles: string[];
+    staffId?: string | null;
+  },
 ): Promise<User> {
   const roles = checkRoles(ctx, input.roles, 'input.roles');
   await checkStaff(ctx, input.staffId, 'input.staffId');
@@ -98,12 +119,16 @@ export async function updateUser(
     throw new AppError('FORBIDDEN', 'Nobody can change their own roles', { field: 'input.roles' });
   }
   if (input.disabled != null && self) {
-    throw new AppError('FORBIDDEN', 'Nobody can disable their own account', { field: 'input.disabled' });
+    throw new AppError('FORBIDDEN', 'Nobody can disable their own account', {
+      field: 'input.disabled',
+    });
   }
   const roles = input.roles == null ? undefined : checkRoles(ctx, input.roles, 'input.roles');
   await checkStaff(ctx, input.staffId, 'input.staffId');
   const passwordHash =
-    input.password == null ? undefined : await hashPassword(checkPassword(input.password, 'input.password'));
+    input.password == null
+      ? undefined
+      : await hashPassword(checkPassword(input.password, 'input.password'));
   const user = await updateRow(
     ctx,
     User,

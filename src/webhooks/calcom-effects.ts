@@ -67,7 +67,9 @@ function bookingOf(payload: unknown): Booking {
   const first = attendees[0] ?? {};
   const organizer = isRecord(payload.organizer) ? payload.organizer : {};
   const language = isRecord(first.language) ? first.language.locale : first.language;
-  const cancelledBy = isRecord(payload.cancelledBy) ? payload.cancelledBy.email : payload.cancelledBy;
+  const cancelledBy = isRecord(payload.cancelledBy)
+    ? payload.cancelledBy.email
+    : payload.cancelledBy;
   const rescheduledBy = isRecord(payload.rescheduledBy)
     ? payload.rescheduledBy.email
     : payload.rescheduledBy;
@@ -79,7 +81,8 @@ function bookingOf(payload: unknown): Booking {
     notes: str(payload.additionalNotes) ?? str(payload.description),
     attendee: {
       name: str(first.name) ?? str(responseValue(payload.responses, 'name')),
-      email: (str(first.email) ?? str(responseValue(payload.responses, 'email')))?.toLowerCase() ?? null,
+      email:
+        (str(first.email) ?? str(responseValue(payload.responses, 'email')))?.toLowerCase() ?? null,
       phone:
         first.phoneNumber ??
         responseValue(payload.responses, 'attendeePhoneNumber') ??
@@ -118,7 +121,11 @@ interface Resolved {
 }
 
 /** Everything an appointment of this booking needs: service, staff, branch and customer. */
-async function resolve(trx: Knex.Transaction, route: CalcomRouteData, b: Booking): Promise<Resolved> {
+async function resolve(
+  trx: Knex.Transaction,
+  route: CalcomRouteData,
+  b: Booking,
+): Promise<Resolved> {
   const mapping = await TeamEventTypeMapping.query(trx).findById(route.mappingId);
   // Removed between routing and now: try again later, when routing decides afresh.
   if (!mapping) throw new Error(`event type mapping ${route.mappingId} no longer exists`);
@@ -140,8 +147,7 @@ async function resolve(trx: Knex.Transaction, route: CalcomRouteData, b: Booking
 
 async function companyRegion(trx: Knex.Transaction): Promise<string | undefined> {
   const row = (await trx('companies').first('default_region')) as
-    | { default_region: string }
-    | undefined;
+    { default_region: string } | undefined;
   return row?.default_region;
 }
 
@@ -159,7 +165,11 @@ async function findOrCreateCustomer(trx: Knex.Transaction, b: Booking): Promise<
   const existing = await find();
   if (existing) {
     const fill: Partial<Customer> = {};
-    if (phone && !existing.phoneE164 && !(await Customer.query(trx).findOne({ phone_e164: phone }))) {
+    if (
+      phone &&
+      !existing.phoneE164 &&
+      !(await Customer.query(trx).findOne({ phone_e164: phone }))
+    ) {
       fill.phoneE164 = phone;
     }
     if (email && !existing.email && !(await Customer.query(trx).findOne({ email }))) {
@@ -262,7 +272,8 @@ async function created(
   const { metrics } = ctx.deps;
   return {
     outcome: 'processed',
-    afterCommit: status === 'cancelled' ? [] : [() => metrics.appointmentsBooked.inc({ source: SOURCE })],
+    afterCommit:
+      status === 'cancelled' ? [] : [() => metrics.appointmentsBooked.inc({ source: SOURCE })],
   };
 }
 
@@ -309,11 +320,17 @@ async function cancelled(
     reason: b.cancellationReason,
     details: { source: SOURCE, calcomBookingUid: b.uid },
   });
-  return { outcome: 'processed', afterCommit: [() => metrics.appointmentsCancelled.inc({ source: SOURCE })] };
+  return {
+    outcome: 'processed',
+    afterCommit: [() => metrics.appointmentsCancelled.inc({ source: SOURCE })],
+  };
 }
 
 /** Keeps reschedule_count = parent's + 1 down a chain linked out of order. */
-async function propagateCounts(trx: Knex.Transaction, parent: { id: string; rescheduleCount: number }) {
+async function propagateCounts(
+  trx: Knex.Transaction,
+  parent: { id: string; rescheduleCount: number },
+) {
   let frontier = [parent];
   for (let depth = 0; depth < 50 && frontier.length > 0; depth++) {
     const next: { id: string; rescheduleCount: number }[] = [];
@@ -323,7 +340,9 @@ async function propagateCounts(trx: Knex.Transaction, parent: { id: string; resc
         .whereNot('reschedule_count', p.rescheduleCount + 1)
         .select('id');
       for (const child of children) {
-        await Appointment.query(trx).findById(child.id).patch({ rescheduleCount: p.rescheduleCount + 1 });
+        await Appointment.query(trx)
+          .findById(child.id)
+          .patch({ rescheduleCount: p.rescheduleCount + 1 });
         next.push({ id: child.id, rescheduleCount: p.rescheduleCount + 1 });
       }
     }

@@ -22,7 +22,8 @@ export interface WebhookEnvelope {
   payload: Record<string, unknown>;
 }
 
-export type EnvelopeResult = { ok: true; envelope: WebhookEnvelope } | { ok: false; message: string };
+export type EnvelopeResult =
+  { ok: true; envelope: WebhookEnvelope } | { ok: false; message: string };
 
 const MAX_KEY_PART = 200;
 const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;

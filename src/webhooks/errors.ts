@@ -21,9 +21,17 @@ export class BookingConflictError extends Error {
 export function sqlStateOf(err: unknown): { code?: string; constraint?: string } {
   let current: unknown = err;
   for (let i = 0; i < 4 && current && typeof current === 'object'; i++) {
-    const e = current as { code?: unknown; constraint?: unknown; nativeError?: unknown; cause?: unknown };
+    const e = current as {
+      code?: unknown;
+      constraint?: unknown;
+      nativeError?: unknown;
+      cause?: unknown;
+    };
     if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) {
-      return { code: e.code, constraint: typeof e.constraint === 'string' ? e.constraint : undefined };
+      return {
+        code: e.code,
+        constraint: typeof e.constraint === 'string' ? e.constraint : undefined,
+      };
     }
     current = e.nativeError ?? e.cause;
   }

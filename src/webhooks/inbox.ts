@@ -77,10 +77,11 @@ export async function claimWebhookEvents(
   limit: number,
   leaseMs: number,
 ): Promise<ClaimedEvent[]> {
-  const { rows } = (await knex.raw(
-    'select * from webhook_claim(?, ?, ?) order by received_at',
-    [worker, limit, leaseMs],
-  )) as { rows: EventRow[] };
+  const { rows } = (await knex.raw('select * from webhook_claim(?, ?, ?) order by received_at', [
+    worker,
+    limit,
+    leaseMs,
+  ])) as { rows: EventRow[] };
   return rows.map((r) => ({
     id: r.id,
     provider: r.provider,

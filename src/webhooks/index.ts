@@ -5,7 +5,12 @@ import { createWebhookRouter, type WebhookRouterOptions } from './router';
 import { WebhookWorker, type WebhookWorkerOptions } from './worker';
 
 export { createWebhookRouter, type WebhookRouterOptions } from './router';
-export { WebhookWorker, DEFAULT_WORKER_OPTIONS, backoffDelayMs, type WebhookWorkerOptions } from './worker';
+export {
+  WebhookWorker,
+  DEFAULT_WORKER_OPTIONS,
+  backoffDelayMs,
+  type WebhookWorkerOptions,
+} from './worker';
 export {
   listWebhookEvents,
   webhookStats,
@@ -16,7 +21,12 @@ export {
   type WebhookEventView,
   type WebhookStats,
 } from './service';
-export { WEBHOOK_PROVIDERS, WEBHOOK_STATUSES, type WebhookProvider, type WebhookStatus } from './envelope';
+export {
+  WEBHOOK_PROVIDERS,
+  WEBHOOK_STATUSES,
+  type WebhookProvider,
+  type WebhookStatus,
+} from './envelope';
 export { signCalcom, signRetell, verifyCalcomSignature, verifyRetellSignature } from './signatures';
 
 /** Until an authenticator is given, the monitor answers 401 to everyone. */

@@ -35,7 +35,10 @@ export class RateLimiter {
         bucket.tokens = tokens;
         bucket.at = now;
       }
-      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / this.perMs / 1000)) };
+      return {
+        allowed: false,
+        retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / this.perMs / 1000)),
+      };
     }
     if (!bucket && this.buckets.size >= this.maxKeys) {
       // Map iteration is insertion order: drop the oldest key to make room.

@@ -93,7 +93,9 @@ function fieldsOf(call: Record<string, unknown>): Partial<CallFields> {
     endedAt,
     durationMs:
       int(call.duration_ms) ??
-      (startedAt && endedAt && endedAt >= startedAt ? int(endedAt.getTime() - startedAt.getTime()) : null),
+      (startedAt && endedAt && endedAt >= startedAt
+        ? int(endedAt.getTime() - startedAt.getTime())
+        : null),
     transcript: str(call.transcript),
     summary: str(analysis.call_summary),
     sentiment: sentiment && SENTIMENTS.has(sentiment) ? sentiment : null,
@@ -117,8 +119,7 @@ function sameValue(a: unknown, b: unknown): boolean {
 
 async function companyRegion(trx: Knex.Transaction): Promise<string | undefined> {
   const row = (await trx('companies').first('default_region')) as
-    | { default_region: string }
-    | undefined;
+    { default_region: string } | undefined;
   return row?.default_region;
 }
 
@@ -165,7 +166,10 @@ export async function applyRetellCallEvent(
   const later = stage >= seenStage;
   const patch: Partial<Call> = {};
 
-  for (const [key, value] of Object.entries(fieldsOf(callPayload)) as [keyof CallFields, unknown][]) {
+  for (const [key, value] of Object.entries(fieldsOf(callPayload)) as [
+    keyof CallFields,
+    unknown,
+  ][]) {
     const existing = current[key];
     if ((existing === null || later) && !sameValue(existing, value)) {
       (patch as Record<string, unknown>)[key] = value;
@@ -177,8 +181,10 @@ export async function applyRetellCallEvent(
   if (status !== current.status && (rankNew > rankNow || (rankNew === rankNow && later))) {
     patch.status = status;
   }
-  if (current.retellAgentId === null && route.retellAgentId) patch.retellAgentId = route.retellAgentId;
-  if (current.phoneNumberId === null && route.phoneNumberId) patch.phoneNumberId = route.phoneNumberId;
+  if (current.retellAgentId === null && route.retellAgentId)
+    patch.retellAgentId = route.retellAgentId;
+  if (current.phoneNumberId === null && route.phoneNumberId)
+    patch.phoneNumberId = route.phoneNumberId;
   if (current.customerId === null) {
     const callerRaw = direction === 'outbound' ? callPayload.to_number : callPayload.from_number;
     const caller = toE164(callerRaw, await companyRegion(trx));

@@ -3,7 +3,12 @@ import { ANONYMOUS, type Actor } from '../context/actor';
 import type { AppDeps } from '../context/deps';
 import { runInContext } from '../context/request-context';
 import { AppError } from '../errors/app-error';
-import { calcomEnvelope, retellEnvelope, type EnvelopeResult, type WebhookProvider } from './envelope';
+import {
+  calcomEnvelope,
+  retellEnvelope,
+  type EnvelopeResult,
+  type WebhookProvider,
+} from './envelope';
 import { storeWebhookEvent } from './inbox';
 import { RateLimiter } from './rate-limit';
 import { scopeFor, webhookStats } from './service';
@@ -26,7 +31,13 @@ function requestIdOf(req: Request): string | null {
   return (req as Request & { id?: string }).id ?? null;
 }
 
-function sendError(res: Response, status: number, code: string, message: string, req: Request): void {
+function sendError(
+  res: Response,
+  status: number,
+  code: string,
+  message: string,
+  req: Request,
+): void {
   res.status(status).json({ error: { code, message, requestId: requestIdOf(req) } });
 }
 
@@ -64,12 +75,14 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
 
   const retell: ProviderSpec = {
     provider: 'retell',
-    verify: (req, body, at) => verifyRetellSignature(body, req.header('x-retell-signature'), config.retellApiKeys, at),
+    verify: (req, body, at) =>
+      verifyRetellSignature(body, req.header('x-retell-signature'), config.retellApiKeys, at),
     envelope: retellEnvelope,
   };
   const calcom: ProviderSpec = {
     provider: 'calcom',
-    verify: (req, body) => verifyCalcomSignature(body, req.header('x-cal-signature-256'), config.calcomSecrets),
+    verify: (req, body) =>
+      verifyCalcomSignature(body, req.header('x-cal-signature-256'), config.calcomSecrets),
     envelope: calcomEnvelope,
   };
   if (config.retellApiKeys.length === 0 && !config.allowUnsignedWebhooks) {
@@ -100,7 +113,13 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
       }
       const e = err as { status?: number; type?: string };
       if (e.status === 413) {
-        sendError(res, 413, 'PAYLOAD_TOO_LARGE', `Body larger than ${config.webhookBodyLimitBytes} bytes`, req);
+        sendError(
+          res,
+          413,
+          'PAYLOAD_TOO_LARGE',
+          `Body larger than ${config.webhookBodyLimitBytes} bytes`,
+          req,
+        );
       } else if (e.status === 415) {
         sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported content encoding', req);
       } else {
@@ -117,13 +136,22 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
       if (!(unsigned && config.allowUnsignedWebhooks)) {
         metrics.webhookSignatureRejections.inc({ provider: spec.provider, reason: verdict.reason });
         log.warn(
-          { provider: spec.provider, reason: verdict.reason, ip: req.ip, requestId: requestIdOf(req), path: req.path },
+          {
+            provider: spec.provider,
+            reason: verdict.reason,
+            ip: req.ip,
+            requestId: requestIdOf(req),
+            path: req.path,
+          },
           'webhook signature rejected',
         );
         sendError(res, 401, 'UNAUTHENTICATED', 'Unauthorized', req);
         return;
       }
-      log.warn({ provider: spec.provider, reason: verdict.reason }, 'unsigned webhook accepted (WEBHOOKS_ALLOW_UNSIGNED)');
+      log.warn(
+        { provider: spec.provider, reason: verdict.reason },
+        'unsigned webhook accepted (WEBHOOKS_ALLOW_UNSIGNED)',
+      );
     }
     const text = body.toString('utf8');
     // The inbox keeps the exact bytes as text, so only valid UTF-8 can be kept exactly.
@@ -133,7 +161,10 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
     }
     const parsed = spec.envelope(body);
     if (!parsed.ok) {
-      log.warn({ provider: spec.provider, requestId: requestIdOf(req) }, `webhook refused: ${parsed.message}`);
+      log.warn(
+        { provider: spec.provider, requestId: requestIdOf(req) },
+        `webhook refused: ${parsed.message}`,
+      );
       sendError(res, 400, 'BAD_REQUEST', parsed.message, req);
       return;
     }
@@ -155,14 +186,22 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
       );
     } catch (err) {
       log.error(
-        { err, provider: spec.provider, eventType: parsed.envelope.eventType, requestId: requestIdOf(req) },
+        {
+          err,
+          provider: spec.provider,
+          eventType: parsed.envelope.eventType,
+          requestId: requestIdOf(req),
+        },
         'webhook could not be stored; provider asked to retry',
       );
       res.setHeader('Retry-After', '30');
       sendError(res, 503, 'UNAVAILABLE', 'Temporarily unavailable, retry later', req);
       return;
     }
-    metrics.webhookEventsReceived.inc({ provider: spec.provider, duplicate: String(!stored.inserted) });
+    metrics.webhookEventsReceived.inc({
+      provider: spec.provider,
+      duplicate: String(!stored.inserted),
+    });
     if (!stored.inserted) {
       res.status(200).json({ status: 'duplicate', id: stored.id });
       return;

@@ -8,8 +8,7 @@ import { isRecord } from './envelope';
  * the event stays unroutable: it is never attached to a guessed company.
  */
 export type Route<T> =
-  | { kind: 'company'; companyId: string; data: T }
-  | { kind: 'unroutable'; reason: string };
+  { kind: 'company'; companyId: string; data: T } | { kind: 'unroutable'; reason: string };
 
 /** E.164 form of a phone number, or null when it is not a valid number. */
 export function toE164(raw: unknown, region?: string): string | null {
@@ -57,7 +56,10 @@ export async function routeRetellCall(knex: Knex, call: unknown): Promise<Route<
     return {
       kind: 'company',
       companyId: agent.company_id,
-      data: { retellAgentId: agent.retell_agent_id, phoneNumberId: number?.phone_number_id ?? null },
+      data: {
+        retellAgentId: agent.retell_agent_id,
+        phoneNumberId: number?.phone_number_id ?? null,
+      },
     };
   }
   const numberCompanies = new Set(numbers.map((r) => r.company_id));
@@ -92,14 +94,22 @@ export async function routeCalcomBooking(
   if (!isRecord(booking)) return { kind: 'unroutable', reason: 'event has no payload object' };
   const raw = booking.eventTypeId;
   const eventTypeId = typeof raw === 'string' && /^\d{1,9}$/.test(raw) ? Number(raw) : raw;
-  if (typeof eventTypeId !== 'number' || !Number.isInteger(eventTypeId) || eventTypeId <= 0 || eventTypeId > 2147483647) {
+  if (
+    typeof eventTypeId !== 'number' ||
+    !Number.isInteger(eventTypeId) ||
+    eventTypeId <= 0 ||
+    eventTypeId > 2147483647
+  ) {
     return { kind: 'unroutable', reason: 'booking has no eventTypeId' };
   }
   const { rows } = (await knex.raw('select * from platform_route_calcom(?)', [eventTypeId])) as {
     rows: { company_id: string; mapping_id: string }[];
   };
   if (rows.length > 1) {
-    return { kind: 'unroutable', reason: `event type ${eventTypeId} is mapped by several companies` };
+    return {
+      kind: 'unroutable',
+      reason: `event type ${eventTypeId} is mapped by several companies`,
+    };
   }
   if (rows.length === 0) {
     return { kind: 'unroutable', reason: `event type ${eventTypeId} is not mapped to a service` };

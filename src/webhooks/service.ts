@@ -142,7 +142,12 @@ function encodeCursor(at: string, id: string): string {
 function decodeCursor(cursor: string): { at: string; id: string } {
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof at === 'string' && !Number.isNaN(Date.parse(at)) && typeof id === 'string' && UUID.test(id)) {
+    if (
+      typeof at === 'string' &&
+      !Number.isNaN(Date.parse(at)) &&
+      typeof id === 'string' &&
+      UUID.test(id)
+    ) {
       return { at, id };
     }
   } catch {
@@ -158,7 +163,8 @@ function checkFilters(args: ListWebhookEventsArgs): void {
   if (args.status && !(WEBHOOK_STATUSES as readonly string[]).includes(args.status)) {
     throw badInput('status', 'Unknown status');
   }
-  if (args.companyId && !UUID.test(args.companyId)) throw badInput('companyId', 'Invalid company id');
+  if (args.companyId && !UUID.test(args.companyId))
+    throw badInput('companyId', 'Invalid company id');
 }
 
 /** A page of webhook events, newest first: the caller's company's, or all for a super admin. */
@@ -176,7 +182,8 @@ export async function listWebhookEvents(
       ctx.deps.metrics.crossTenantAttempts.inc({ path: 'webhookEvents' });
       throw forbidden('Not allowed');
     }
-    if (args.unroutableOnly) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
+    if (args.unroutableOnly)
+      return { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
     const trx = await ctx.trx();
     const q = trx('webhook_events')
       .select(...VIEW_COLUMNS, trx.raw(CURSOR_AT))
@@ -220,7 +227,12 @@ export interface WebhookStats {
   companyId: string | null;
   /** Counts cover events received since then, plus every event still waiting or failing. */
   since: Date;
-  counts: { provider: WebhookProvider; status: WebhookStatus; count: number; oldestReceivedAt: Date }[];
+  counts: {
+    provider: WebhookProvider;
+    status: WebhookStatus;
+    count: number;
+    oldestReceivedAt: Date;
+  }[];
   totals: Record<WebhookStatus, number>;
   /** Newest failed and dead events (and unroutable ones for super admins). */
   recentFailures: WebhookEventView[];
@@ -234,7 +246,12 @@ export async function webhookStats(
   const scope = webhookScope(ctx);
   const since = options.since ?? new Date(Date.now() - 24 * 3600_000);
   const limit = Math.min(100, Math.max(1, options.failures ?? 20));
-  let counts: { provider: WebhookProvider; status: WebhookStatus; events: string; oldest_received_at: Date }[];
+  let counts: {
+    provider: WebhookProvider;
+    status: WebhookStatus;
+    events: string;
+    oldest_received_at: Date;
+  }[];
   let failures: Row[];
   if (scope.kind === 'company') {
     const trx = await ctx.trx();
@@ -244,7 +261,9 @@ export async function webhookStats(
       .min({ oldest_received_at: 'received_at' })
       .where('resolved_company_id', scope.companyId)
       .andWhere((q) =>
-        q.where('received_at', '>=', since).orWhereIn('status', ['pending', 'processing', 'failed']),
+        q
+          .where('received_at', '>=', since)
+          .orWhereIn('status', ['pending', 'processing', 'failed']),
       )
       .groupBy('provider', 'status')) as typeof counts;
     failures = (await trx('webhook_events')
@@ -255,8 +274,11 @@ export async function webhookStats(
       .limit(limit)) as Row[];
   } else {
     const knex = ctx.deps.db.knex;
-    counts = ((await knex.raw('select * from platform_webhook_stats(?)', [since])) as { rows: typeof counts })
-      .rows;
+    counts = (
+      (await knex.raw('select * from platform_webhook_stats(?)', [since])) as {
+        rows: typeof counts;
+      }
+    ).rows;
     failures = (
       (await knex.raw(
         `select ${VIEW_COLUMNS.join(', ')} from platform_webhook_events(null, null, false, null, ?::text[], null, null, ?)`,
@@ -264,11 +286,19 @@ export async function webhookStats(
       )) as { rows: Row[] }
     ).rows;
   }
-  const totals = Object.fromEntries(WEBHOOK_STATUSES.map((s) => [s, 0])) as Record<WebhookStatus, number>;
+  const totals = Object.fromEntries(WEBHOOK_STATUSES.map((s) => [s, 0])) as Record<
+    WebhookStatus,
+    number
+  >;
   const list = counts.map((c) => {
     const count = Number(c.events);
     totals[c.status] += count;
-    return { provider: c.provider, status: c.status, count, oldestReceivedAt: c.oldest_received_at };
+    return {
+      provider: c.provider,
+      status: c.status,
+      count,
+      oldestReceivedAt: c.oldest_received_at,
+    };
   });
   list.sort((a, b) => a.provider.localeCompare(b.provider) || a.status.localeCompare(b.status));
   return {
@@ -294,7 +324,10 @@ function actorLabel(actor: Actor): string {
  * event's company, in the same transaction; an unroutable event has no company, so its replay is
  * recorded on the event itself (replay_count, last_replayed_at/by) and in the server log.
  */
-export async function replayWebhookEvent(ctx: RequestContext, eventId: string): Promise<WebhookEventView> {
+export async function replayWebhookEvent(
+  ctx: RequestContext,
+  eventId: string,
+): Promise<WebhookEventView> {
   const scope = webhookScope(ctx);
   if (!UUID.test(eventId)) throw notFound('Webhook event');
   const by = actorLabel(ctx.actor);
@@ -303,15 +336,18 @@ export async function replayWebhookEvent(ctx: RequestContext, eventId: string): 
     const before = (await trx('webhook_events')
       .first('status', 'provider', 'event_type')
       .where({ id: eventId, resolved_company_id: scope.companyId })) as
-      | { status: WebhookStatus; provider: string; event_type: string }
-      | undefined;
+      { status: WebhookStatus; provider: string; event_type: string } | undefined;
     if (!before) throw notFound('Webhook event');
     const row = await replayRow(trx, eventId, by, before.status);
     await ctx.audit({
       action: 'webhook_event.replayed',
       subjectType: 'webhook_event',
       subjectId: eventId,
-      details: { provider: before.provider, eventType: before.event_type, previousStatus: before.status },
+      details: {
+        provider: before.provider,
+        eventType: before.event_type,
+        previousStatus: before.status,
+      },
     });
     return toView(row);
   }
@@ -326,7 +362,13 @@ export async function replayWebhookEvent(ctx: RequestContext, eventId: string): 
     const row = await replayRow(trx, eventId, by, before.status);
     metrics.tenantScopeBypasses.inc({ actor: ctx.actor.kind });
     logger.info(
-      { eventId, provider: before.provider, previousStatus: before.status, by, requestId: ctx.requestId },
+      {
+        eventId,
+        provider: before.provider,
+        previousStatus: before.status,
+        by,
+        requestId: ctx.requestId,
+      },
       'webhook event replayed',
     );
     if (before.resolved_company_id) {
@@ -338,7 +380,11 @@ export async function replayWebhookEvent(ctx: RequestContext, eventId: string): 
         subjectType: 'webhook_event',
         subjectId: eventId,
         reason: null,
-        details: { provider: before.provider, eventType: before.event_type, previousStatus: before.status },
+        details: {
+          provider: before.provider,
+          eventType: before.event_type,
+          previousStatus: before.status,
+        },
         requestId: ctx.requestId,
         ip: ctx.ip ?? null,
       });
@@ -354,14 +400,18 @@ async function replayRow(
   status: WebhookStatus,
 ): Promise<Row> {
   if (!REPLAYABLE.includes(status)) {
-    throw new AppError('CONFLICT', `Only failed, dead or unroutable events can be replayed (this one is ${status})`, {
-      details: { status },
-    });
+    throw new AppError(
+      'CONFLICT',
+      `Only failed, dead or unroutable events can be replayed (this one is ${status})`,
+      {
+        details: { status },
+      },
+    );
   }
-  const { rows } = (await trx.raw(
-    `select ${VIEW_COLUMNS.join(', ')} from webhook_replay(?, ?)`,
-    [eventId, by],
-  )) as { rows: Row[] };
+  const { rows } = (await trx.raw(`select ${VIEW_COLUMNS.join(', ')} from webhook_replay(?, ?)`, [
+    eventId,
+    by,
+  ])) as { rows: Row[] };
   // Changed state between the read and the update (a worker got to it first).
   if (!rows[0]) throw new AppError('CONFLICT', 'The event changed meanwhile; try again');
   return rows[0];

@@ -43,7 +43,8 @@ function matchesAny(presented: Buffer, secrets: readonly string[], parts: Buffer
   let matched = false;
   for (const secret of secrets) {
     const expected = hmacSha256(secret, ...parts);
-    if (expected.length === presented.length && timingSafeEqual(expected, presented)) matched = true;
+    if (expected.length === presented.length && timingSafeEqual(expected, presented))
+      matched = true;
   }
   return matched;
 }

@@ -52,7 +52,12 @@ const PURGE_EVERY_MS = 3600_000;
 export type EventOutcome = 'processed' | 'ignored' | 'unroutable' | 'failed' | 'dead' | 'lost';
 
 /** The delay before attempt `attempts + 1`: exponential with ±20 % jitter, so retries spread out. */
-export function backoffDelayMs(attempts: number, baseMs: number, maxMs: number, random = Math.random): number {
+export function backoffDelayMs(
+  attempts: number,
+  baseMs: number,
+  maxMs: number,
+  random = Math.random,
+): number {
   const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
   return Math.round(exp * (0.8 + 0.4 * random()));
 }
@@ -139,7 +144,9 @@ export class WebhookWorker implements BackgroundService {
     if (this.options.retentionMs <= 0 || Date.now() - this.lastPurge < PURGE_EVERY_MS) return;
     this.lastPurge = Date.now();
     const before = new Date(Date.now() - this.options.retentionMs);
-    const { rows } = (await this.deps.db.knex.raw('select webhook_purge(?, 1000) as n', [before])) as {
+    const { rows } = (await this.deps.db.knex.raw('select webhook_purge(?, 1000) as n', [
+      before,
+    ])) as {
       rows: { n: number }[];
     };
     if (rows[0]?.n) this.log.info({ deleted: rows[0].n }, 'old webhook events purged');
@@ -188,12 +195,18 @@ export class WebhookWorker implements BackgroundService {
     return outcome;
   }
 
-  private async apply(event: ClaimedEvent, setCompany: (id: string) => void): Promise<EventOutcome> {
+  private async apply(
+    event: ClaimedEvent,
+    setCompany: (id: string) => void,
+  ): Promise<EventOutcome> {
     const { db } = this.deps;
     const { workerId } = this.options;
     const plan = await this.plan(event);
     if (plan.kind === 'unroutable') {
-      this.log.warn({ eventId: event.id, provider: event.provider, reason: plan.reason }, 'webhook event unroutable');
+      this.log.warn(
+        { eventId: event.id, provider: event.provider, reason: plan.reason },
+        'webhook event unroutable',
+      );
       await completeWebhookEvent(db.knex, event.id, workerId, 'unroutable', null, plan.reason);
       return 'unroutable';
     }
@@ -212,7 +225,14 @@ export class WebhookWorker implements BackgroundService {
       async (ctx) => {
         const effect = await plan.apply(ctx);
         const trx = await ctx.trx();
-        await completeWebhookEvent(trx, event.id, workerId, effect.outcome, plan.companyId, effect.note ?? null);
+        await completeWebhookEvent(
+          trx,
+          event.id,
+          workerId,
+          effect.outcome,
+          plan.companyId,
+          effect.note ?? null,
+        );
         return effect;
       },
     );
@@ -277,11 +297,24 @@ export class WebhookWorker implements BackgroundService {
       : new Date(Date.now() + backoffDelayMs(event.attempts, backoffBaseMs, backoffMaxMs));
     const level = err instanceof BookingConflictError || permanent ? 'warn' : 'error';
     this.log[level](
-      { eventId: event.id, provider: event.provider, attempts: event.attempts, retryAt, err: permanent ? undefined : err },
+      {
+        eventId: event.id,
+        provider: event.provider,
+        attempts: event.attempts,
+        retryAt,
+        err: permanent ? undefined : err,
+      },
       `webhook event ${dead ? 'dead' : 'failed'}: ${message}`,
     );
     try {
-      const recorded = await failWebhookEvent(this.deps.db.knex, event.id, workerId, companyId, message, retryAt);
+      const recorded = await failWebhookEvent(
+        this.deps.db.knex,
+        event.id,
+        workerId,
+        companyId,
+        message,
+        retryAt,
+      );
       if (!recorded) return 'lost';
     } catch (recordErr) {
       // The lease runs out and the event is claimed again: nothing is lost.
@@ -303,7 +336,8 @@ function isLeaseLost(err: unknown): boolean {
 }
 
 function describe(err: unknown): string {
-  if (err instanceof BookingConflictError || err instanceof PermanentWebhookError) return err.message;
+  if (err instanceof BookingConflictError || err instanceof PermanentWebhookError)
+    return err.message;
   if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 2000);
   return String(err).slice(0, 2000);
 }

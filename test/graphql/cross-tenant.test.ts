@@ -32,7 +32,11 @@ test('a foreign global id in node() is null and counted', async () => {
 
 test("B's row id under A's company prefix is simply not found (row level security)", async () => {
   const forged = globalId('Customer', w.a.id, w.b.customerId);
-  const res = await s.gql('query($id: ID!) { node(id: $id) { id } }', { id: forged }, { token: tokenA });
+  const res = await s.gql(
+    'query($id: ID!) { node(id: $id) { id } }',
+    { id: forged },
+    { token: tokenA },
+  );
   expect(res.data?.node).toBeNull();
 });
 
@@ -66,7 +70,10 @@ test('a foreign id as a relation (filter or reference) is NOT_FOUND', async () =
     { id: globalId('Staff', w.b.id, w.b.staffId) },
     { token: tokenA },
   );
-  expect(filter.errors?.[0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'filter.staffId' });
+  expect(filter.errors?.[0].extensions).toMatchObject({
+    code: 'NOT_FOUND',
+    field: 'filter.staffId',
+  });
 
   const reference = await s.gql(
     'mutation($b: ID!) { createStaff(input: { name: "X", branchId: $b }) { id } }',
@@ -74,7 +81,10 @@ test('a foreign id as a relation (filter or reference) is NOT_FOUND', async () =
     { token: tokenA },
   );
   // The composite foreign key (company_id, branch_id) refuses B's branch.
-  expect(reference.errors?.[0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'input.branchId' });
+  expect(reference.errors?.[0].extensions).toMatchObject({
+    code: 'NOT_FOUND',
+    field: 'input.branchId',
+  });
   expect(await s.t.superuser('staff').where({ name: 'X' })).toHaveLength(0);
 });
 
@@ -98,10 +108,14 @@ test("a cursor taken from another company's page is NOT_FOUND and counted", asyn
 
 test("naming company B in X-Company-Id as A's admin is FORBIDDEN and counted", async () => {
   const before = await attempts('company_header');
-  const res = await s.gql('{ customers(first: 5) { totalCount } }', {}, {
-    token: tokenA,
-    headers: { 'x-company-id': w.b.id },
-  });
+  const res = await s.gql(
+    '{ customers(first: 5) { totalCount } }',
+    {},
+    {
+      token: tokenA,
+      headers: { 'x-company-id': w.b.id },
+    },
+  );
   expect(res.status).toBe(403);
   expect(res.errors?.[0].extensions?.code).toBe('FORBIDDEN');
   expect(await attempts('company_header')).toBe(before + 1);
@@ -112,7 +126,8 @@ test('a super admin acts in a company only by naming it, and each request is aud
   const none = await s.gql('{ customers(first: 5) { totalCount } }', {}, { token: root });
   expect(none.errors?.[0].extensions?.code).toBe('FORBIDDEN');
 
-  const switches = (await s.server.deps.metrics.superAdminTenantSwitches.get()).values[0]?.value ?? 0;
+  const switches =
+    (await s.server.deps.metrics.superAdminTenantSwitches.get()).values[0]?.value ?? 0;
   const res = await s.gql<{ customers: { totalCount: number; nodes: { name: string }[] } }>(
     '{ customers(first: 5) { totalCount nodes { name } } }',
     {},
@@ -126,11 +141,21 @@ test('a super admin acts in a company only by naming it, and each request is aud
     actor_id: w.superAdmin.id,
   });
   expect(logs.length).toBeGreaterThanOrEqual(1);
-  expect((await s.server.deps.metrics.superAdminTenantSwitches.get()).values[0].value).toBe(switches + 1);
+  expect((await s.server.deps.metrics.superAdminTenantSwitches.get()).values[0].value).toBe(
+    switches + 1,
+  );
 });
 
 test('every list answers only the own company rows', async () => {
-  const lists = ['branches', 'staffMembers', 'services', 'customers', 'appointments', 'calls', 'users'];
+  const lists = [
+    'branches',
+    'staffMembers',
+    'services',
+    'customers',
+    'appointments',
+    'calls',
+    'users',
+  ];
   for (const list of lists) {
     const res = await s.gql<Record<string, { nodes: { id: string }[] }>>(
       `{ ${list}(first: 100) { nodes { id } } }`,

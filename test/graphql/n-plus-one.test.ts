@@ -20,7 +20,13 @@ beforeAll(async () => {
     .insert(Array.from({ length: 10 }, (_, i) => ({ company_id: c, name: `S${i}` })))
     .returning('id');
   const services = await db('services')
-    .insert(Array.from({ length: 10 }, (_, i) => ({ company_id: c, name: `Svc${i}`, duration_minutes: 30 })))
+    .insert(
+      Array.from({ length: 10 }, (_, i) => ({
+        company_id: c,
+        name: `Svc${i}`,
+        duration_minutes: 30,
+      })),
+    )
     .returning('id');
   const customers = await db('customers')
     .insert(Array.from({ length: 120 }, (_, i) => ({ company_id: c, name: `C${i}` })))
@@ -68,5 +74,7 @@ test('statements per request do not grow with the page size', async () => {
   expect(hundred.statements).toBe(one.statements);
   // BEGIN, set_config, the page, one batch each for customers, staff and services, COMMIT.
   expect(hundred.statements).toBeLessThanOrEqual(7);
-  console.log(`statements per request: first:1 -> ${one.statements}, first:100 -> ${hundred.statements}`);
+  console.log(
+    `statements per request: first:1 -> ${one.statements}, first:100 -> ${hundred.statements}`,
+  );
 });

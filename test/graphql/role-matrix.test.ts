@@ -6,7 +6,8 @@ import { createWorld, type World } from '../helpers/world';
  * outcome must match the table. OK means data came back without errors.
  */
 type Outcome = 'OK' | 'FORBIDDEN' | 'UNAUTHENTICATED';
-type ActorName = 'admin' | 'manager' | 'staff' | 'token' | 'anonymous' | 'superAdmin' | 'superAdminInA';
+type ActorName =
+  'admin' | 'manager' | 'staff' | 'token' | 'anonymous' | 'superAdmin' | 'superAdminInA';
 
 let s: TestServer;
 let w: World;
@@ -43,32 +44,44 @@ const ops: Record<string, () => { query: string; variables?: Record<string, unkn
   createApiToken: () => ({
     query: 'mutation { createApiToken(input: { name: "t", scopes: ["catalog:read"] }) { token } }',
   }),
-  updateCompany: () => ({ query: 'mutation { updateCompany(input: { name: "Alpha Ltd" }) { name } }' }),
+  updateCompany: () => ({
+    query: 'mutation { updateCompany(input: { name: "Alpha Ltd" }) { name } }',
+  }),
 };
 
-const O = 'OK', F = 'FORBIDDEN', U = 'UNAUTHENTICATED';
+const O = 'OK',
+  F = 'FORBIDDEN',
+  U = 'UNAUTHENTICATED';
 //                         admin manager staff token anon superAdmin superAdminInA
 const matrix: Record<string, Outcome[]> = {
-  me:               [O, O, O, O, U, O, O],
-  companies:        [F, F, F, F, U, O, O],
-  users:            [O, O, F, F, U, F, O],
-  apiTokens:        [O, F, F, F, U, F, O],
-  branches:         [O, O, O, F, U, F, O],
-  customers:        [O, O, O, O, U, F, O],
-  appointments:     [O, O, O, O, U, F, O],
-  calls:            [O, O, F, F, U, F, O],
-  phoneNumbers:     [O, O, F, F, U, F, O],
+  me: [O, O, O, O, U, O, O],
+  companies: [F, F, F, F, U, O, O],
+  users: [O, O, F, F, U, F, O],
+  apiTokens: [O, F, F, F, U, F, O],
+  branches: [O, O, O, F, U, F, O],
+  customers: [O, O, O, O, U, F, O],
+  appointments: [O, O, O, O, U, F, O],
+  calls: [O, O, F, F, U, F, O],
+  phoneNumbers: [O, O, F, F, U, F, O],
   callbackRequests: [O, O, O, F, U, F, O],
-  policies:         [O, O, O, F, U, F, O],
-  activityLogs:     [O, F, F, F, U, F, O],
-  dashboard:        [O, O, F, F, U, F, O],
-  createBranch:     [O, O, F, F, U, F, O],
-  createCustomer:   [O, O, F, F, U, F, O],
-  createStaffUser:  [O, O, F, F, U, F, O],
-  createApiToken:   [O, F, F, F, U, F, O],
-  updateCompany:    [O, F, F, F, U, F, O],
+  policies: [O, O, O, F, U, F, O],
+  activityLogs: [O, F, F, F, U, F, O],
+  dashboard: [O, O, F, F, U, F, O],
+  createBranch: [O, O, F, F, U, F, O],
+  createCustomer: [O, O, F, F, U, F, O],
+  createStaffUser: [O, O, F, F, U, F, O],
+  createApiToken: [O, F, F, F, U, F, O],
+  updateCompany: [O, F, F, F, U, F, O],
 };
-const actors: ActorName[] = ['admin', 'manager', 'staff', 'token', 'anonymous', 'superAdmin', 'superAdminInA'];
+const actors: ActorName[] = [
+  'admin',
+  'manager',
+  'staff',
+  'token',
+  'anonymous',
+  'superAdmin',
+  'superAdminInA',
+];
 
 beforeAll(async () => {
   s = await startTestServer();

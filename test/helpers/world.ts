@@ -35,19 +35,41 @@ async function seedCompany(db: Knex, slug: string, passwordHash: string): Promis
   const c = company.id as string;
   const [branch] = await db('branches').insert({ company_id: c, name: 'Main' }).returning('id');
   const [staff] = await db('staff')
-    .insert({ company_id: c, name: `Stylist ${slug}`, branch_id: branch.id, email: `stylist@${slug}.test` })
+    .insert({
+      company_id: c,
+      name: `Stylist ${slug}`,
+      branch_id: branch.id,
+      email: `stylist@${slug}.test`,
+    })
     .returning('id');
   const [other] = await db('staff')
     .insert({ company_id: c, name: `Other ${slug}`, branch_id: branch.id })
     .returning('id');
   const [service] = await db('services')
-    .insert({ company_id: c, name: 'Haircut', duration_minutes: 30, buffer_minutes: 10, price_cents: 3500 })
+    .insert({
+      company_id: c,
+      name: 'Haircut',
+      duration_minutes: 30,
+      buffer_minutes: 10,
+      price_cents: 3500,
+    })
     .returning('id');
   const [customer] = await db('customers')
-    .insert({ company_id: c, name: `Customer ${slug}`, phone_e164: '+4917012345678', email: `c@${slug}.test` })
+    .insert({
+      company_id: c,
+      name: `Customer ${slug}`,
+      phone_e164: '+4917012345678',
+      email: `c@${slug}.test`,
+    })
     .returning('id');
   const [call] = await db('calls')
-    .insert({ company_id: c, retell_call_id: `call-${slug}`, status: 'ended', outcome: 'booked', customer_id: customer.id })
+    .insert({
+      company_id: c,
+      retell_call_id: `call-${slug}`,
+      status: 'ended',
+      outcome: 'booked',
+      customer_id: customer.id,
+    })
     .returning('id');
   const start = new Date(Date.now() + 3 * 86400_000);
   start.setUTCHours(9, 0, 0, 0);
@@ -110,7 +132,8 @@ export async function createWorld(server: TestServer): Promise<World> {
       'mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { accessToken } }',
       { e: email, p: PASSWORD },
     );
-    if (!res.data?.login) throw new Error(`login failed for ${email}: ${JSON.stringify(res.errors)}`);
+    if (!res.data?.login)
+      throw new Error(`login failed for ${email}: ${JSON.stringify(res.errors)}`);
     tokens[email] = res.data.login.accessToken;
     return tokens[email];
   };

@@ -71,7 +71,11 @@ describe('redaction', () => {
           log.logger.info(parents.length || inArray ? { data: object } : (object as object), 'x');
           const written = log.raw.join('\n');
           // Redacted in the log, untouched in the caller's object, the rest kept.
-          return !written.includes(value) && written.includes('visible') && JSON.stringify(object) === given;
+          return (
+            !written.includes(value) &&
+            written.includes('visible') &&
+            JSON.stringify(object) === given
+          );
         },
       ),
       { numRuns: 300 },
@@ -80,9 +84,15 @@ describe('redaction', () => {
 
   test('child logger bindings are redacted too, and errors keep their message and stack', () => {
     const log = captureLog();
-    log.logger.child({ component: 'webhooks', apiKey: 'S-child-key' }).error({ err: new Error('kaput') }, 'failed');
+    log.logger
+      .child({ component: 'webhooks', apiKey: 'S-child-key' })
+      .error({ err: new Error('kaput') }, 'failed');
     expect(log.raw[0]).not.toContain('S-child-key');
-    expect(log.lines[0]).toMatchObject({ component: 'webhooks', apiKey: '[redacted]', err: { message: 'kaput' } });
+    expect(log.lines[0]).toMatchObject({
+      component: 'webhooks',
+      apiKey: '[redacted]',
+      err: { message: 'kaput' },
+    });
     expect((log.lines[0].err as { stack: string }).stack).toContain('Error: kaput');
   });
 

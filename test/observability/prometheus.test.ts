@@ -310,6 +310,12 @@ describe('a real Prometheus scraping the real server', () => {
     await fetch(`${server.url}/healthz`);
     await fetch(`${server.url}/readyz`);
     await fetch(`${server.url}/no-such-route`);
+    const graphql = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'query Probe { __typename }' }),
+    });
+    expect(graphql.status).toBe(200);
     const text = await scrape(server.url, TOKEN);
     const families = new Map<string, string>();
     for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) families.set(m[1], m[2]);
@@ -366,6 +372,8 @@ describe('a real Prometheus scraping the real server', () => {
       'app_http_request_duration_seconds_bucket',
       'app_http_request_duration_seconds_count',
       'app_http_requests_in_flight',
+      'app_graphql_operation_duration_seconds_bucket',
+      'app_graphql_operation_duration_seconds_count',
       'app_db_statement_duration_seconds_bucket',
       'app_db_statements_per_request_bucket',
       'app_db_statements_per_request_count',

@@ -26,10 +26,14 @@ beforeAll(async () => {
   anna = await co.staff({ name: 'Anna' });
   ben = await co.staff({ name: 'Ben' });
   for (const s of [anna, ben]) {
-    await co.weekly(s, [1, 2, 3, 4, 5, 6], [
-      ['09:00', '12:00'],
-      ['13:00', '18:00'],
-    ]);
+    await co.weekly(
+      s,
+      [1, 2, 3, 4, 5, 6],
+      [
+        ['09:00', '12:00'],
+        ['13:00', '18:00'],
+      ],
+    );
   }
   cut = await co.service({ name: 'Cut', durationMinutes: 30, bufferMinutes: 15, priceCents: 3900 });
 });
@@ -60,7 +64,11 @@ describe('booking', () => {
       notes: 'first visit',
     });
     expect(r.customerCreated).toBe(true);
-    expect(r.customer).toMatchObject({ phoneE164: '+4915123456789', name: 'Lena', email: 'lena@example.com' });
+    expect(r.customer).toMatchObject({
+      phoneE164: '+4915123456789',
+      name: 'Lena',
+      email: 'lena@example.com',
+    });
     expect(r.appointment).toMatchObject({
       staffId: anna,
       serviceId: cut,
@@ -76,8 +84,12 @@ describe('booking', () => {
     expect(r.timeZone).toBe('Europe/Berlin');
     expect(await counter('appointmentsBooked', 'phone')).toBe(before + 1);
     const log = await co.activity();
-    expect(log.map((l) => l.action)).toEqual(expect.arrayContaining(['customer.created', 'appointment.booked']));
-    const booked = log.find((l) => l.action === 'appointment.booked' && l.subject_id === r.appointment.id);
+    expect(log.map((l) => l.action)).toEqual(
+      expect.arrayContaining(['customer.created', 'appointment.booked']),
+    );
+    const booked = log.find(
+      (l) => l.action === 'appointment.booked' && l.subject_id === r.appointment.id,
+    );
     expect(booked).toMatchObject({ actor_type: 'voice_agent', subject_type: 'appointment' });
   });
 
@@ -99,7 +111,7 @@ describe('booking', () => {
     // At 09:00 only Ben is free.
     const r2 = await book(admin, { startsAt: at('09:00'), customer: { phone: '0151 2000 0002' } });
     expect(r2.appointment.staffId).toBe(ben);
-    expect(r2.customer.name).toBe('+49 151 20000002');
+    expect(r2.customer.name).toBe('+49 1512 0000002');
     // Named later: the placeholder name gives way to the real one.
     const r3 = await book(admin, {
       startsAt: at('15:00'),
@@ -112,7 +124,11 @@ describe('booking', () => {
   test('a taken time is CONFLICT, for the named staff member and when everyone is busy', async () => {
     const before = await counter('bookingConflicts', 'phone');
     let err = await failure(book(VOICE_AGENT, { staffId: anna, startsAt: at('09:00') }));
-    expect(err).toMatchObject({ code: 'CONFLICT', field: 'startsAt', details: { reason: 'SLOT_TAKEN' } });
+    expect(err).toMatchObject({
+      code: 'CONFLICT',
+      field: 'startsAt',
+      details: { reason: 'SLOT_TAKEN' },
+    });
     // Within Anna's buffer after 09:00-09:30.
     err = await failure(book(VOICE_AGENT, { staffId: anna, startsAt: at('09:35') }));
     expect(err).toMatchObject({ code: 'CONFLICT' });
@@ -149,10 +165,18 @@ describe('booking', () => {
       [{ serviceId: 'cut' }, 'NOT_FOUND', 'serviceId'],
       [{ staffId: '7d0f6c1e-1111-4111-8111-111111111111' }, 'NOT_FOUND', 'staffId'],
       [{ customer: { phone: '12' } }, 'BAD_USER_INPUT', 'customer.phone'],
-      [{ customer: { phone: '0151 2000 0009', email: 'not-an-email' } }, 'BAD_USER_INPUT', 'customer.email'],
+      [
+        { customer: { phone: '0151 2000 0009', email: 'not-an-email' } },
+        'BAD_USER_INPUT',
+        'customer.email',
+      ],
       [{ customer: null, customerId: null }, 'BAD_USER_INPUT', 'customer'],
       [{ customerId: '7d0f6c1e-1111-4111-8111-111111111111' }, 'BAD_USER_INPUT', 'customer'],
-      [{ customer: null, customerId: '7d0f6c1e-1111-4111-8111-111111111111' }, 'NOT_FOUND', 'customerId'],
+      [
+        { customer: null, customerId: '7d0f6c1e-1111-4111-8111-111111111111' },
+        'NOT_FOUND',
+        'customerId',
+      ],
       [{ source: 'fax' as never }, 'BAD_USER_INPUT', 'source'],
       [{ notes: 'x'.repeat(2001) }, 'BAD_USER_INPUT', 'notes'],
     ];
@@ -185,7 +209,9 @@ describe('booking', () => {
       expect([field, err]).toMatchObject([field, { code: 'NOT_FOUND', field }]);
     }
     // Nothing was written by the failed attempts.
-    const rows = await world.t.superuser('appointments').where({ company_id: co.id, starts_at: new Date(at('11:00')) });
+    const rows = await world.t
+      .superuser('appointments')
+      .where({ company_id: co.id, starts_at: new Date(at('11:00')) });
     expect(rows).toHaveLength(0);
   });
 });
@@ -215,7 +241,10 @@ describe('racing bookings', () => {
       .where('starts_at', new Date('2026-12-08T09:00:00Z'));
     expect(rows).toHaveLength(1);
     // The losers' new customers were rolled back with their bookings.
-    const callers = await world.t.superuser('customers').where('company_id', co.id).whereLike('name', 'Caller %');
+    const callers = await world.t
+      .superuser('customers')
+      .where('company_id', co.id)
+      .whereLike('name', 'Caller %');
     expect(callers).toHaveLength(1);
   });
 
@@ -248,7 +277,9 @@ describe('racing bookings', () => {
       ),
     );
     expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
-    const customers = await world.t.superuser('customers').where({ company_id: co.id, phone_e164: '+4915150000001' });
+    const customers = await world.t
+      .superuser('customers')
+      .where({ company_id: co.id, phone_e164: '+4915150000001' });
     expect(customers).toHaveLength(1);
   });
 });

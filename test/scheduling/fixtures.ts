@@ -58,10 +58,15 @@ export class CompanyFixture {
   }
 
   branch(opts: { name?: string; timezone?: string | null } = {}): Promise<string> {
-    return this.insert('branches', { name: opts.name ?? unique('Branch'), timezone: opts.timezone ?? null });
+    return this.insert('branches', {
+      name: opts.name ?? unique('Branch'),
+      timezone: opts.timezone ?? null,
+    });
   }
 
-  staff(opts: { name?: string; branchId?: string | null; archived?: boolean } = {}): Promise<string> {
+  staff(
+    opts: { name?: string; branchId?: string | null; archived?: boolean } = {},
+  ): Promise<string> {
     return this.insert('staff', {
       name: opts.name ?? unique('Staff'),
       branch_id: opts.branchId ?? null,
@@ -114,7 +119,9 @@ export class CompanyFixture {
   weekly(staffId: string, weekdays: number[], intervals: [string, string][]): Promise<void> {
     return this.hours(
       staffId,
-      weekdays.flatMap((weekday) => intervals.map(([startsAt, endsAt]) => ({ weekday, startsAt, endsAt }))),
+      weekdays.flatMap((weekday) =>
+        intervals.map(([startsAt, endsAt]) => ({ weekday, startsAt, endsAt })),
+      ),
     );
   }
 
@@ -160,7 +167,11 @@ export class CompanyFixture {
     });
   }
 
-  policy(type: string, config: Record<string, unknown>, scope: { branchId?: string; serviceId?: string } = {}) {
+  policy(
+    type: string,
+    config: Record<string, unknown>,
+    scope: { branchId?: string; serviceId?: string } = {},
+  ) {
     return this.insert('policy_configurations', {
       policy_type: type,
       config: JSON.stringify(config),
@@ -177,7 +188,13 @@ export class CompanyFixture {
       password_hash: 'x',
       roles: roles.length > 0 ? roles : ['admin'],
     });
-    return { kind: 'user', userId, companyId: this.id, roles: roles.length > 0 ? roles : ['admin'], staffId: null };
+    return {
+      kind: 'user',
+      userId,
+      companyId: this.id,
+      roles: roles.length > 0 ? roles : ['admin'],
+      staffId: null,
+    };
   }
 
   ctx(actor: Actor): RequestContext {

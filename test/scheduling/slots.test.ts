@@ -31,7 +31,9 @@ describe('local wall time to instants', () => {
     ['America/New_York', '2026-11-01', 1.5 * 3600, '2026-11-01T05:30:00.000Z'],
     ['UTC', '2026-06-01', 0, '2026-06-01T00:00:00.000Z'],
   ])('%s %s +%is', (zone, date, seconds, expected) => {
-    expect(new Date(localToInstant(zone, dateToDayNumber(date), seconds)).toISOString()).toBe(expected);
+    expect(new Date(localToInstant(zone, dateToDayNumber(date), seconds)).toISOString()).toBe(
+      expected,
+    );
   });
 
   test('formats with the offset in force', () => {
@@ -44,18 +46,24 @@ describe('local wall time to instants', () => {
     expect(formatInZone(Date.parse('2026-11-01T14:00:00Z'), 'America/New_York')).toBe(
       '2026-11-01T09:00:00-05:00',
     );
-    expect(formatInZone(Date.parse('2026-06-01T09:00:00Z'), 'UTC')).toBe('2026-06-01T09:00:00+00:00');
+    expect(formatInZone(Date.parse('2026-06-01T09:00:00Z'), 'UTC')).toBe(
+      '2026-06-01T09:00:00+00:00',
+    );
   });
 });
 
 describe('computeSlots', () => {
   test('working windows merge where rows meet and keep breaks', () => {
     const w = workingWindows(
-      rules('UTC', [1], [
-        ['09:00', '12:00'],
-        ['12:00', '13:00'],
-        ['14:00', '17:00'],
-      ]),
+      rules(
+        'UTC',
+        [1],
+        [
+          ['09:00', '12:00'],
+          ['12:00', '13:00'],
+          ['14:00', '17:00'],
+        ],
+      ),
       Date.parse('2026-06-01T00:00:00Z'),
       Date.parse('2026-06-02T00:00:00Z'),
     );
@@ -107,8 +115,20 @@ describe('computeSlots', () => {
         {
           staffId: 's',
           workingHours: [
-            { weekday: 1, startsAt: '09:00', endsAt: '10:00', timeZone: 'UTC', validUntil: '2026-06-01' },
-            { weekday: 1, startsAt: '15:00', endsAt: '16:00', timeZone: 'UTC', validFrom: '2026-06-02' },
+            {
+              weekday: 1,
+              startsAt: '09:00',
+              endsAt: '10:00',
+              timeZone: 'UTC',
+              validUntil: '2026-06-01',
+            },
+            {
+              weekday: 1,
+              startsAt: '15:00',
+              endsAt: '16:00',
+              timeZone: 'UTC',
+              validFrom: '2026-06-02',
+            },
           ],
           busy: [],
         },
@@ -228,7 +248,10 @@ function scenario(step?: number): fc.Arbitrary<Scenario> {
         { maxLength: 12 },
       ),
       timeOff: fc.array(
-        fc.record({ at: fc.integer({ min: -24 * 12, max: 5 * 24 * 12 }), length: fc.integer({ min: 1, max: 200 }) }),
+        fc.record({
+          at: fc.integer({ min: -24 * 12, max: 5 * 24 * 12 }),
+          length: fc.integer({ min: 1, max: 200 }),
+        }),
         { maxLength: 3 },
       ),
       duration: fc.integer({ min: 1, max: 24 }),
@@ -311,7 +334,8 @@ function oracle(s: Scenario) {
     for (let x = t; x < t + durMs; x += GRID) if (!isWorking(x)) return false;
     return true;
   };
-  const free = (t: number) => !s.busy.some((b) => b.start.getTime() < t + occMs && b.end.getTime() > t);
+  const free = (t: number) =>
+    !s.busy.some((b) => b.start.getTime() < t + occMs && b.end.getTime() > t);
   const valid = (t: number) =>
     t >= s.from &&
     t < s.to &&
@@ -369,7 +393,10 @@ describe('computeSlots properties', () => {
           if (offered.has(t) !== valid(t)) wrong.push({ t: new Date(t), offered: offered.has(t) });
           if ((t / GRID) % 7 === 0) {
             const ev = evaluateStart(schedule, new Date(t), s.durationMinutes, s.bufferMinutes);
-            if (ev.withinWorkingHours !== insideHours(t) || (ev.conflicts.length === 0) !== free(t)) {
+            if (
+              ev.withinWorkingHours !== insideHours(t) ||
+              (ev.conflicts.length === 0) !== free(t)
+            ) {
               wrong.push({ t: new Date(t), evaluation: ev });
             }
           }

@@ -1,3 +1,6 @@
+jest.mock('@electric-sql/pglite', () => require('node:module')._load(require.resolve('@electric-sql/pglite'), null, false));
+jest.mock('@electric-sql/pglite/contrib/citext', () => require('node:module')._load(require.resolve('@electric-sql/pglite/contrib/citext'), null, false));
+jest.mock('@electric-sql/pglite/contrib/btree_gist', () => require('node:module')._load(require.resolve('@electric-sql/pglite/contrib/btree_gist'), null, false));
 import { openDatabase } from '../../src/db/database';
 test('probe', async () => {
   let t = Date.now();

@@ -50,13 +50,13 @@ const metricValue = async (name: string, labels: Record<string, string>) => {
 
 describe('signature rejection', () => {
   const raw = JSON.stringify(retellEvent('call_started', { call_id: 'sig-check', agent_id: 'x' }));
-  const cases: [string, Record<string, string>, string, string?][] = [
-    ['missing', {}, 'missing'],
-    ['malformed', { 'x-retell-signature': 'garbage' }, 'malformed'],
-    ['forged', { 'x-retell-signature': `v=${Date.now()},d=${'ab'.repeat(32)}` }, 'mismatch'],
-    ['wrong key', { 'x-retell-signature': signRetell(raw, 'not-our-key', Date.now()) }, 'mismatch'],
-    ['stale', { 'x-retell-signature': signRetell(raw, RETELL_KEY, Date.now() - 6 * 60_000) }, 'stale'],
-    ['future', { 'x-retell-signature': signRetell(raw, RETELL_KEY, Date.now() + 6 * 60_000) }, 'future'],
+  const cases: [string, Record<string, string>, string, string | undefined][] = [
+    ['missing', {}, 'missing', undefined],
+    ['malformed', { 'x-retell-signature': 'garbage' }, 'malformed', undefined],
+    ['forged', { 'x-retell-signature': `v=${Date.now()},d=${'ab'.repeat(32)}` }, 'mismatch', undefined],
+    ['wrong key', { 'x-retell-signature': signRetell(raw, 'not-our-key', Date.now()) }, 'mismatch', undefined],
+    ['stale', { 'x-retell-signature': signRetell(raw, RETELL_KEY, Date.now() - 6 * 60_000) }, 'stale', undefined],
+    ['future', { 'x-retell-signature': signRetell(raw, RETELL_KEY, Date.now() + 6 * 60_000) }, 'future', undefined],
     [
       'tampered',
       { 'x-retell-signature': signRetell(raw, RETELL_KEY, Date.now()) },

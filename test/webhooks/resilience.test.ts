@@ -1,0 +1,142 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { startServer, type AppServer } from '../../src/app';
+import type { Config } from '../../src/config';
+import { createMetrics } from '../../src/observability/metrics';
+import { signRetell } from '../../src/webhooks/signatures';
+import { adminKnex, createTestDatabase, type TestDatabase } from '../helpers/pg';
+import { RETELL_KEY, postCalcom, postRetell, retellEvent, unique, webhookConfig, calcomEvent } from './helpers';
+
+/** Throttling, logging and what happens when the database cannot take an event. */
+let t: TestDatabase;
+const servers: AppServer[] = [];
+const logLines: string[] = [];
+
+async function serve(config: Partial<Config>, db = t): Promise<AppServer> {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logLines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const server = await startServer({
+    config: webhookConfig({ databaseUrl: db.url, ...config }),
+    db: db.db,
+    logger: pino({ level: 'info' }, sink),
+    metrics: createMetrics(),
+  });
+  servers.push(server);
+  return server;
+}
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(async () => {
+  for (const s of servers) await s.close().catch(() => undefined);
+  await t.drop();
+});
+
+const count = async (db: TestDatabase) => Number((await db.superuser('webhook_events').count({ n: '*' }))[0].n);
+
+describe('throttle', () => {
+  test('60 requests a minute per address, then 429 with Retry-After, counted', async () => {
+    const server = await serve({ webhookRateLimitPerMinute: 60 });
+    const results = [];
+    for (let i = 0; i < 60; i++) {
+      results.push((await fetch(`${server.url}/api/webhooks/retell`, { method: 'POST', body: '{}' })).status);
+    }
+    expect(results.every((s) => s === 401)).toBe(true);
+    const limited = await postRetell(server.url, retellEvent('call_started', { call_id: unique('c') }));
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await limited.json()).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+    // Cal.com and the legacy path share the address's budget.
+    expect((await postCalcom(server.url, calcomEvent('PING', {}))).status).toBe(429);
+    const metric = await server.deps.metrics.rateLimitRejections.get();
+    expect(metric.values.find((v) => v.labels.limiter === 'webhook')?.value).toBe(2);
+  });
+
+  test('behind a trusted proxy the client address comes from X-Forwarded-For', async () => {
+    const server = await serve({ webhookRateLimitPerMinute: 60, trustProxy: 1 });
+    const from = (ip: string) =>
+      fetch(`${server.url}/api/webhooks/retell`, { method: 'POST', body: '{}', headers: { 'x-forwarded-for': ip } });
+    for (let i = 0; i < 60; i++) await from('203.0.113.7');
+    expect((await from('203.0.113.7')).status).toBe(429);
+    expect((await from('198.51.100.9')).status).toBe(401);
+  });
+
+  test('without TRUST_PROXY a forged X-Forwarded-For does not escape the limit', async () => {
+    const server = await serve({ webhookRateLimitPerMinute: 60 });
+    for (let i = 0; i < 60; i++) {
+      await fetch(`${server.url}/api/webhooks/retell`, { method: 'POST', body: '{}', headers: { 'x-forwarded-for': `10.0.0.${i}` } });
+    }
+    const res = await fetch(`${server.url}/api/webhooks/retell`, { method: 'POST', body: '{}', headers: { 'x-forwarded-for': '10.9.9.9' } });
+    expect(res.status).toBe(429);
+  });
+});
+
+test('rejections are logged with provider and reason, never with the signature', async () => {
+  const server = await serve({});
+  logLines.length = 0;
+  const raw = JSON.stringify(retellEvent('call_started', { call_id: unique('c') }));
+  const signature = signRetell(raw, 'wrong-key', Date.now());
+  const res = await fetch(`${server.url}/api/webhooks/retell`, {
+    method: 'POST',
+    headers: { 'x-retell-signature': signature },
+    body: raw,
+  });
+  expect(res.status).toBe(401);
+  const line = logLines.find((l) => l.includes('webhook signature rejected'));
+  expect(line).toBeDefined();
+  expect(JSON.parse(line!)).toMatchObject({ provider: 'retell', reason: 'mismatch' });
+  const digest = signature.split('d=')[1];
+  expect(logLines.join('\n')).not.toContain(digest);
+});
+
+describe('database unavailable', () => {
+  test('the inbox table unusable: 503 with Retry-After, nothing half-written, then accepted', async () => {
+    const own = await createTestDatabase();
+    try {
+      const server = await serve({}, own);
+      await own.superuser.raw('alter table webhook_events rename to webhook_events_away');
+      const raw = JSON.stringify(retellEvent('call_started', { call_id: unique('c'), agent_id: 'a' }));
+      const res = await postRetell(server.url, raw);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('30');
+      expect(await res.json()).toMatchObject({ error: { code: 'UNAVAILABLE' } });
+      await own.superuser.raw('alter table webhook_events_away rename to webhook_events');
+      expect(await count(own)).toBe(0);
+      // The provider's retry is stored once.
+      expect((await postRetell(server.url, raw)).status).toBe(202);
+      expect((await postRetell(server.url, raw)).status).toBe(200);
+      expect(await count(own)).toBe(1);
+    } finally {
+      await own.drop();
+    }
+  });
+
+  test('connections refused (database down): 503, and accepted again once it is back', async () => {
+    const own = await createTestDatabase();
+    const admin = adminKnex();
+    try {
+      const server = await serve({}, own);
+      expect((await postRetell(server.url, retellEvent('call_started', { call_id: unique('c') }))).status).toBe(202);
+      await admin.raw('alter database ?? with allow_connections false', [own.name]);
+      await admin.raw('select pg_terminate_backend(pid) from pg_stat_activity where datname = ? and pid <> pg_backend_pid()', [own.name]);
+      const raw = JSON.stringify(retellEvent('call_started', { call_id: unique('c') }));
+      const down = await postRetell(server.url, raw);
+      expect(down.status).toBe(503);
+      await admin.raw('alter database ?? with allow_connections true', [own.name]);
+      // The superuser helper's pooled connection was terminated too; it reconnects on next use.
+      let res = await postRetell(server.url, raw);
+      if (res.status === 503) res = await postRetell(server.url, raw); // one more dead pooled connection
+      expect(res.status).toBe(202);
+      expect(await count(own)).toBe(2);
+    } finally {
+      await admin.raw('alter database ?? with allow_connections true', [own.name]).catch(() => undefined);
+      await admin.destroy();
+      await own.drop();
+    }
+  });
+});
