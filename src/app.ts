@@ -10,6 +10,8 @@ import { requestIdMiddleware, requestIdOf } from './http/request-id';
 import { createGraphQL } from './graphql/server';
 import { createGraphqlMetricsPlugin } from './observability/graphql';
 import { createWebhookModule } from './webhooks';
+import { authenticateRequest } from './auth/authenticate';
+import { setTenantFilterEnabled } from './tenancy/switches';
 
 /** Something that runs beside the HTTP server (the webhook worker, for example). */
 export interface BackgroundService {
@@ -28,6 +30,9 @@ export interface AppServer {
 }
 
 export async function createDeps(config: Config): Promise<AppDeps> {
+  // Only the benchmark switches the application filter off, to measure it; row level security still
+  // holds, and loadConfig refuses the switch in production.
+  setTenantFilterEnabled(!config.benchDisableTenantFilter);
   const logger = createLogger(
     config.logLevel,
     config.env === 'development' && process.stdout.isTTY,
@@ -79,7 +84,9 @@ export async function createApp(deps: AppDeps): Promise<{
   const onClose: Array<() => Promise<void>> = [];
 
   // Routes from the other parts of the server are mounted here.
-  const webhooks = createWebhookModule(deps);
+  const webhooks = createWebhookModule(deps, {
+    authenticate: async (req) => (await authenticateRequest(deps, req)).actor,
+  });
   app.use(webhooks.router);
   services.push(webhooks.worker);
   mountMetrics(app, deps, services);

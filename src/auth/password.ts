@@ -1,14 +1,29 @@
-import { hash, verify } from '@node-rs/argon2';
+import { hash, parseOptions, verify, type Algorithm } from '@node-rs/argon2';
 
 /**
- * Password hashing with argon2id (OWASP: m=19 MiB, t=2, p=1), about 20-60 ms a hash on these
- * machines: slow enough to make guessing expensive, fast enough for sign-in.
+ * Password hashing with argon2id at OWASP's recommended minimum (m=19 MiB, t=2, p=1): about
+ * 10-60 ms a hash on these machines, slow enough to make guessing expensive, fast enough for
+ * sign-in, and 19 MiB per concurrent hash keeps a burst of sign-ins from exhausting memory.
  */
-// algorithm 2 is Algorithm.Argon2id (a const enum, which isolated modules cannot read).
-const OPTIONS = { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 };
+export const PASSWORD_HASH_OPTIONS = Object.freeze({
+  // Algorithm.Argon2id; the enum is a const enum, which isolated modules cannot read.
+  algorithm: 2 as Algorithm,
+  memoryCost: 19456,
+  timeCost: 2,
+  parallelism: 1,
+});
+
+/**
+ * A hash of a random secret that nobody knows, made with the same parameters as real hashes.
+ * Sign-in verifies against it when the account does not exist, so an unknown email costs the same
+ * time as a wrong password and response times do not reveal which accounts exist. A test checks
+ * that its parameters follow PASSWORD_HASH_OPTIONS.
+ */
+export const DUMMY_HASH =
+  '$argon2id$v=19$m=19456,t=2,p=1$8sWuF09gcRZl9wnOCSnW6w$FB8C7VsCDWZ8/QUFC5pcGtjnhL1apgzy3PqeZ11V3Fc';
 
 export function hashPassword(plain: string): Promise<string> {
-  return hash(plain, OPTIONS);
+  return hash(plain, PASSWORD_HASH_OPTIONS);
 }
 
 /** True when `plain` matches; false for a wrong password or a malformed hash. */
@@ -17,5 +32,26 @@ export async function verifyPassword(passwordHash: string, plain: string): Promi
     return await verify(passwordHash, plain);
   } catch {
     return false;
+  }
+}
+
+/** Spends the time of one verification and answers false: for sign-in with an unknown email. */
+export async function verifyDummy(plain: string): Promise<false> {
+  await verifyPassword(DUMMY_HASH, plain);
+  return false;
+}
+
+/** True when a stored hash was made with other parameters and should be replaced at next sign-in. */
+export function needsRehash(passwordHash: string): boolean {
+  try {
+    const used = parseOptions(passwordHash);
+    return (
+      used.algorithm !== PASSWORD_HASH_OPTIONS.algorithm ||
+      used.memoryCost !== PASSWORD_HASH_OPTIONS.memoryCost ||
+      used.timeCost !== PASSWORD_HASH_OPTIONS.timeCost ||
+      used.parallelism !== PASSWORD_HASH_OPTIONS.parallelism
+    );
+  } catch {
+    return true;
   }
 }

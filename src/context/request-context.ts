@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { AppError } from '../errors/app-error';
@@ -14,6 +15,13 @@ export interface RequestContextInit {
   requestId?: string;
   ip?: string;
 }
+
+/**
+ * The savepoint transaction of the unit of work being run, per async call tree. Code inside a unit
+ * of work that asks its context for the transaction gets the savepoint: the outer transaction is
+ * blocked until the savepoint ends, so using it there would wait forever.
+ */
+const currentUnit = new AsyncLocalStorage<{ ctx: RequestContext; trx: Knex.Transaction }>();
 
 /**
  * One typed context per unit of work (a GraphQL request, a webhook event, a voice-agent call),
@@ -50,8 +58,14 @@ export class RequestContext {
     return this.companyId;
   }
 
-  /** The request's tenant transaction, opened on first use. */
+  /** The request's tenant transaction (or the current unit of work's savepoint), opened on first use. */
   trx(): Promise<Knex.Transaction> {
+    const unit = currentUnit.getStore();
+    if (unit && unit.ctx === this) return Promise.resolve(unit.trx);
+    return this.rootTrx();
+  }
+
+  private rootTrx(): Promise<Knex.Transaction> {
     if (this.finished) {
       return Promise.reject(new AppError('INTERNAL', 'request context already finished'));
     }
@@ -80,8 +94,10 @@ export class RequestContext {
    * mutation leaves nothing half-written while earlier ones in the same request stand.
    */
   async unitOfWork<T>(fn: (trx: Knex.Transaction) => PromiseLike<T> | T): Promise<T> {
-    const trx = await this.trx();
-    return savepoint(trx, fn);
+    const parent = await this.trx();
+    return savepoint(parent, (inner) =>
+      currentUnit.run({ ctx: this, trx: inner }, () => fn(inner)),
+    );
   }
 
   /** Commits (ok) or rolls back the request transaction, if one was opened. Idempotent. */

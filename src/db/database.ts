@@ -47,6 +47,8 @@ function openPostgres(options: DatabaseOptions): Database {
   });
   const runtime = knexFactory({
     client: 'pg',
+    // Bound values (phone numbers, emails) must not end up in logged error messages.
+    compileSqlOnError: false,
     connection: options.runtimeUrl ?? options.url,
     pool: {
       min: 0,
@@ -124,8 +126,9 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
       }
     },
     close: async () => {
+      // Destroying knex closes its one connection, which is the PGlite instance itself.
       await knex.destroy();
-      await pglite.close();
+      if (!pglite.closed) await pglite.close();
     },
   };
 }

@@ -7,6 +7,8 @@ import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLFormattedErro
 import { authenticateRequest } from '../auth/authenticate';
 import { AuthService } from '../auth/auth.service';
 import type { AppDeps } from '../context/deps';
+import { actorId } from '../context/actor';
+import { annotateRequestLog } from '../observability/http';
 import { RequestContext } from '../context/request-context';
 import { AppError } from '../errors/app-error';
 import { requestIdOf } from '../http/request-id';
@@ -198,6 +200,11 @@ export async function createGraphQL(
           companyId: authentication.companyId,
           requestId: requestIdOf(req),
           ip: req.ip,
+        });
+        annotateRequestLog(req, {
+          companyId: ctx.companyId ?? undefined,
+          userId: actorId(ctx.actor) ?? undefined,
+          actorKind: ctx.actor.kind,
         });
         return { ctx, auth };
       },

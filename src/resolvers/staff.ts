@@ -66,12 +66,6 @@ export class WorkingHourNode extends Node {
   @Field(() => Int, { description: 'ISO weekday: 1 = Monday ... 7 = Sunday.' })
   weekday!: number;
 
-  @Field({ description: 'Local start time, HH:MM.' })
-  startsAt!: string;
-
-  @Field({ description: 'Local end time, HH:MM.' })
-  endsAt!: string;
-
   @Field(() => String, { nullable: true, description: 'First day it applies (YYYY-MM-DD).' })
   validFrom!: string | null;
 
@@ -344,13 +338,13 @@ export class WorkingHourResolver {
     return loadRelated(ctx, Branch, wh.branchId);
   }
 
-  @FieldResolver(() => String, { name: 'startsAt' })
-  startsAtText(@Root() wh: WorkingHour): string {
+  @FieldResolver(() => String, { description: 'Local start time, HH:MM.' })
+  startsAt(@Root() wh: WorkingHour): string {
     return hhmm(wh.startsAt);
   }
 
-  @FieldResolver(() => String, { name: 'endsAt' })
-  endsAtText(@Root() wh: WorkingHour): string {
+  @FieldResolver(() => String, { description: 'Local end time, HH:MM.' })
+  endsAt(@Root() wh: WorkingHour): string {
     return hhmm(wh.endsAt);
   }
 }

@@ -303,11 +303,11 @@ async function createCustomer(
   data: NonNullable<CustomerPlan['create']>,
 ): Promise<{ customer: Customer; created: boolean }> {
   for (const email of data.email ? [data.email, null] : [null]) {
-    const rows = (await trx('customers')
+    const rows = await trx('customers')
       .insert({ company_id: companyId, name: data.name, phone_e164: data.phoneE164, email })
       .onConflict()
       .ignore()
-      .returning('id')) as { id: string }[];
+      .returning<{ id: string }[]>('id');
     if (rows[0]) {
       const created = await Customer.query(trx).findById(rows[0].id);
       if (created) return { customer: created, created: true };

@@ -170,7 +170,7 @@ export async function loadSchedules(
   const firstDate = dayNumberToDate(Math.floor(fromMs / DAY_MS) - 2);
   const lastDate = dayNumberToDate(Math.floor(toMs / DAY_MS) + 2);
 
-  const hours = (await WorkingHour.query(trx)
+  const hours = await WorkingHour.query(trx)
     .select(
       'staff_id',
       'branch_id',
@@ -182,9 +182,7 @@ export async function loadSchedules(
     )
     .whereIn('staff_id', staffIds)
     .where((q) => q.whereNull('valid_from').orWhere('valid_from', '<=', lastDate))
-    .where((q) =>
-      q.whereNull('valid_until').orWhere('valid_until', '>=', firstDate),
-    )) as WorkingHour[];
+    .where((q) => q.whereNull('valid_until').orWhere('valid_until', '>=', firstDate));
 
   const timeOff = await TimeOff.query(trx)
     .select('id', 'staff_id', 'starts_at', 'ends_at')

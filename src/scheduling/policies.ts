@@ -230,7 +230,7 @@ export function resolvePolicy<T extends PolicyType>(
   const applicable = rows
     .filter((r) => r.policyType === type && r.active !== false)
     .sort((a, b) => SPECIFICITY[scopeOf(a)] - SPECIFICITY[scopeOf(b)]);
-  const config: Record<string, number | null> = { ...DEFAULT_POLICIES[type] } as never;
+  const config: Record<string, number | null> = { ...DEFAULT_POLICIES[type] };
   const sources: Record<string, string> = Object.fromEntries(
     Object.keys(config).map((k) => [k, 'default']),
   );
@@ -422,7 +422,7 @@ export async function deletePolicy(ctx: RequestContext, id: string): Promise<Pol
       .delete()
       .where('policy_configurations.id', policyId)
       .returning('*');
-    const row = (rows as unknown as PolicyConfiguration[])[0];
+    const row = rows[0];
     if (!row) throw new AppError('NOT_FOUND', 'Policy not found', { field: 'id' });
     const view = toView(row);
     await ctx.audit({

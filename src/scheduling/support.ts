@@ -60,8 +60,9 @@ export async function companySettings(
 ): Promise<CompanySettings> {
   const cached = ctx.cache.get('scheduling.company') as CompanySettings | undefined;
   if (cached) return cached;
-  const row = (await trx('companies').first('timezone', 'default_region')) as
-    { timezone: string; default_region: string } | undefined;
+  const row = await trx('companies').first<
+    { timezone: string; default_region: string } | undefined
+  >('timezone', 'default_region');
   if (!row) throw new AppError('NOT_FOUND', 'Company not found');
   const settings = {
     timezone: isValidZone(row.timezone) ? row.timezone : 'UTC',

@@ -146,8 +146,8 @@ async function resolve(
 }
 
 async function companyRegion(trx: Knex.Transaction): Promise<string | undefined> {
-  const row = (await trx('companies').first('default_region')) as
-    { default_region: string } | undefined;
+  const row: { default_region: string } | undefined =
+    await trx('companies').first('default_region');
   return row?.default_region;
 }
 

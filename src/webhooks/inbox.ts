@@ -20,7 +20,7 @@ export async function storeWebhookEvent(
   envelope: WebhookEnvelope,
   meta: IngestMeta,
 ): Promise<{ id: string; inserted: boolean }> {
-  const { rows } = (await knex.raw(
+  const { rows } = await knex.raw<{ rows: { id: string; inserted: boolean }[] }>(
     'select id, inserted from webhook_ingest(?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?)',
     [
       envelope.provider,
@@ -32,7 +32,7 @@ export async function storeWebhookEvent(
       meta.sourceIp,
       meta.requestId,
     ],
-  )) as { rows: { id: string; inserted: boolean }[] };
+  );
   if (rows.length !== 1) throw new Error('webhook_ingest returned no row');
   return rows[0];
 }
@@ -77,11 +77,10 @@ export async function claimWebhookEvents(
   limit: number,
   leaseMs: number,
 ): Promise<ClaimedEvent[]> {
-  const { rows } = (await knex.raw('select * from webhook_claim(?, ?, ?) order by received_at', [
-    worker,
-    limit,
-    leaseMs,
-  ])) as { rows: EventRow[] };
+  const { rows } = await knex.raw<{ rows: EventRow[] }>(
+    'select * from webhook_claim(?, ?, ?) order by received_at',
+    [worker, limit, leaseMs],
+  );
   return rows.map((r) => ({
     id: r.id,
     provider: r.provider,
@@ -120,12 +119,9 @@ export async function failWebhookEvent(
   error: string,
   retryAt: Date | null,
 ): Promise<boolean> {
-  const { rows } = (await knex.raw('select webhook_fail(?, ?, ?, ?, ?) as ok', [
-    id,
-    worker,
-    companyId,
-    error,
-    retryAt,
-  ])) as { rows: { ok: boolean | null }[] };
+  const { rows } = await knex.raw<{ rows: { ok: boolean | null }[] }>(
+    'select webhook_fail(?, ?, ?, ?, ?) as ok',
+    [id, worker, companyId, error, retryAt],
+  );
   return rows[0]?.ok === true;
 }

@@ -118,8 +118,8 @@ function sameValue(a: unknown, b: unknown): boolean {
 }
 
 async function companyRegion(trx: Knex.Transaction): Promise<string | undefined> {
-  const row = (await trx('companies').first('default_region')) as
-    { default_region: string } | undefined;
+  const row: { default_region: string } | undefined =
+    await trx('companies').first('default_region');
   return row?.default_region;
 }
 
@@ -144,7 +144,7 @@ export async function applyRetellCallEvent(
   const afterCommit: Array<() => void> = [];
 
   // Insert-or-nothing first, then lock the row: concurrent events of one call serialise here.
-  const inserted = (await trx('calls')
+  const inserted: { id: string }[] = await trx('calls')
     .insert({
       company_id: ctx.requireCompanyId(),
       retell_call_id: retellCallId,
@@ -153,7 +153,7 @@ export async function applyRetellCallEvent(
     })
     .onConflict(['company_id', 'retell_call_id'])
     .ignore()
-    .returning('id')) as { id: string }[];
+    .returning('id');
   if (inserted.length > 0) {
     const { metrics } = ctx.deps;
     afterCommit.push(() => metrics.callsReceived.inc({ direction }));

@@ -33,17 +33,14 @@ export async function routeRetellCall(knex: Knex, call: unknown): Promise<Route<
   if (!agentId && !ourNumber) {
     return { kind: 'unroutable', reason: 'call has neither an agent_id nor a business number' };
   }
-  const { rows } = (await knex.raw('select * from platform_route_retell(?, ?)', [
-    agentId,
-    ourNumber,
-  ])) as {
+  const { rows } = await knex.raw<{
     rows: {
       matched_by: 'agent' | 'number';
       company_id: string;
       retell_agent_id: string | null;
       phone_number_id: string | null;
     }[];
-  };
+  }>('select * from platform_route_retell(?, ?)', [agentId, ourNumber]);
   const agents = rows.filter((r) => r.matched_by === 'agent');
   const numbers = rows.filter((r) => r.matched_by === 'number');
   const agentCompanies = new Set(agents.map((r) => r.company_id));
@@ -102,9 +99,9 @@ export async function routeCalcomBooking(
   ) {
     return { kind: 'unroutable', reason: 'booking has no eventTypeId' };
   }
-  const { rows } = (await knex.raw('select * from platform_route_calcom(?)', [eventTypeId])) as {
+  const { rows } = await knex.raw<{
     rows: { company_id: string; mapping_id: string }[];
-  };
+  }>('select * from platform_route_calcom(?)', [eventTypeId]);
   if (rows.length > 1) {
     return {
       kind: 'unroutable',

@@ -199,7 +199,7 @@ export async function listWebhookEvents(
     if (after) q.whereRaw('(received_at, id) < (?::timestamptz, ?::uuid)', [after.at, after.id]);
     rows = (await q) as Row[];
   } else {
-    const { rows: found } = (await ctx.deps.db.knex.raw(
+    const { rows: found } = await ctx.deps.db.knex.raw<{ rows: Row[] }>(
       `select ${VIEW_COLUMNS.join(', ')}, ${CURSOR_AT}
          from platform_webhook_events(null, ?, ?, ?, ?::text[], ?::timestamptz, ?::uuid, ?)`,
       [
@@ -211,7 +211,7 @@ export async function listWebhookEvents(
         after?.id ?? null,
         first + 1,
       ],
-    )) as { rows: Row[] };
+    );
     rows = found;
   }
   const page = rows.slice(0, first);
@@ -255,7 +255,7 @@ export async function webhookStats(
   let failures: Row[];
   if (scope.kind === 'company') {
     const trx = await ctx.trx();
-    counts = (await trx('webhook_events')
+    const grouped: unknown = await trx('webhook_events')
       .select('provider', 'status')
       .count({ events: '*' })
       .min({ oldest_received_at: 'received_at' })
@@ -265,7 +265,8 @@ export async function webhookStats(
           .where('received_at', '>=', since)
           .orWhereIn('status', ['pending', 'processing', 'failed']),
       )
-      .groupBy('provider', 'status')) as typeof counts;
+      .groupBy('provider', 'status');
+    counts = grouped as typeof counts;
     failures = (await trx('webhook_events')
       .select(...VIEW_COLUMNS)
       .where('resolved_company_id', scope.companyId)
@@ -275,15 +276,15 @@ export async function webhookStats(
   } else {
     const knex = ctx.deps.db.knex;
     counts = (
-      (await knex.raw('select * from platform_webhook_stats(?)', [since])) as {
+      await knex.raw<{
         rows: typeof counts;
-      }
+      }>('select * from platform_webhook_stats(?)', [since])
     ).rows;
     failures = (
-      (await knex.raw(
+      await knex.raw<{ rows: Row[] }>(
         `select ${VIEW_COLUMNS.join(', ')} from platform_webhook_events(null, null, false, null, ?::text[], null, null, ?)`,
         [['failed', 'dead', 'unroutable'], limit],
-      )) as { rows: Row[] }
+      )
     ).rows;
   }
   const totals = Object.fromEntries(WEBHOOK_STATUSES.map((s) => [s, 0])) as Record<
@@ -353,10 +354,10 @@ export async function replayWebhookEvent(
   }
   const { metrics, logger, db } = ctx.deps;
   return db.knex.transaction(async (trx) => {
-    const { rows } = (await trx.raw(
+    const { rows } = await trx.raw<{ rows: Row[] }>(
       `select ${VIEW_COLUMNS.join(', ')} from platform_webhook_events(?, null, false, null, null, null, null, 1)`,
       [eventId],
-    )) as { rows: Row[] };
+    );
     const before = rows[0];
     if (!before) throw notFound('Webhook event');
     const row = await replayRow(trx, eventId, by, before.status);
@@ -408,10 +409,10 @@ async function replayRow(
       },
     );
   }
-  const { rows } = (await trx.raw(`select ${VIEW_COLUMNS.join(', ')} from webhook_replay(?, ?)`, [
-    eventId,
-    by,
-  ])) as { rows: Row[] };
+  const { rows } = await trx.raw<{ rows: Row[] }>(
+    `select ${VIEW_COLUMNS.join(', ')} from webhook_replay(?, ?)`,
+    [eventId, by],
+  );
   // Changed state between the read and the update (a worker got to it first).
   if (!rows[0]) throw new AppError('CONFLICT', 'The event changed meanwhile; try again');
   return rows[0];

@@ -47,6 +47,8 @@ export const DEFAULT_WORKER_OPTIONS: Omit<WebhookWorkerOptions, 'workerId'> = {
 };
 
 const PURGE_EVERY_MS = 3600_000;
+const PURGE_BATCH = 1000;
+const PURGE_MAX_BATCHES = 200;
 
 /** What one event turned into, for the counters and the caller. */
 export type EventOutcome = 'processed' | 'ignored' | 'unroutable' | 'failed' | 'dead' | 'lost';
@@ -144,12 +146,17 @@ export class WebhookWorker implements BackgroundService {
     if (this.options.retentionMs <= 0 || Date.now() - this.lastPurge < PURGE_EVERY_MS) return;
     this.lastPurge = Date.now();
     const before = new Date(Date.now() - this.options.retentionMs);
-    const { rows } = (await this.deps.db.knex.raw('select webhook_purge(?, 1000) as n', [
-      before,
-    ])) as {
-      rows: { n: number }[];
-    };
-    if (rows[0]?.n) this.log.info({ deleted: rows[0].n }, 'old webhook events purged');
+    // Small batches keep each delete short; a bounded number per run keeps the worker responsive.
+    let deleted = 0;
+    for (let i = 0; i < PURGE_MAX_BATCHES && this.running; i++) {
+      const { rows } = await this.deps.db.knex.raw<{ rows: { n: number }[] }>(
+        'select webhook_purge(?, ?) as n',
+        [before, PURGE_BATCH],
+      );
+      deleted += rows[0]?.n ?? 0;
+      if ((rows[0]?.n ?? 0) < PURGE_BATCH) break;
+    }
+    if (deleted > 0) this.log.info({ deleted }, 'old webhook events purged');
   }
 
   /** Claims one batch and processes it; returns how many events were claimed. */

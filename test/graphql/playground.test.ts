@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import { chromium, type Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { createWorld, type World } from '../helpers/world';

@@ -48,7 +48,7 @@ const book = (actor: Actor, input: Partial<BookAppointmentInput>) =>
       customer: { phone: '0151 2000 0001', name: 'Mia' },
       startsAt: at('09:00'),
       ...input,
-    } as BookAppointmentInput),
+    }),
   );
 
 const counter = async (name: 'appointmentsBooked' | 'bookingConflicts', source: string) =>

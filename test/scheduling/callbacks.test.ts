@@ -60,7 +60,7 @@ describe('creating callback requests', () => {
         { from: '2026-12-02T13:00:00.000Z', to: '2026-12-02T16:00:00.000Z' },
       ],
     });
-    expect(r.dueAt!.getTime()).toBe(now.getTime() + 60 * MIN);
+    expect(r.dueAt?.getTime()).toBe(now.getTime() + 60 * MIN);
     const [entry] = await co.activity('callback_request.created');
     expect(entry).toMatchObject({ actor_type: 'voice_agent', subject_id: r.id });
   });
@@ -73,7 +73,7 @@ describe('creating callback requests', () => {
     const r = await create({ priority });
     expect(r.phoneE164).toBe('+49301234567');
     expect(r.customerId).toBeNull();
-    expect(r.dueAt!.getTime() - now.getTime()).toBe(minutes * MIN);
+    expect(r.dueAt?.getTime()).toBe(now.getTime() + minutes * MIN);
   });
 
   test('bad input names the field', async () => {

@@ -51,9 +51,9 @@ export class CompanyFixture {
   }
 
   private async insert(table: string, row: Record<string, unknown>): Promise<string> {
-    const [{ id }] = (await this.db(table)
+    const [{ id }] = await this.db(table)
       .insert({ company_id: this.id, ...row })
-      .returning('id')) as { id: string }[];
+      .returning<{ id: string }[]>('id');
     return id;
   }
 
@@ -225,7 +225,7 @@ export async function createCompany(
   world: World,
   opts: { name?: string; timezone?: string; defaultRegion?: string } = {},
 ): Promise<CompanyFixture> {
-  const [{ id }] = (await world.t
+  const [{ id }] = await world.t
     .superuser('companies')
     .insert({
       name: opts.name ?? 'Test Co',
@@ -233,7 +233,7 @@ export async function createCompany(
       timezone: opts.timezone ?? 'Europe/Berlin',
       default_region: opts.defaultRegion ?? 'DE',
     })
-    .returning('id')) as { id: string }[];
+    .returning<{ id: string }[]>('id');
   return new CompanyFixture(world, id);
 }
 

@@ -17,8 +17,6 @@ function rules(zone: string, weekdays: number[], intervals: [string, string][]):
   );
 }
 
-const ALL_DAYS = [1, 2, 3, 4, 5, 6, 7];
-
 describe('local wall time to instants', () => {
   test.each([
     // zone, date, local time, expected instant

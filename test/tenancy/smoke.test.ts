@@ -9,12 +9,17 @@ beforeAll(async () => {
 afterAll(async () => t.drop());
 
 test('smoke', async () => {
-  const [{ id }] = await t.superuser('companies').insert({ name: 'A', slug: 'a-co' }).returning('id');
+  const [{ id }] = await t
+    .superuser('companies')
+    .insert({ name: 'A', slug: 'a-co' })
+    .returning('id');
   const c = await inTenantTransaction(t.db.knex, id, (trx) =>
     Customer.query(trx).insert({ name: 'Ann', phoneE164: '+491701234567' }),
   );
   expect(c.companyId).toBe(id);
   const all = await inTenantTransaction(t.db.knex, id, (trx) => Customer.query(trx));
   expect(all).toHaveLength(1);
-  await expect(Customer.query(t.db.knex).then((r) => r)).rejects.toThrow(/without a tenant context/);
+  await expect(Customer.query(t.db.knex).then((r) => r)).rejects.toThrow(
+    /without a tenant context/,
+  );
 });

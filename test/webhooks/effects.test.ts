@@ -43,15 +43,23 @@ async function deliverRetell(event: string, call: Record<string, unknown>) {
   return ((await res.json()) as { id: string }).id;
 }
 
-async function deliverCalcom(trigger: string, payload: Record<string, unknown>, createdAt?: string) {
-  const res = await postCalcom(app.url, calcomEvent(trigger, { eventTypeId: co.eventTypeId, ...payload }, createdAt));
+async function deliverCalcom(
+  trigger: string,
+  payload: Record<string, unknown>,
+  createdAt?: string,
+) {
+  const res = await postCalcom(
+    app.url,
+    calcomEvent(trigger, { eventTypeId: co.eventTypeId, ...payload }, createdAt),
+  );
   expect(res.status).toBe(202);
   return ((await res.json()) as { id: string }).id;
 }
 
 const eventRow = (id: string) => t.superuser('webhook_events').where({ id }).first();
 const callRow = (callId: string) => t.superuser('calls').where({ retell_call_id: callId }).first();
-const appt = (uid: string) => t.superuser('appointments').where({ calcom_booking_uid: uid }).first();
+const appt = (uid: string) =>
+  t.superuser('appointments').where({ calcom_booking_uid: uid }).first();
 
 describe('Retell calls', () => {
   const call = (id: string, extra: Record<string, unknown> = {}) => ({
@@ -66,7 +74,11 @@ describe('Retell calls', () => {
     const id = unique('call');
     await deliverRetell('call_started', call(id));
     await worker.drain();
-    expect(await callRow(id)).toMatchObject({ status: 'ongoing', customer_id: co.customerId, ended_at: null });
+    expect(await callRow(id)).toMatchObject({
+      status: 'ongoing',
+      customer_id: co.customerId,
+      ended_at: null,
+    });
     await deliverRetell('call_ended', call(id));
     await deliverRetell('call_analyzed', call(id));
     await worker.drain();
@@ -90,7 +102,10 @@ describe('Retell calls', () => {
     expect(row.transcript).toMatch(/haircut tomorrow/);
     expect(row.started_at.getTime()).toBe(1_767_000_000_000);
     expect(row.ended_at.getTime()).toBe(1_767_000_095_000);
-    expect(row.metadata.retell).toMatchObject({ stage: 3, customAnalysisData: { intent: 'booking' } });
+    expect(row.metadata.retell).toMatchObject({
+      stage: 3,
+      customAnalysisData: { intent: 'booking' },
+    });
   });
 
   test('out of order: analyzed, then started, then ended never regresses', async () => {
@@ -98,10 +113,20 @@ describe('Retell calls', () => {
     await deliverRetell('call_analyzed', call(id));
     await worker.drain();
     const analyzed = await callRow(id);
-    expect(analyzed).toMatchObject({ status: 'ended', sentiment: 'positive', summary: 'Caller booked a haircut.' });
-    await deliverRetell('call_started', call(id, { call_status: 'ongoing', transcript: 'partial' }));
+    expect(analyzed).toMatchObject({
+      status: 'ended',
+      sentiment: 'positive',
+      summary: 'Caller booked a haircut.',
+    });
+    await deliverRetell(
+      'call_started',
+      call(id, { call_status: 'ongoing', transcript: 'partial' }),
+    );
     await worker.drain();
-    await deliverRetell('call_ended', call(id, { disconnection_reason: 'agent_hangup', call_analysis: undefined }));
+    await deliverRetell(
+      'call_ended',
+      call(id, { disconnection_reason: 'agent_hangup', call_analysis: undefined }),
+    );
     await worker.drain();
     const row = await callRow(id);
     expect(row).toMatchObject({
@@ -117,26 +142,42 @@ describe('Retell calls', () => {
 
   test('ended before started (a call that never connected has no started at all)', async () => {
     const id = unique('call');
-    await deliverRetell('call_ended', call(id, { call_status: 'not_connected', disconnection_reason: 'dial_no_answer' }));
+    await deliverRetell(
+      'call_ended',
+      call(id, { call_status: 'not_connected', disconnection_reason: 'dial_no_answer' }),
+    );
     await worker.drain();
     await deliverRetell('call_started', call(id));
     await worker.drain();
-    expect(await callRow(id)).toMatchObject({ status: 'not_connected', disconnection_reason: 'dial_no_answer' });
+    expect(await callRow(id)).toMatchObject({
+      status: 'not_connected',
+      disconnection_reason: 'dial_no_answer',
+    });
   });
 
   test('routes by number when the agent is unknown; ambiguous numbers stay unroutable', async () => {
     const id = unique('call');
     const eid = await deliverRetell('call_started', call(id, { agent_id: 'agent_unregistered' }));
     await worker.drain();
-    expect(await eventRow(eid)).toMatchObject({ status: 'processed', resolved_company_id: co.companyId });
-    expect(await callRow(id)).toMatchObject({ phone_number_id: co.phoneNumberId, retell_agent_id: null });
+    expect(await eventRow(eid)).toMatchObject({
+      status: 'processed',
+      resolved_company_id: co.companyId,
+    });
+    expect(await callRow(id)).toMatchObject({
+      phone_number_id: co.phoneNumberId,
+      retell_agent_id: null,
+    });
 
     // The same number registered by a second company: no guessing.
     const shared = '+4940123456';
     await t.superuser('phone_numbers').insert({ company_id: co.companyId, number_e164: shared });
     await t.superuser('phone_numbers').insert({ company_id: other.companyId, number_e164: shared });
     const id2 = unique('call');
-    const eid2 = await deliverRetell('call_started', { call_id: id2, agent_id: 'agent_unregistered', to_number: shared });
+    const eid2 = await deliverRetell('call_started', {
+      call_id: id2,
+      agent_id: 'agent_unregistered',
+      to_number: shared,
+    });
     await worker.drain();
     const ev = await eventRow(eid2);
     expect(ev).toMatchObject({ status: 'unroutable', resolved_company_id: null });
@@ -148,7 +189,11 @@ describe('Retell calls', () => {
     const id = unique('call');
     await deliverRetell('call_started', call(id, { agent_id: other.agentId }));
     await worker.drain();
-    expect(await callRow(id)).toMatchObject({ company_id: other.companyId, customer_id: null, phone_number_id: null });
+    expect(await callRow(id)).toMatchObject({
+      company_id: other.companyId,
+      customer_id: null,
+      phone_number_id: null,
+    });
   });
 });
 
@@ -158,10 +203,20 @@ describe('Cal.com bookings', () => {
     const eid = await deliverCalcom('BOOKING_CREATED', {
       uid,
       organizer: { id: co.calcomUserId, name: 'Sam', email: 'sam@elsewhere.test' },
-      attendees: [{ name: 'New Person', email: `${uid}@example.test`, phoneNumber: '0170 1234567', language: { locale: 'de' } }],
+      attendees: [
+        {
+          name: 'New Person',
+          email: `${uid}@example.test`,
+          phoneNumber: '0170 1234567',
+          language: { locale: 'de' },
+        },
+      ],
     });
     await worker.drain();
-    expect(await eventRow(eid)).toMatchObject({ status: 'processed', resolved_company_id: co.companyId });
+    expect(await eventRow(eid)).toMatchObject({
+      status: 'processed',
+      resolved_company_id: co.companyId,
+    });
     const a = await appt(uid);
     expect(a).toMatchObject({
       company_id: co.companyId,
@@ -174,15 +229,26 @@ describe('Cal.com bookings', () => {
       price_cents: 2500,
     });
     const customer = await t.superuser('customers').where({ id: a.customer_id }).first();
-    expect(customer).toMatchObject({ name: 'New Person', email: `${uid}@example.test`, phone_e164: '+491701234567', preferred_language: 'de' });
-    const log = await t.superuser('activity_logs').where({ subject_id: a.id, action: 'appointment.created' }).first();
+    expect(customer).toMatchObject({
+      name: 'New Person',
+      email: `${uid}@example.test`,
+      phone_e164: '+491701234567',
+      preferred_language: 'de',
+    });
+    const log = await t
+      .superuser('activity_logs')
+      .where({ subject_id: a.id, action: 'appointment.created' })
+      .first();
     expect(log).toMatchObject({ actor_type: 'webhook' });
   });
 
   test('staff by organizer email, existing customer found by email', async () => {
     const uid = unique('bk');
     const email = `${uid}@example.test`;
-    const [{ id: customerId }] = await t.superuser('customers').insert({ company_id: co.companyId, name: 'Pat', email }).returning('id');
+    const [{ id: customerId }] = await t
+      .superuser('customers')
+      .insert({ company_id: co.companyId, name: 'Pat', email })
+      .returning('id');
     const slug = (await t.superuser('companies').where({ id: co.companyId }).first()).slug;
     await deliverCalcom('BOOKING_CREATED', {
       uid,
@@ -198,11 +264,30 @@ describe('Cal.com bookings', () => {
   test('cancelled before created ends cancelled', async () => {
     const uid = unique('bk');
     const t1 = '2027-03-03T10:00:00.000Z';
-    await deliverCalcom('BOOKING_CANCELLED', { uid, status: 'CANCELLED', cancellationReason: 'Sick', cancelledBy: 'jane@example.test', startTime: t1, endTime: '2027-03-03T10:30:00.000Z' }, '2027-01-02T00:00:00.000Z');
+    await deliverCalcom(
+      'BOOKING_CANCELLED',
+      {
+        uid,
+        status: 'CANCELLED',
+        cancellationReason: 'Sick',
+        cancelledBy: 'jane@example.test',
+        startTime: t1,
+        endTime: '2027-03-03T10:30:00.000Z',
+      },
+      '2027-01-02T00:00:00.000Z',
+    );
     await worker.drain();
-    await deliverCalcom('BOOKING_CREATED', { uid, startTime: t1, endTime: '2027-03-03T10:30:00.000Z' }, '2027-01-01T00:00:00.000Z');
+    await deliverCalcom(
+      'BOOKING_CREATED',
+      { uid, startTime: t1, endTime: '2027-03-03T10:30:00.000Z' },
+      '2027-01-01T00:00:00.000Z',
+    );
     await worker.drain();
-    expect(await appt(uid)).toMatchObject({ status: 'cancelled', cancellation_reason: 'Sick', cancelled_by: 'jane@example.test' });
+    expect(await appt(uid)).toMatchObject({
+      status: 'cancelled',
+      cancellation_reason: 'Sick',
+      cancelled_by: 'jane@example.test',
+    });
     expect(await t.superuser('appointments').where({ calcom_booking_uid: uid })).toHaveLength(1);
   });
 
@@ -211,16 +296,29 @@ describe('Cal.com bookings', () => {
     const times = { startTime: '2027-03-04T10:00:00.000Z', endTime: '2027-03-04T10:30:00.000Z' };
     await deliverCalcom('BOOKING_CREATED', { uid, ...times });
     await worker.drain();
-    await deliverCalcom('BOOKING_CANCELLED', { uid, ...times, cancellationReason: 'Changed plans' });
+    await deliverCalcom('BOOKING_CANCELLED', {
+      uid,
+      ...times,
+      cancellationReason: 'Changed plans',
+    });
     await worker.drain();
-    expect(await appt(uid)).toMatchObject({ status: 'cancelled', cancellation_reason: 'Changed plans', cancelled_by: 'calcom' });
+    expect(await appt(uid)).toMatchObject({
+      status: 'cancelled',
+      cancellation_reason: 'Changed plans',
+      cancelled_by: 'calcom',
+    });
   });
 
   test('reschedule in order: old cancelled, new linked', async () => {
     const oldUid = unique('bk');
     const newUid = unique('bk');
     const org = { organizer: { id: co.calcomUserId, email: 'x@y.test' } };
-    await deliverCalcom('BOOKING_CREATED', { uid: oldUid, startTime: '2027-03-05T10:00:00.000Z', endTime: '2027-03-05T10:30:00.000Z', ...org });
+    await deliverCalcom('BOOKING_CREATED', {
+      uid: oldUid,
+      startTime: '2027-03-05T10:00:00.000Z',
+      endTime: '2027-03-05T10:30:00.000Z',
+      ...org,
+    });
     await worker.drain();
     // Overlapping the old slot for the same staff member: fine, the old one is freed first.
     await deliverCalcom('BOOKING_RESCHEDULED', {
@@ -237,16 +335,30 @@ describe('Cal.com bookings', () => {
     const oldA = await appt(oldUid);
     const newA = await appt(newUid);
     expect(oldA).toMatchObject({ status: 'cancelled', cancellation_reason: 'rescheduled' });
-    expect(newA).toMatchObject({ status: 'confirmed', rescheduled_from_id: oldA.id, reschedule_count: 1, staff_id: co.staffId });
+    expect(newA).toMatchObject({
+      status: 'confirmed',
+      rescheduled_from_id: oldA.id,
+      reschedule_count: 1,
+      staff_id: co.staffId,
+    });
   });
 
   test('reschedule out of order: rescheduled, then the old created, then the new created', async () => {
     const a = unique('bk');
     const b = unique('bk');
     const c = unique('bk');
-    const slot = (h: number) => ({ startTime: `2027-03-06T${h}:00:00.000Z`, endTime: `2027-03-06T${h}:30:00.000Z` });
+    const slot = (h: number) => ({
+      startTime: `2027-03-06T${h}:00:00.000Z`,
+      endTime: `2027-03-06T${h}:30:00.000Z`,
+    });
     // Chain a -> b -> c, delivered backwards.
-    await deliverCalcom('BOOKING_RESCHEDULED', { uid: c, rescheduleUid: b, ...slot(14), rescheduleStartTime: slot(12).startTime, rescheduleEndTime: slot(12).endTime });
+    await deliverCalcom('BOOKING_RESCHEDULED', {
+      uid: c,
+      rescheduleUid: b,
+      ...slot(14),
+      rescheduleStartTime: slot(12).startTime,
+      rescheduleEndTime: slot(12).endTime,
+    });
     await worker.drain();
     await deliverCalcom('BOOKING_RESCHEDULED', { uid: b, rescheduleUid: a, ...slot(12) });
     await worker.drain();
@@ -256,9 +368,19 @@ describe('Cal.com bookings', () => {
     await worker.drain();
     const [ra, rb, rc] = [await appt(a), await appt(b), await appt(c)];
     expect(ra).toMatchObject({ status: 'cancelled', reschedule_count: 0 });
-    expect(rb).toMatchObject({ status: 'cancelled', rescheduled_from_id: ra.id, reschedule_count: 1 });
-    expect(rc).toMatchObject({ status: 'confirmed', rescheduled_from_id: rb.id, reschedule_count: 2 });
-    expect(await t.superuser('appointments').whereIn('calcom_booking_uid', [a, b, c])).toHaveLength(3);
+    expect(rb).toMatchObject({
+      status: 'cancelled',
+      rescheduled_from_id: ra.id,
+      reschedule_count: 1,
+    });
+    expect(rc).toMatchObject({
+      status: 'confirmed',
+      rescheduled_from_id: rb.id,
+      reschedule_count: 2,
+    });
+    expect(await t.superuser('appointments').whereIn('calcom_booking_uid', [a, b, c])).toHaveLength(
+      3,
+    );
   });
 
   test('a double booking marks the event failed with a clear error, and it is retried later', async () => {
@@ -267,17 +389,27 @@ describe('Cal.com bookings', () => {
     await deliverCalcom('BOOKING_CREATED', { uid: unique('bk'), ...times, ...org });
     await worker.drain();
     const clash = unique('bk');
-    const eid = await deliverCalcom('BOOKING_CREATED', { uid: clash, startTime: '2027-03-07T09:30:00.000Z', endTime: '2027-03-07T10:30:00.000Z', ...org });
+    const eid = await deliverCalcom('BOOKING_CREATED', {
+      uid: clash,
+      startTime: '2027-03-07T09:30:00.000Z',
+      endTime: '2027-03-07T10:30:00.000Z',
+      ...org,
+    });
     await worker.drain();
     const ev = await eventRow(eid);
     expect(ev.status).toBe('failed');
-    expect(ev.last_error).toMatch(/^Booking conflict: Cal\.com booking .* overlaps another appointment of staff member/);
+    expect(ev.last_error).toMatch(
+      /^Booking conflict: Cal\.com booking .* overlaps another appointment of staff member/,
+    );
     expect(ev.next_attempt_at.getTime()).toBeGreaterThan(Date.now() + 30_000);
     expect(await appt(clash)).toBeUndefined();
   });
 
   test('unmapped event types are unroutable, and never attached to a company', async () => {
-    const res = await postCalcom(app.url, calcomEvent('BOOKING_CREATED', { uid: unique('bk'), eventTypeId: 424242 }));
+    const res = await postCalcom(
+      app.url,
+      calcomEvent('BOOKING_CREATED', { uid: unique('bk'), eventTypeId: 424242 }),
+    );
     const { id } = (await res.json()) as { id: string };
     await worker.drain();
     expect(await eventRow(id)).toMatchObject({ status: 'unroutable', resolved_company_id: null });
@@ -286,11 +418,18 @@ describe('Cal.com bookings', () => {
   test('other trigger events are stored and ignored', async () => {
     const id = await deliverCalcom('BOOKING_NO_SHOW_UPDATED', { uid: unique('bk') });
     await worker.drain();
-    expect(await eventRow(id)).toMatchObject({ status: 'ignored', resolved_company_id: co.companyId });
+    expect(await eventRow(id)).toMatchObject({
+      status: 'ignored',
+      resolved_company_id: co.companyId,
+    });
   });
 
   test('a booking without times is dead at once (retrying cannot help)', async () => {
-    const res = await postCalcom(app.url, { triggerEvent: 'BOOKING_CREATED', createdAt: new Date().toISOString(), payload: { uid: unique('bk'), eventTypeId: co.eventTypeId, attendees: [] } });
+    const res = await postCalcom(app.url, {
+      triggerEvent: 'BOOKING_CREATED',
+      createdAt: new Date().toISOString(),
+      payload: { uid: unique('bk'), eventTypeId: co.eventTypeId, attendees: [] },
+    });
     const { id } = (await res.json()) as { id: string };
     await worker.drain();
     const ev = await eventRow(id);

@@ -114,7 +114,8 @@ export async function waitFor<T>(
 }
 
 let seq = 0;
-export const unique = (prefix: string) => `${prefix}_${process.pid}_${++seq}_${Math.random().toString(36).slice(2, 8)}`;
+export const unique = (prefix: string) =>
+  `${prefix}_${process.pid}_${++seq}_${Math.random().toString(36).slice(2, 8)}`;
 
 export interface SeededCompany {
   companyId: string;
@@ -137,9 +138,14 @@ let eventTypeSeq = 1000 + Math.floor(Math.random() * 1000);
 let numberSeq = 1000000 + Math.floor(Math.random() * 1000000);
 
 /** A company with a branch, two staff, a service, a Retell agent and number, a Cal.com mapping. */
-export async function seedCompany(su: Knex, slug = unique('co').replace(/_/g, '-').toLowerCase()): Promise<SeededCompany> {
+export async function seedCompany(
+  su: Knex,
+  slug = unique('co').replace(/_/g, '-').toLowerCase(),
+): Promise<SeededCompany> {
   const [{ id: companyId }] = await su('companies').insert({ name: slug, slug }).returning('id');
-  const [{ id: branchId }] = await su('branches').insert({ company_id: companyId, name: 'Main' }).returning('id');
+  const [{ id: branchId }] = await su('branches')
+    .insert({ company_id: companyId, name: 'Main' })
+    .returning('id');
   const [{ id: staffId }] = await su('staff')
     .insert({ company_id: companyId, name: 'Sam', email: `sam@${slug}.test`, branch_id: branchId })
     .returning('id');
@@ -159,11 +165,24 @@ export async function seedCompany(su: Knex, slug = unique('co').replace(/_/g, '-
     .returning('id');
   const eventTypeId = ++eventTypeSeq;
   const [{ id: mappingId }] = await su('team_event_type_mappings')
-    .insert({ company_id: companyId, calcom_event_type_id: eventTypeId, service_id: serviceId, branch_id: branchId })
+    .insert({
+      company_id: companyId,
+      calcom_event_type_id: eventTypeId,
+      service_id: serviceId,
+      branch_id: branchId,
+    })
     .returning('id');
   const calcomUserId = eventTypeId * 10;
-  await su('calcom_team_members').insert({ company_id: companyId, calcom_user_id: calcomUserId, staff_id: staffId });
-  await su('calcom_team_members').insert({ company_id: companyId, email: `alex@${slug}.test`, staff_id: staff2Id });
+  await su('calcom_team_members').insert({
+    company_id: companyId,
+    calcom_user_id: calcomUserId,
+    staff_id: staffId,
+  });
+  await su('calcom_team_members').insert({
+    company_id: companyId,
+    email: `alex@${slug}.test`,
+    staff_id: staff2Id,
+  });
   const customerPhone = `+4917${++numberSeq}`;
   const [{ id: customerId }] = await su('customers')
     .insert({ company_id: companyId, name: 'Known Caller', phone_e164: customerPhone })
@@ -211,7 +230,11 @@ export function retellEvent(
       duration_ms: 95_000,
       transcript: 'Agent: Hello, how can I help?\nUser: I would like a haircut tomorrow.',
       transcript_object: [
-        { role: 'agent', content: 'Hello, how can I help?', words: [{ word: 'Hello', start: 0.1, end: 0.4 }] },
+        {
+          role: 'agent',
+          content: 'Hello, how can I help?',
+          words: [{ word: 'Hello', start: 0.1, end: 0.4 }],
+        },
       ],
       recording_url: 'https://example.invalid/recording.wav',
       disconnection_reason: 'user_hangup',

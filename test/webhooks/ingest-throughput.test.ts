@@ -36,7 +36,11 @@ run(
       const dir = mkdtempSync(path.join(tmpdir(), 'webhook-load-'));
       const source = readFileSync(path.join(__dirname, 'load-client.ts'), 'utf8');
       const js = ts.transpileModule(source, {
-        compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+        compilerOptions: {
+          module: ts.ModuleKind.CommonJS,
+          target: ts.ScriptTarget.ES2022,
+          esModuleInterop: true,
+        },
       }).outputText;
       const client = path.join(dir, 'load-client.js');
       writeFileSync(client, js);
@@ -49,20 +53,31 @@ run(
         co.agentId,
         co.number,
       ]);
-      const result = JSON.parse(stdout) as { accepted: number; acceptedPerSecond: number; seconds: number };
+      const result = JSON.parse(stdout) as {
+        accepted: number;
+        acceptedPerSecond: number;
+        seconds: number;
+      };
       const stored = Number((await t.superuser('webhook_events').count({ n: '*' }))[0].n);
       const processedDuring = Number(
         (await t.superuser('webhook_events').where({ status: 'processed' }).count({ n: '*' }))[0].n,
       );
       const drainStart = Date.now();
       await waitFor(async () => {
-        const left = await t.superuser('webhook_events').whereIn('status', ['pending', 'processing']).count({ n: '*' });
+        const left = await t
+          .superuser('webhook_events')
+          .whereIn('status', ['pending', 'processing'])
+          .count({ n: '*' });
         return Number(left[0].n) === 0;
       }, 300_000);
       const drainSeconds = (Date.now() - drainStart) / 1000;
       const calls = Number((await t.superuser('calls').count({ n: '*' }))[0].n);
       console.log(
-        JSON.stringify({ ...result, concurrency, stored, processedDuring, drainSeconds, calls }, null, 2),
+        JSON.stringify(
+          { ...result, concurrency, stored, processedDuring, drainSeconds, calls },
+          null,
+          2,
+        ),
       );
       expect(stored).toBe(result.accepted);
       expect(calls).toBe(result.accepted);

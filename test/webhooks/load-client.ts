@@ -75,7 +75,8 @@ async function main(): Promise<void> {
   await Promise.all(Array.from({ length: concurrency }, (_, i) => lane(i)));
   const elapsed = (Date.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))];
+  const pct = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))];
   process.stdout.write(
     JSON.stringify({
       seconds: elapsed,

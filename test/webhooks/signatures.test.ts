@@ -17,19 +17,33 @@ describe('Retell signature', () => {
   const vectorDigest = '07024cabe7dd8f6d1c6e4a8324ca92c812e6ad4a7ee506c04f7e462e3321823e';
 
   test('the official SDK test vector verifies', () => {
-    expect(signRetell(vectorBody, 'test-api-key', vectorTs)).toBe(`v=${vectorTs},d=${vectorDigest}`);
+    expect(signRetell(vectorBody, 'test-api-key', vectorTs)).toBe(
+      `v=${vectorTs},d=${vectorDigest}`,
+    );
     expect(
-      verifyRetellSignature(body(vectorBody), `v=${vectorTs},d=${vectorDigest}`, ['test-api-key'], vectorTs),
+      verifyRetellSignature(
+        body(vectorBody),
+        `v=${vectorTs},d=${vectorDigest}`,
+        ['test-api-key'],
+        vectorTs,
+      ),
     ).toEqual({ ok: true });
     // Upper-case hex is accepted, as the SDK's case-insensitive pattern does.
     expect(
-      verifyRetellSignature(body(vectorBody), `v=${vectorTs},d=${vectorDigest.toUpperCase()}`, ['test-api-key'], vectorTs),
+      verifyRetellSignature(
+        body(vectorBody),
+        `v=${vectorTs},d=${vectorDigest.toUpperCase()}`,
+        ['test-api-key'],
+        vectorTs,
+      ),
     ).toEqual({ ok: true });
   });
 
   test('any of several active keys verifies (rotation)', () => {
     const header = signRetell(vectorBody, 'new-key', vectorTs);
-    expect(verifyRetellSignature(body(vectorBody), header, ['old-key', 'new-key'], vectorTs)).toEqual({ ok: true });
+    expect(
+      verifyRetellSignature(body(vectorBody), header, ['old-key', 'new-key'], vectorTs),
+    ).toEqual({ ok: true });
   });
 
   const now = vectorTs;
@@ -45,16 +59,23 @@ describe('Retell signature', () => {
     ['forged digest', `v=${vectorTs},d=${'0'.repeat(64)}`, 'mismatch'],
     ['timestamp changed', `v=${vectorTs + 1},d=${vectorDigest}`, 'mismatch'],
   ])('%s is refused', (_name, header, reason) => {
-    expect(verifyRetellSignature(body(vectorBody), header, ['test-api-key'], now)).toEqual({ ok: false, reason });
+    expect(verifyRetellSignature(body(vectorBody), header, ['test-api-key'], now)).toEqual({
+      ok: false,
+      reason,
+    });
   });
 
   test('tampered and re-serialised bodies are refused', () => {
-    expect(verifyRetellSignature(body('{"event":"call_started"}'), good, ['test-api-key'], now)).toEqual({
+    expect(
+      verifyRetellSignature(body('{"event":"call_started"}'), good, ['test-api-key'], now),
+    ).toEqual({
       ok: false,
       reason: 'mismatch',
     });
     // Same JSON value, different bytes.
-    expect(verifyRetellSignature(body('{ "event": "call_ended" }'), good, ['test-api-key'], now)).toEqual({
+    expect(
+      verifyRetellSignature(body('{ "event": "call_ended" }'), good, ['test-api-key'], now),
+    ).toEqual({
       ok: false,
       reason: 'mismatch',
     });
@@ -65,14 +86,24 @@ describe('Retell signature', () => {
   });
 
   test('wrong key is refused', () => {
-    expect(verifyRetellSignature(body(vectorBody), good, ['another-key'], now)).toEqual({ ok: false, reason: 'mismatch' });
-    expect(verifyRetellSignature(body(vectorBody), good, [], now)).toEqual({ ok: false, reason: 'unconfigured' });
+    expect(verifyRetellSignature(body(vectorBody), good, ['another-key'], now)).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
+    expect(verifyRetellSignature(body(vectorBody), good, [], now)).toEqual({
+      ok: false,
+      reason: 'unconfigured',
+    });
   });
 
   test('the five-minute window holds in both directions', () => {
     const k = ['test-api-key'];
-    expect(verifyRetellSignature(body(vectorBody), good, k, now + RETELL_WINDOW_MS)).toEqual({ ok: true });
-    expect(verifyRetellSignature(body(vectorBody), good, k, now - RETELL_WINDOW_MS)).toEqual({ ok: true });
+    expect(verifyRetellSignature(body(vectorBody), good, k, now + RETELL_WINDOW_MS)).toEqual({
+      ok: true,
+    });
+    expect(verifyRetellSignature(body(vectorBody), good, k, now - RETELL_WINDOW_MS)).toEqual({
+      ok: true,
+    });
     expect(verifyRetellSignature(body(vectorBody), good, k, now + RETELL_WINDOW_MS + 1)).toEqual({
       ok: false,
       reason: 'stale',
@@ -85,10 +116,13 @@ describe('Retell signature', () => {
 });
 
 describe('Cal.com signature', () => {
-  const raw = '{"triggerEvent":"BOOKING_CREATED","createdAt":"2027-01-01T00:00:00.000Z","payload":{"uid":"u1"}}';
+  const raw =
+    '{"triggerEvent":"BOOKING_CREATED","createdAt":"2027-01-01T00:00:00.000Z","payload":{"uid":"u1"}}';
   test('hex HMAC of the raw body with any active secret verifies', () => {
     expect(verifyCalcomSignature(body(raw), signCalcom(raw, 's1'), ['s1'])).toEqual({ ok: true });
-    expect(verifyCalcomSignature(body(raw), signCalcom(raw, 's2'), ['s1', 's2'])).toEqual({ ok: true });
+    expect(verifyCalcomSignature(body(raw), signCalcom(raw, 's2'), ['s1', 's2'])).toEqual({
+      ok: true,
+    });
   });
   test.each([
     ['missing', undefined, 'missing'],
@@ -112,7 +146,9 @@ describe('dedupe keys', () => {
   });
   test('Cal.com: trigger, uid and createdAt', () => {
     const r = calcomEnvelope(
-      body('{"triggerEvent":"BOOKING_CREATED","createdAt":"2027-01-01T00:00:00.000Z","payload":{"uid":"u1"}}'),
+      body(
+        '{"triggerEvent":"BOOKING_CREATED","createdAt":"2027-01-01T00:00:00.000Z","payload":{"uid":"u1"}}',
+      ),
     );
     expect(r.ok && r.envelope.dedupeKey).toBe('BOOKING_CREATED:u1:2027-01-01T00:00:00.000Z');
   });

@@ -1,0 +1,493 @@
+/**
+ * The benchmark harness: `npm run bench -- --scales 1,10,100,1000 --duration 5`.
+ *
+ * For each scale: a database of its own (cloned from a migrated template), seeded and analysed;
+ * the hot queries EXPLAINed; the built server started as child processes (production mode, plus
+ * development-mode servers with all layers on, without graphql-shield and without the tenant
+ * filter) next to a raw-SQL floor endpoint; each operation driven over HTTP by autocannon; the
+ * server's /metrics scraped for SQL statements per request and /proc read for CPU and RSS. The
+ * report goes to bench/results/<date>.md and .json. See bench/README.md.
+ */
+import 'reflect-metadata';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import type { GraphQLSchema } from 'graphql';
+import { openDatabase } from '../src/db/database';
+import {
+  cloneDatabase,
+  connect,
+  createMigratedDatabase,
+  databaseSize,
+  dropDatabase,
+} from './database';
+import { checkHotQueries, describePlan, hotQueries } from './explain';
+import { histogramByLabel, login, scrapeMetrics } from './http';
+import { runLoad } from './load';
+import {
+  availabilityOperation,
+  bookingOperation,
+  bookingSlots,
+  floorPage,
+  probeVoicePath,
+  staticOperations,
+  voiceOperation,
+  webhookCallPrefix,
+  webhookOperation,
+  appointmentsPage,
+  type BenchContext,
+  type Operation,
+  type Skipped,
+} from './operations';
+import { HELP, parseOptions, type BenchOptions } from './options';
+import { machineCpu, procStats, RssSampler, startChild, type Child } from './processes';
+import {
+  evaluateTargets,
+  renderMarkdown,
+  summariseChecks,
+  type OpResult,
+  type Report,
+  type ScaleResult,
+  type ServerName,
+} from './report';
+import { introspect } from './schema-probe';
+import { seedBenchData, BENCH_PASSWORD } from './seed';
+
+const started = Date.now();
+function log(message: string): void {
+  const s = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
+  process.stderr.write(`[bench ${s}s] ${message}\n`);
+}
+
+interface Server extends Child {
+  kind: ServerName;
+  token: string;
+  metricsToken?: string;
+}
+
+const children = new Set<Child>();
+const databases = new Set<string>();
+
+async function cleanup(options: BenchOptions): Promise<void> {
+  await Promise.allSettled([...children].map((c) => c.stop()));
+  children.clear();
+  if (options.keepDb) {
+    if (databases.size) log(`kept databases: ${[...databases].join(', ')}`);
+    return;
+  }
+  for (const name of databases) {
+    await dropDatabase(options.databaseUrl, name).catch((err: unknown) =>
+      log(`could not drop ${name}: ${String(err)}`),
+    );
+  }
+  databases.clear();
+}
+
+interface RunState {
+  options: BenchOptions;
+  runId: string;
+  tmp: string;
+  retellKey: string;
+  voiceToken: string;
+  jwtSecret: string;
+  metricsToken: string;
+}
+
+function serverEnv(state: RunState, databaseUrl: string, kind: ServerName): Record<string, string> {
+  const env: Record<string, string> = {
+    NODE_ENV: kind === 'prod' ? 'production' : 'development',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: databaseUrl,
+    DB_POOL_MAX: String(state.options.poolMax),
+    JWT_SECRET: state.jwtSecret,
+    METRICS_TOKEN: state.metricsToken,
+    RETELL_API_KEYS: state.retellKey,
+    // The ingest benchmark sends from one address; the default (60 a minute) would refuse it.
+    WEBHOOK_RATE_LIMIT_PER_MINUTE: '100000',
+    VOICE_AGENT_TOKEN: state.voiceToken,
+    VOICE_AGENT_ALLOWED_IPS: '127.0.0.1,::1,::ffff:127.0.0.1',
+    ACCESS_TOKEN_TTL_SECONDS: '7200',
+    SEED_DEMO_DATA: 'false',
+  };
+  if (kind === 'shieldOff') env.BENCH_DISABLE_SHIELD = 'true';
+  if (kind === 'filterOff') env.BENCH_DISABLE_TENANT_FILTER = 'true';
+  return env;
+}
+
+async function startServer(
+  state: RunState,
+  databaseUrl: string,
+  kind: ServerName,
+  adminEmail: string,
+): Promise<Server> {
+  const dist = path.resolve(__dirname, '..');
+  const child =
+    kind === 'floor'
+      ? await startChild({
+          name: kind,
+          script: path.join(dist, 'bench', 'floor-server.js'),
+          env: { DATABASE_URL: databaseUrl, DB_POOL_MAX: String(state.options.poolMax) },
+          logFile: path.join(state.tmp, `${kind}.log`),
+          readyPath: '/healthz',
+        })
+      : await startChild({
+          name: kind,
+          script: path.join(dist, 'src', 'main.js'),
+          env: serverEnv(state, databaseUrl, kind),
+          logFile: path.join(state.tmp, `${kind}.log`),
+          readyPath: '/readyz',
+        });
+  children.add(child);
+  const token = kind === 'floor' ? '' : await login(child.url, adminEmail, BENCH_PASSWORD);
+  return { ...child, kind, token, metricsToken: kind === 'floor' ? undefined : state.metricsToken };
+}
+
+async function stopServer(server: Server): Promise<number | undefined> {
+  const hwm = procStats(server.pid)?.hwmMb;
+  await server.stop();
+  for (const c of children) if (c.pid === server.pid) children.delete(c);
+  return hwm;
+}
+
+/** Statements per request since `before`: every route but the scrape itself. */
+async function statementTotals(server: Server): Promise<{ sum: number; count: number } | null> {
+  if (!server.metricsToken) return null;
+  const text = await scrapeMetrics(server.url, server.metricsToken);
+  const byRoute = histogramByLabel(text, 'app_db_statements_per_request', 'route');
+  let sum = 0;
+  let count = 0;
+  for (const [route, t] of byRoute) {
+    if (route === '/metrics') continue;
+    sum += t.sum;
+    count += t.count;
+  }
+  return { sum, count };
+}
+
+async function measure(
+  state: RunState,
+  server: Server,
+  op: Operation,
+  round = 0,
+  after?: (result: OpResult) => Promise<Record<string, unknown>>,
+): Promise<OpResult> {
+  const { options } = state;
+  const target = { url: server.url, token: server.token };
+  if (options.warmupS > 0) {
+    await runLoad(server.url, op.build(target, 'warmup'), {
+      durationS: options.warmupS,
+      connections: options.connections,
+    });
+  }
+  const before = await statementTotals(server);
+  const cpu0 = procStats(server.pid);
+  const m0 = machineCpu();
+  const sampler = new RssSampler([server.pid]);
+  sampler.start();
+  const load = await runLoad(server.url, op.build(target, 'measure'), {
+    durationS: options.durationS,
+    connections: options.connections,
+  });
+  sampler.stop();
+  const m1 = machineCpu();
+  const cpu1 = procStats(server.pid);
+  const afterTotals = await statementTotals(server);
+  const statements =
+    before && afterTotals && afterTotals.count > before.count
+      ? (afterTotals.sum - before.sum) / (afterTotals.count - before.count)
+      : null;
+  const result: OpResult = {
+    ...load,
+    op: op.name,
+    title: op.title,
+    server: server.kind,
+    round,
+    statementsPerRequest: statements === null ? null : Math.round(statements * 100) / 100,
+    serverCpuMsPerRequest:
+      cpu0 && cpu1 && load.requests
+        ? Math.round(((cpu1.cpuMs - cpu0.cpuMs) / load.requests) * 1000) / 1000
+        : null,
+    serverRssPeakMb: Math.round(sampler.peakMb.get(server.pid) ?? 0) || null,
+    machineBusyPct:
+      Math.round(((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * 1000) / 10,
+  };
+  if (after) result.extra = await after(result);
+  log(
+    `  ${server.kind.padEnd(9)} ${op.name.padEnd(22)} ${String(result.okRps).padStart(8)} req/s  p50 ${result.latencyMs.p50} p95 ${result.latencyMs.p95} p99 ${result.latencyMs.p99} ms  errors ${result.errors}  SQL/req ${result.statementsPerRequest ?? '–'}  CPU ${result.serverCpuMsPerRequest ?? '–'} ms/req`,
+  );
+  for (const sample of result.errorSamples) log(`      error: ${sample}`);
+  return result;
+}
+
+function wanted(options: BenchOptions, name: string): boolean {
+  return options.ops.length === 0 || options.ops.includes(name);
+}
+
+async function runScale(state: RunState, template: string, scale: number): Promise<ScaleResult> {
+  const { options } = state;
+  const dbName = `${state.runId}_x${String(scale).replace('.', '_')}`;
+  databases.add(dbName);
+  const url = await cloneDatabase(options.databaseUrl, template, dbName);
+  const superuser: Knex = connect(url, 2);
+  try {
+    log(`scale ${scale}x: seeding`);
+    const seed = await seedBenchData(superuser, { scale, companies: options.companies });
+    const size = await databaseSize(superuser);
+    log(
+      `scale ${scale}x: seeded ${seed.totals.appointments} appointments over ${seed.companies} companies in ${seed.seconds.toFixed(1)} s (${size})`,
+    );
+    const now = new Date();
+    const ctx: BenchContext = {
+      seed,
+      runId: state.runId,
+      retellKey: state.retellKey,
+      voiceToken: state.voiceToken,
+      now,
+    };
+
+    // EXPLAIN the hot queries as the runtime role, with row level security in the plan.
+    const runtime = await openDatabase({ url, poolMax: 2 });
+    let explain;
+    try {
+      const b = seed.bench;
+      const checks = await checkHotQueries(
+        runtime.knex,
+        hotQueries({
+          companyId: b.id,
+          staffIds: b.staffIds,
+          customerIds: b.customerIds.slice(0, 50),
+          appointmentId: b.appointmentIds[0],
+          namePrefix: b.namePrefixes[0] ?? 'ma',
+          phone: b.customerPhones[0],
+          now,
+        }),
+        b.id,
+        { analyze: true },
+      );
+      explain = summariseChecks(checks, describePlan);
+      for (const e of explain) {
+        if (!e.ok || e.warnings.length)
+          log(`  explain ${e.name}: ${[...e.problems, ...e.warnings].join('; ')}`);
+      }
+    } finally {
+      await runtime.close();
+    }
+
+    log(`scale ${scale}x: starting servers`);
+    const kinds: ServerName[] = options.baselines
+      ? ['prod', 'devRef', 'floor', 'shieldOff', 'filterOff']
+      : ['prod', 'devRef'];
+    const servers = new Map<ServerName, Server>();
+    // Two at a time: starting five Node processes at once on two cores takes longer than this.
+    for (let i = 0; i < kinds.length; i += 2) {
+      const batch = await Promise.all(
+        kinds.slice(i, i + 2).map((k) => startServer(state, url, k, seed.bench.adminEmail)),
+      );
+      for (const s of batch) servers.set(s.kind, s);
+    }
+    const prod = servers.get('prod')!;
+    const devRef = servers.get('devRef')!;
+
+    // What the server offers right now (others are adding scheduling and the voice agent).
+    const detected: Record<string, string> = {};
+    const skipped: Skipped[] = [];
+    const schema: GraphQLSchema = await introspect(devRef.url, devRef.token);
+    const ops: Operation[] = staticOperations(ctx);
+    const availability = availabilityOperation(ctx, schema);
+    if ('reason' in availability) skipped.push(availability);
+    else {
+      ops.push(availability);
+      detected.availableSlots = availability.detail;
+    }
+    const booking = bookingOperation(ctx, schema, bookingSlots(ctx));
+    if ('reason' in booking) skipped.push(booking);
+    else {
+      ops.push(booking);
+      detected.bookAppointment = booking.detail;
+    }
+    const voice = await probeVoicePath(ctx, prod.url, options.voicePath);
+    if (voice.path) {
+      ops.push(voiceOperation(ctx, voice.path));
+      detected.voiceCheckAvailability = `${voice.path} (probe answered ${voice.answer})`;
+    } else {
+      skipped.push({
+        name: 'voiceCheckAvailability',
+        reason: `no route: ${voice.tried.join(', ')} all answer 404 No such route`,
+      });
+    }
+    ops.push(webhookOperation(ctx, scale));
+
+    const results: OpResult[] = [];
+    const hwm: Partial<Record<ServerName, number>> = {};
+
+    if (options.baselines && wanted(options, 'appointmentsPage')) {
+      log(`scale ${scale}x: appointments page against the floor and the switched-off servers`);
+      const order: ServerName[] = ['floor', 'prod', 'devRef', 'shieldOff', 'filterOff'];
+      for (let round = 0; round < options.rounds; round++) {
+        for (const kind of round % 2 ? [...order].reverse() : order) {
+          const server = servers.get(kind)!;
+          const op = kind === 'floor' ? floorPage(ctx) : appointmentsPage(50);
+          results.push(await measure(state, server, op, round));
+        }
+      }
+    }
+    for (const kind of ['floor', 'devRef', 'shieldOff', 'filterOff'] as ServerName[]) {
+      const server = servers.get(kind);
+      if (server) hwm[kind] = await stopServer(server);
+    }
+
+    log(`scale ${scale}x: operations on the production-mode server`);
+    for (const op of ops) {
+      if (!wanted(options, op.name)) continue;
+      if (op.name === 'appointmentsPage' && options.baselines) continue; // measured above
+      const after =
+        op.name === 'webhookRetell'
+          ? async (r: OpResult) => {
+              // Durable means in the inbox table: count what this phase stored.
+              const prefix = webhookCallPrefix(ctx, scale, 'measure');
+              const { rows } = await superuser.raw<{ rows: { n: number }[] }>(
+                `select count(*)::int as n from webhook_events where provider = 'retell' and dedupe_key like ?`,
+                [`call_started:${prefix}%`],
+              );
+              return { accepted: r.statuses['202'] ?? 0, stored: rows[0].n };
+            }
+          : undefined;
+      results.push(await measure(state, prod, op, 0, after));
+    }
+    hwm.prod = await stopServer(prod);
+    return {
+      scale,
+      companies: seed.companies,
+      totals: seed.totals,
+      benchCompany: seed.bench.counts,
+      seedSeconds: seed.seconds,
+      databaseSize: size,
+      explain,
+      results,
+      skipped,
+      detected,
+      serverHwmMb: Object.fromEntries(
+        Object.entries(hwm).map(([k, v]) => [k, v === undefined ? undefined : Math.round(v)]),
+      ),
+    };
+  } finally {
+    await superuser.destroy();
+    await Promise.allSettled([...children].map((c) => c.stop()));
+    children.clear();
+    if (!options.keepDb) {
+      await dropDatabase(options.databaseUrl, dbName);
+      databases.delete(dbName);
+    }
+  }
+}
+
+function machineInfo(pgVersion: string): Record<string, string | number> {
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, { stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim();
+    } catch {
+      return '';
+    }
+  };
+  const dirty = git(['status', '--porcelain']).split('\n').filter(Boolean).length;
+  return {
+    cpus: `${os.cpus().length}× ${os.cpus()[0]?.model ?? '?'}`,
+    memory: `${Math.round(os.totalmem() / 2 ** 30)} GB`,
+    node: process.version,
+    postgres: pgVersion,
+    commit: `${git(['rev-parse', '--short', 'HEAD']) || '?'}${dirty ? ` + ${dirty} uncommitted files` : ''}`,
+  };
+}
+
+async function main(): Promise<void> {
+  let options: BenchOptions;
+  try {
+    options = parseOptions(
+      process.argv.slice(2),
+      process.env,
+      path.resolve(__dirname, '..', '..', 'bench', 'results'),
+    );
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit((err as Error).message === HELP ? 0 : 2);
+  }
+  const runId = `bench_${Date.now().toString(36)}_${randomBytes(2).toString('hex')}`;
+  const state: RunState = {
+    options,
+    runId,
+    tmp: mkdtempSync(path.join(os.tmpdir(), 'bench-')),
+    retellKey: `key_${randomBytes(16).toString('hex')}`,
+    voiceToken: randomBytes(24).toString('hex'),
+    jwtSecret: randomBytes(32).toString('hex'),
+    metricsToken: randomBytes(24).toString('hex'),
+  };
+  let interrupted = false;
+  const onSignal = (signal: string) => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log(`${signal}: stopping servers and dropping databases`);
+    cleanup(options).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+
+  log(`run ${runId}; logs in ${state.tmp}`);
+  const startedAt = new Date();
+  const template = `${runId}_tpl`;
+  databases.add(template);
+  const scales: ScaleResult[] = [];
+  let pgVersion = '?';
+  try {
+    const admin = connect(options.databaseUrl);
+    try {
+      const { rows } = await admin.raw<{ rows: { v: string }[] }>('show server_version');
+      pgVersion = rows[0].v;
+    } finally {
+      await admin.destroy();
+    }
+    log('migrating the template database');
+    await createMigratedDatabase(options.databaseUrl, template);
+    for (const scale of options.scales) scales.push(await runScale(state, template, scale));
+  } finally {
+    await cleanup(options);
+  }
+
+  const finishedAt = new Date();
+  const date = startedAt.toISOString().slice(0, 10);
+  const { outDir: _outDir, ...shownOptions } = options;
+  const report: Report = {
+    date,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    options: { ...shownOptions, databaseUrl: redact(options.databaseUrl) },
+    machine: machineInfo(pgVersion),
+    scales,
+    targets: evaluateTargets(scales),
+    notes: [
+      'Load generator (autocannon), servers and Postgres share the machine: a request/s figure includes their competition for the CPUs. "machine busy" is the whole machine during the measurement; anything above what the benchmark explains is other work.',
+      'Baselines (devRef, shieldOff, filterOff) run in development mode because the switches are refused in production; their ratios compare development-mode servers with each other.',
+    ],
+  };
+  mkdirSync(options.outDir, { recursive: true });
+  const base = path.join(options.outDir, date);
+  writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${base}.md`, `${renderMarkdown(report)}\n`);
+  log(`report: ${base}.md and ${base}.json`);
+  for (const t of report.targets) log(`  ${t.status.padEnd(12)} ${t.title}: ${t.measured}`);
+}
+
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
