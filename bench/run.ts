@@ -431,7 +431,7 @@ async function main(): Promise<void> {
     if (interrupted) process.exit(130);
     interrupted = true;
     log(`${signal}: stopping servers and dropping databases`);
-    cleanup(options).finally(() => process.exit(130));
+    void cleanup(options).finally(() => process.exit(130));
   };
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));

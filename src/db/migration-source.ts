@@ -9,6 +9,7 @@ import * as appointments from '../../migrations/20261126000700_appointments';
 import * as policiesAndCallbacks from '../../migrations/20261126000800_policies_and_callbacks';
 import * as activityLogs from '../../migrations/20261126000900_activity_logs';
 import * as platformFunctions from '../../migrations/20261126001000_platform_functions';
+import * as platformAdminManagement from '../../migrations/20261126001100_platform_admin_management';
 import * as webhooks from '../../migrations/20261126002000_webhooks';
 import * as scheduling from '../../migrations/20261126003000_scheduling';
 import * as observabilityFunctions from '../../migrations/20261126004000_observability_functions';
@@ -34,6 +35,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261126000800_policies_and_callbacks', policiesAndCallbacks],
   ['20261126000900_activity_logs', activityLogs],
   ['20261126001000_platform_functions', platformFunctions],
+  ['20261126001100_platform_admin_management', platformAdminManagement],
   ['20261126002000_webhooks', webhooks],
   ['20261126003000_scheduling', scheduling],
   ['20261126004000_observability_functions', observabilityFunctions],

@@ -10,6 +10,10 @@ import {
   Resolver,
 } from 'type-graphql';
 import type { GraphQLContext } from '../graphql/context';
+import { EmailAddressResolver } from 'graphql-scalars';
+import { hashPassword } from '../auth/password';
+import { actorId } from '../context/actor';
+import { translateDbError } from '../db/errors';
 import { AppError } from '../errors/app-error';
 import { optionalText, requiredText } from '../services/crud';
 import { checkTimezone } from '../services/timezone';
@@ -73,8 +77,63 @@ class UpdateCompanyInput {
   defaultRegion?: string | null;
 }
 
+@ObjectType({ description: 'A platform operator (super admin).' })
+export class PlatformAdmin {
+  @Field(() => ID)
+  id!: string;
+
+  @Field()
+  email!: string;
+
+  @Field()
+  name!: string;
+}
+
+@InputType()
+class CreatePlatformAdminInput {
+  @Field(() => EmailAddressResolver)
+  email!: string;
+
+  @Field()
+  name!: string;
+
+  @Field({ description: 'At least 12 characters.' })
+  password!: string;
+}
+
 @Resolver(() => CompanyType)
 export class CompanyResolver {
+  @Mutation(() => PlatformAdmin, {
+    description: 'Creates another platform operator. Only a super admin may do this.',
+  })
+  async createPlatformAdmin(
+    @Arg('input') input: CreatePlatformAdminInput,
+    @Ctx() { ctx }: GraphQLContext,
+  ): Promise<PlatformAdmin> {
+    if (input.password.length < 12 || input.password.length > 200) {
+      throw new AppError('BAD_USER_INPUT', 'input.password must be 12 to 200 characters', {
+        field: 'input.password',
+      });
+    }
+    const name = requiredText(input.name, 'input.name');
+    const email = input.email.toLowerCase();
+    let id: string;
+    try {
+      const { rows } = (await ctx.deps.db.knex.raw(
+        'select platform_create_admin(?::citext, ?, ?) as id',
+        [email, name, await hashPassword(input.password)],
+      )) as { rows: { id: string }[] };
+      id = rows[0].id;
+    } catch (err) {
+      translateDbError(err, { platform_admins_email_unique: 'input.email' });
+    }
+    ctx.deps.logger.warn(
+      { requestId: ctx.requestId, actor: actorId(ctx.actor), created: id },
+      'platform admin created',
+    );
+    return { id, email, name };
+  }
+
   @Query(() => CompanyType, { nullable: true, description: 'The company the request acts in.' })
   async company(@Ctx() { ctx }: GraphQLContext): Promise<CompanyType | null> {
     if (!ctx.companyId) return null;

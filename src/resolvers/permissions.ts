@@ -65,7 +65,9 @@ export const PERMISSIONS: IRuleTypeMap = {
     addCustomerNote: write('customerNotes'),
     deleteCustomerNote: write('customerNotes'),
     savePhoneNumber: write('phoneNumbers'),
+    createPlatformAdmin: superAdmin,
   },
+  PlatformAdmin: allowFields(['id', 'email', 'name']),
   Viewer: allowFields(['actorType', 'name', 'email', 'roles', 'scopes', 'user', 'company']),
   Company: allowFields([
     'id',

@@ -212,6 +212,27 @@ describe('no privilege escalation', () => {
     expect(await s.t.superuser('users').where({ email: 'root2@alpha.test' })).toHaveLength(0);
   });
 
+  test('only a super admin creates a super admin', async () => {
+    const CREATE_ROOT = `mutation($e: EmailAddress!) {
+      createPlatformAdmin(input: { email: $e, name: "Ops", password: "long-enough-password" }) { id email }
+    }`;
+    const admin = await w.login(w.a.users.admin.email);
+    const denied = await s.gql(CREATE_ROOT, { e: 'ops1@platform.test' }, { token: admin });
+    expect(denied.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    const root = await w.login(w.superAdmin.email);
+    const created = await s.gql(CREATE_ROOT, { e: 'ops2@platform.test' }, { token: root });
+    expect(created.data?.createPlatformAdmin.email).toBe('ops2@platform.test');
+    const again = await s.gql(CREATE_ROOT, { e: 'ops2@platform.test' }, { token: root });
+    expect(again.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', field: 'input.email' });
+    const rows = await s.t.superuser('platform_admins').select('email').orderBy('email');
+    expect(rows.map((r: { email: string }) => r.email)).toEqual([
+      'ops2@platform.test',
+      'root@platform.test',
+    ]);
+    const login = await s.gql(LOGIN, { e: 'ops2@platform.test', p: 'long-enough-password' });
+    expect(login.data?.login.accessToken).toBeDefined();
+  });
+
   test('nobody changes their own roles', async () => {
     const manager = await w.login(w.a.users.manager.email);
     const me = await s.gql('{ me { user { id } } }', {}, { token: manager });
