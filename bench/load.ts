@@ -52,6 +52,21 @@ export async function runLoad(
   let errors = 0;
   let ok = 0;
 
+  const next = req.next;
+  // autocannon replaces its default setupRequest with whatever key is given, even undefined.
+  const setup: Pick<autocannon.Request, 'setupRequest'> = next
+    ? {
+        setupRequest: (data) => {
+          const n = next();
+          return {
+            ...data,
+            ...(n.body !== undefined ? { body: n.body } : {}),
+            ...(n.path !== undefined ? { path: n.path } : {}),
+            headers: { ...data.headers, ...n.headers },
+          };
+        },
+      }
+    : {};
   const instance = autocannon({
     url: baseUrl,
     connections: options.connections,
@@ -63,17 +78,7 @@ export async function runLoad(
         path: req.path,
         headers: req.headers,
         body: req.body,
-        setupRequest: req.next
-          ? (data) => {
-              const n = req.next!();
-              return {
-                ...data,
-                ...(n.body !== undefined ? { body: n.body } : {}),
-                ...(n.path !== undefined ? { path: n.path } : {}),
-                headers: { ...data.headers, ...n.headers },
-              };
-            }
-          : undefined,
+        ...setup,
         onResponse: (status, body) => {
           statuses[status] = (statuses[status] ?? 0) + 1;
           const problem = req.check(status, body);

@@ -25,6 +25,8 @@ export interface BenchOptions {
   voicePath?: string;
   /** Companies to spread the rows over; default grows with the scale. */
   companies?: number;
+  /** Run the production-mode server with --cpu-prof and summarise where its CPU went. */
+  profile: boolean;
 }
 
 export const HELP = `npm run bench -- [options]
@@ -39,6 +41,7 @@ export const HELP = `npm run bench -- [options]
   --companies N            companies to spread the rows over (default 10..100, growing with the scale)
   --voice-path /api/...    path of the voice agent's check-availability function
   --out bench/results      where the report is written
+  --profile                CPU-profile the production-mode server (node --cpu-prof) and report the top functions
   --keep-db                do not drop the benchmark databases
   --no-baselines           skip the floor and the shield-off / tenant-filter-off servers
 
@@ -97,5 +100,6 @@ export function parseOptions(
     baselines: !flag('no-baselines'),
     voicePath: get('voice-path'),
     companies: companies ? num('companies', 10, 1, 1000) : undefined,
+    profile: flag('profile'),
   };
 }

@@ -94,12 +94,14 @@ export async function startChild(options: {
   logFile: string;
   readyPath: string;
   timeoutMs?: number;
+  /** Node flags, e.g. --cpu-prof. */
+  nodeArgs?: string[];
 }): Promise<Child> {
   const port = await freePort();
   const fd = openSync(options.logFile, 'a');
   let proc: ChildProcess;
   try {
-    proc = spawn(process.execPath, [options.script], {
+    proc = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script], {
       env: { ...baseEnv(), ...options.env, PORT: String(port), HOST: '127.0.0.1' },
       stdio: ['ignore', fd, fd],
     });

@@ -1,4 +1,5 @@
 import type { QueryCheck } from './explain';
+import { renderProfile, type ProfileSummary } from './profile';
 import type { LoadResult } from './load';
 import type { Skipped } from './operations';
 import type { BenchOptions } from './options';
@@ -24,6 +25,8 @@ export interface OpResult extends LoadResult {
   serverCpuMsPerRequest: number | null;
   serverRssPeakMb: number | null;
   machineBusyPct: number;
+  /** 1-minute load average at the end of the run (2 cores: above ~3 means other work competes). */
+  loadAvg: number;
   extra?: Record<string, unknown>;
 }
 
@@ -52,6 +55,8 @@ export interface ScaleResult {
   detected: Record<string, string>;
   /** Peak RSS over each server process's life (VmHWM), MB. */
   serverHwmMb: Partial<Record<ServerName, number>>;
+  /** Where the production-mode server's CPU went (with --profile). */
+  profile?: ProfileSummary;
 }
 
 export interface TargetResult {
@@ -117,6 +122,7 @@ export function mergeRounds(rows: OpResult[]): OpResult {
     serverCpuMsPerRequest: avgOrNull((r) => r.serverCpuMsPerRequest),
     serverRssPeakMb: Math.max(...rows.map((r) => r.serverRssPeakMb ?? 0)) || null,
     machineBusyPct: r1(avg((r) => r.machineBusyPct)),
+    loadAvg: r1(avg((r) => r.loadAvg)),
   };
 }
 
@@ -417,12 +423,12 @@ export function renderMarkdown(report: Report): string {
       '',
     );
     out.push(
-      '| operation | server | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/req | server CPU ms/req | server RSS MB | machine busy |',
-      '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| operation | server | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/req | server CPU ms/req | server RSS MB | machine busy | load avg |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const r of sortRows(mergedResults(s))) {
       out.push(
-        `| ${r.op} | ${r.server} | ${fmt(r.okRps, 0)} | ${fmt(r.latencyMs.p50, 2)} | ${fmt(r.latencyMs.p95, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${r.errors} | ${fmt(r.statementsPerRequest, 2)} | ${fmt(r.serverCpuMsPerRequest, 2)} | ${fmt(r.serverRssPeakMb, 0)} | ${fmt(r.machineBusyPct, 0)}% |`,
+        `| ${r.op} | ${r.server} | ${fmt(r.okRps, 0)} | ${fmt(r.latencyMs.p50, 2)} | ${fmt(r.latencyMs.p95, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${r.errors} | ${fmt(r.statementsPerRequest, 2)} | ${fmt(r.serverCpuMsPerRequest, 2)} | ${fmt(r.serverRssPeakMb, 0)} | ${fmt(r.machineBusyPct, 0)}% | ${fmt(r.loadAvg, 1)} |`,
       );
     }
     out.push('');
@@ -462,6 +468,10 @@ export function renderMarkdown(report: Report): string {
       out.push(`| ${e.name} | ${verdict} | ${fmt(e.executionMs, 2)} | ${e.plan} |`);
     }
     out.push('');
+    if (s.profile)
+      out.push(
+        renderProfile(s.profile, `CPU profile of the production-mode server at ${s.scale}x`),
+      );
   }
   return out.join('\n');
 }

@@ -53,6 +53,7 @@ import {
   type ScaleResult,
   type ServerName,
 } from './report';
+import { newestProfile, summariseProfile } from './profile';
 import { introspect } from './schema-probe';
 import { seedBenchData, BENCH_PASSWORD } from './seed';
 
@@ -139,11 +140,17 @@ async function startServer(
           env: serverEnv(state, databaseUrl, kind),
           logFile: path.join(state.tmp, `${kind}.log`),
           readyPath: '/readyz',
+          nodeArgs:
+            kind === 'prod' && state.options.profile
+              ? ['--cpu-prof', '--cpu-prof-dir', profileDir(state)]
+              : [],
         });
   children.add(child);
   const token = kind === 'floor' ? '' : await login(child.url, adminEmail, BENCH_PASSWORD);
   return { ...child, kind, token, metricsToken: kind === 'floor' ? undefined : state.metricsToken };
 }
+
+const profileDir = (state: RunState) => path.join(state.tmp, 'profile');
 
 async function stopServer(server: Server): Promise<number | undefined> {
   const hwm = procStats(server.pid)?.hwmMb;
@@ -213,6 +220,7 @@ async function measure(
     serverRssPeakMb: Math.round(sampler.peakMb.get(server.pid) ?? 0) || null,
     machineBusyPct:
       Math.round(((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * 1000) / 10,
+    loadAvg: Math.round(os.loadavg()[0] * 10) / 10,
   };
   if (after) result.extra = await after(result);
   log(
@@ -358,7 +366,14 @@ async function runScale(state: RunState, template: string, scale: number): Promi
       results.push(await measure(state, prod, op, 0, after));
     }
     hwm.prod = await stopServer(prod);
+    const profileFile = options.profile ? newestProfile(profileDir(state)) : undefined;
+    const profile = profileFile ? summariseProfile(profileFile) : undefined;
+    if (profile) {
+      log(`scale ${scale}x: CPU profile ${profileFile}`);
+      for (const e of profile.byPackage.slice(0, 8)) log(`  ${e.share}% ${e.name}`);
+    }
     return {
+      profile,
       scale,
       companies: seed.companies,
       totals: seed.totals,
@@ -445,7 +460,9 @@ async function main(): Promise<void> {
   try {
     const admin = connect(options.databaseUrl);
     try {
-      const { rows } = await admin.raw<{ rows: { v: string }[] }>('show server_version');
+      const { rows } = await admin.raw<{ rows: { v: string }[] }>(
+        `select current_setting('server_version') as v`,
+      );
       pgVersion = rows[0].v;
     } finally {
       await admin.destroy();

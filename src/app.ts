@@ -12,6 +12,7 @@ import { createGraphqlMetricsPlugin } from './observability/graphql';
 import { createWebhookModule } from './webhooks';
 import { authenticateRequest } from './auth/authenticate';
 import { setTenantFilterEnabled } from './tenancy/switches';
+import { seedDemoData } from './seed/demo';
 
 /** Something that runs beside the HTTP server (the webhook worker, for example). */
 export interface BackgroundService {
@@ -112,6 +113,7 @@ export async function createApp(deps: AppDeps): Promise<{
 /** Opens the database, migrates, builds the app and listens. */
 export async function startServer(deps: AppDeps): Promise<AppServer> {
   await deps.db.migrate();
+  if (deps.config.seedDemoData) await seedDemoData(deps.db, deps.logger);
   const { app, services, onClose } = await createApp(deps);
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {

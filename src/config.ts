@@ -130,7 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: env.METRICS_TOKEN || undefined,
     metricsPort: metricsPortRaw ? int('METRICS_PORT', 0, 1, 65535) : undefined,
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
-    seedDemoData: bool('SEED_DEMO_DATA', !production),
+    seedDemoData: bool('SEED_DEMO_DATA', nodeEnv === 'development'),
     benchDisableShield,
     benchDisableTenantFilter,
     retellApiKeys: list('RETELL_API_KEYS'),

@@ -1,4 +1,4 @@
-import { hash, parseOptions, verify, type Algorithm } from '@node-rs/argon2';
+import { hash, parseOptions, verify } from '@node-rs/argon2';
 
 /**
  * Password hashing with argon2id at OWASP's recommended minimum (m=19 MiB, t=2, p=1): about
@@ -7,7 +7,7 @@ import { hash, parseOptions, verify, type Algorithm } from '@node-rs/argon2';
  */
 export const PASSWORD_HASH_OPTIONS = Object.freeze({
   // Algorithm.Argon2id; the enum is a const enum, which isolated modules cannot read.
-  algorithm: 2 as Algorithm,
+  algorithm: 2,
   memoryCost: 19456,
   timeCost: 2,
   parallelism: 1,
@@ -46,7 +46,7 @@ export function needsRehash(passwordHash: string): boolean {
   try {
     const used = parseOptions(passwordHash);
     return (
-      used.algorithm !== PASSWORD_HASH_OPTIONS.algorithm ||
+      Number(used.algorithm) !== PASSWORD_HASH_OPTIONS.algorithm ||
       used.memoryCost !== PASSWORD_HASH_OPTIONS.memoryCost ||
       used.timeCost !== PASSWORD_HASH_OPTIONS.timeCost ||
       used.parallelism !== PASSWORD_HASH_OPTIONS.parallelism

@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { openDatabase, type Database } from '../db/database';
-import { MIGRATION_CONFIG, migrationSource } from '../db/migration-source';
 
 /** Where the database is, for humans; a password in the URL is never printed. */
 export function describeDatabase(config: Config): string {
@@ -20,14 +19,19 @@ export async function openConfiguredDatabase(config: Config): Promise<Database> 
   });
 }
 
-/** Applies pending migrations and returns the names of those it applied. */
+/**
+ * Applies pending migrations and returns the names of those it applied. They are read back from
+ * knex_migrations by the time knex stamped on them, because the embedded database cannot be
+ * asked anything as the owner before its roles exist.
+ */
 export async function migrateAndReport(db: Database): Promise<string[]> {
-  const [, pending] = (await db.withOwner((owner) => owner.migrate.list(MIGRATION_CONFIG))) as [
-    unknown[],
-    unknown[],
-  ];
+  const started = new Date(Date.now() - 1);
   await db.migrate();
-  return pending.map((m) => migrationSource.getMigrationName(m as string));
+  const { rows } = await db.knex.raw<{ rows: { name: string }[] }>(
+    'select name from knex_migrations where migration_time >= ? order by id',
+    [started],
+  );
+  return rows.map((r) => r.name);
 }
 
 export function printMigrations(applied: readonly string[]): void {

@@ -86,6 +86,20 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
   const { btree_gist } = require('@electric-sql/pglite/contrib/btree_gist') as Contrib;
   /* eslint-enable @typescript-eslint/no-require-imports */
   const ClientPgLite = (await import('knex-pglite')).default;
+  // knex-pglite names a delete's command 'DEL', which knex does not read as a row count; answer
+  // deletes (and increments) with the number of affected rows, as the pg client does.
+  class PgliteClient extends (ClientPgLite as unknown as new (config: Knex.Config) => object) {
+    processResponse(obj: PgliteResponse, runner: unknown): unknown {
+      if ((obj.method === 'del' || obj.method === 'counter') && !obj.returning && !obj.output) {
+        return obj.response?.affectedRows ?? 0;
+      }
+      return (ClientPgLite.prototype as unknown as PgliteProcessor).processResponse.call(
+        this,
+        obj,
+        runner,
+      );
+    }
+  }
   const dir = options.pgliteDataDir ?? path.resolve('.data', 'pglite');
   const inMemory = dir === 'memory';
   if (!inMemory) mkdirSync(dir, { recursive: true });
@@ -95,7 +109,7 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
     parsers: { [DATE_OID]: (value: string) => value },
   });
   const knex = knexFactory({
-    client: ClientPgLite,
+    client: PgliteClient as unknown as typeof ClientPgLite,
     dialect: 'postgres',
     connection: () => ({ pglite }) as object,
   } as Knex.Config);
@@ -131,6 +145,16 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
       if (!pglite.closed) await pglite.close();
     },
   };
+}
+
+interface PgliteResponse {
+  method?: string;
+  returning?: unknown;
+  output?: unknown;
+  response?: { affectedRows?: number };
+}
+interface PgliteProcessor {
+  processResponse(obj: PgliteResponse, runner: unknown): unknown;
 }
 
 export async function migrateLatest(owner: Knex): Promise<void> {

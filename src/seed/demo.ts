@@ -151,8 +151,7 @@ export async function seedDemoData(
   options: SeedOptions = {},
 ): Promise<SeedSummary> {
   const started = performance.now();
-  const hasCompanies = async (owner: Knex) =>
-    ((await owner('companies').first('id')) as { id: string } | undefined) !== undefined;
+  const hasCompanies = async (owner: Knex) => (await owner('companies').first('id')) !== undefined;
   // The common case on a server start: already seeded, answered without hashing anything.
   if (await db.withOwner(hasCompanies)) {
     logger?.info({}, 'demo data not seeded: the database already has companies');
@@ -599,18 +598,30 @@ function buildCompany(
     throw new Error(`no customer free on ${day} for ${plan.slug}`);
   };
 
+  // Channels are drawn in random order, so the limit on phone bookings (each needs one of the
+  // company's calls) does not use itself up on the oldest appointments.
   const phoneCap = Math.floor(plan.counts.calls * 0.6);
   let phoneBooked = 0;
+  const channels: AppointmentSource[] = new Array<AppointmentSource>(slots.length);
+  const order = slots.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rnd.int(0, i);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  for (const i of order) {
+    let source: AppointmentSource = rnd.weighted(plan.sources);
+    if (source === 'calcom' && !calcomServiceIds.has(slots[i].service.id)) source = 'web';
+    if (source === 'phone' && phoneBooked >= phoneCap) source = 'manual';
+    if (source === 'phone') phoneBooked++;
+    channels[i] = source;
+  }
   const activityAt = (row: Row<ActivityLog>) => d.activity.push(row);
   const latest = (t: DateTime) => (t > now.minus({ minutes: 5 }) ? now.minus({ minutes: 5 }) : t);
 
-  for (const slot of slots) {
+  for (const [index, slot] of slots.entries()) {
     const customer = pickCustomer(slot.start.toISODate()!);
     const status = rnd.weighted(slot.future ? STATUS_FUTURE : STATUS_PAST);
-    let source: AppointmentSource = rnd.weighted(plan.sources);
-    if (source === 'calcom' && !calcomServiceIds.has(slot.service.id)) source = 'web';
-    if (source === 'phone' && phoneBooked >= phoneCap) source = 'manual';
-    if (source === 'phone') phoneBooked++;
+    const source = channels[index];
 
     const createdAt = latest(slot.start.minus({ days: rnd.int(1, 20), hours: rnd.int(0, 6) }));
     const end = slot.start.plus({ minutes: slot.service.durationMinutes });

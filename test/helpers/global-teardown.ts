@@ -11,7 +11,8 @@ export default async function globalTeardown(): Promise<void> {
       `select datname from pg_database where starts_with(datname, ?)`,
       [runPrefix()],
     )) as { rows: { datname: string }[] };
-    for (const row of rows) await admin.raw('drop database if exists ?? with (force)', [row.datname]);
+    for (const row of rows)
+      await admin.raw('drop database if exists ?? with (force)', [row.datname]);
   } finally {
     await admin.destroy();
   }

@@ -58,7 +58,7 @@ function asArray(value: unknown): string[] {
 }
 
 async function rows<T>(knex: Knex, sql: string, bindings: readonly unknown[] = []): Promise<T[]> {
-  const result = (await knex.raw(sql, bindings as Knex.RawBinding[])) as { rows: T[] };
+  const result = await knex.raw<{ rows: T[] }>(sql, bindings as Knex.RawBinding[]);
   return result.rows;
 }
 
@@ -370,12 +370,12 @@ export async function createTenantFixtures(owner: Knex): Promise<TenantFixtures>
     throw new FixtureGapError(`tenant tables not covered:\n  ${gaps.join('\n  ')}`);
 
   const suffix = randomUUID().slice(0, 8);
-  const companies = (await owner('companies')
+  const companies: { id: string; slug: string }[] = await owner('companies')
     .insert([
       { name: 'Company A', slug: `fixture-a-${suffix}` },
       { name: 'Company B', slug: `fixture-b-${suffix}` },
     ])
-    .returning(['id', 'slug'])) as { id: string; slug: string }[];
+    .returning(['id', 'slug']);
   const idOf = (prefix: string) => companies.find((c) => c.slug.startsWith(prefix))!.id;
   const a: CompanyFixture = { label: 'a', companyId: idOf('fixture-a-'), rows: new Map() };
   const b: CompanyFixture = { label: 'b', companyId: idOf('fixture-b-'), rows: new Map() };
@@ -405,11 +405,9 @@ export async function createTenantFixtures(owner: Knex): Promise<TenantFixtures>
 
   for (const table of insertionOrder(catalog)) {
     for (const company of [a, b]) {
-      const [{ id }] = (await owner(table)
+      const [{ id }]: { id: string }[] = await owner(table)
         .insert(buildRow(table, company, 0))
-        .returning('id')) as {
-        id: string;
-      }[];
+        .returning('id');
       company.rows.set(table, id);
     }
   }
@@ -441,10 +439,10 @@ export async function snapshotCompany(
 ): Promise<Record<string, unknown[]>> {
   const out: Record<string, unknown[]> = {};
   for (const table of catalog.tenantTables) {
-    const result = (await owner.raw(
+    const result = await owner.raw<{ rows: { row: unknown }[] }>(
       `select to_jsonb(t) as row from ?? t where t.company_id = ? order by t.id`,
       [table, companyId],
-    )) as { rows: { row: unknown }[] };
+    );
     out[table] = result.rows.map((r) => r.row);
   }
   return out;

@@ -104,6 +104,16 @@ describe('booking', () => {
     expect(r.appointment.staffId).toBe(ben);
   });
 
+  test('an email that belongs to another customer is left off instead of failing', async () => {
+    await co.customer({ phone: '+4915188888888', email: 'taken@example.com' });
+    const r = await book(VOICE_AGENT, {
+      startsAt: at('16:00'),
+      customer: { phone: '0151 8888 0000', name: 'Ida', email: 'TAKEN@example.com' },
+    });
+    expect(r.customer).toMatchObject({ phoneE164: '+4915188880000', name: 'Ida', email: null });
+    await world.t.superuser('appointments').where({ id: r.appointment.id }).del();
+  });
+
   test('picks the free staff member with the least to do that day', async () => {
     // One appointment each: the tie goes by name.
     const r = await book(admin, { startsAt: at('10:00') });

@@ -22,7 +22,7 @@ beforeAll(async () => {
 afterAll(async () => t.drop());
 
 async function rows<T>(knex: Knex, sql: string, bindings: readonly unknown[] = []): Promise<T[]> {
-  return ((await knex.raw(sql, bindings as Knex.RawBinding[])) as { rows: T[] }).rows;
+  return (await knex.raw<{ rows: T[] }>(sql, bindings as Knex.RawBinding[])).rows;
 }
 
 const tenantTables = () => catalog.tenantTables;

@@ -35,7 +35,7 @@ beforeAll(async () => {
 afterAll(async () => t.drop());
 
 async function rows<T>(sql: string, bindings: readonly unknown[] = []): Promise<T[]> {
-  return ((await t.superuser.raw(sql, bindings as never)) as { rows: T[] }).rows;
+  return (await t.superuser.raw<{ rows: T[] }>(sql, bindings as never)).rows;
 }
 
 test('creates exactly 117 appointments, 60 customers and 100 calls in three companies', async () => {
@@ -336,12 +336,9 @@ test('every demo user can be found at sign-in and has the demo password', async 
   );
   for (const user of DEMO_USERS) {
     // The same lookup sign-in makes, as the runtime role.
-    const { rows: found } = (await t.db.knex.raw(
-      'select * from platform_login_candidates(?::citext)',
-      [user.email],
-    )) as {
+    const { rows: found } = await t.db.knex.raw<{
       rows: { kind: string; company_id: string | null; password_hash: string; disabled: boolean }[];
-    };
+    }>('select * from platform_login_candidates(?::citext)', [user.email]);
     expect(found).toHaveLength(1);
     const [candidate] = found;
     expect(candidate.kind).toBe(user.role === 'super_admin' ? 'platform_admin' : 'user');
@@ -398,8 +395,10 @@ describe('on a second database', () => {
       .where({ slug: 'brooklyn-auto-care' })
       .select('id');
     await other.superuser('companies').where({ id }).delete();
-    const [{ n }] = (await other.superuser('appointments').count({ n: '*' })) as { n: string }[];
-    expect(Number(n)).toBe(97);
+    const { rows } = await other.superuser.raw<{ rows: { n: number }[] }>(
+      'select count(*)::int as n from appointments',
+    );
+    expect(rows[0].n).toBe(97);
   });
 });
 
@@ -500,7 +499,7 @@ describe('the demo plan, whatever day it is made on', () => {
           expect(planProblems(now)).toEqual([]);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 25 },
     );
     // Days where clocks change in Europe and North America.
     for (const iso of [

@@ -22,6 +22,7 @@ export function webhookConfig(overrides: Partial<Config> = {}): Config {
     retellApiKeys: [RETELL_KEY, RETELL_KEY_2],
     calcomSecrets: [CALCOM_SECRET],
     webhookRateLimitPerMinute: 100_000,
+    seedDemoData: false,
     ...overrides,
   });
 }

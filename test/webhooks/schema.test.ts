@@ -68,15 +68,13 @@ test('webhook_events: no company_id, RLS forced, read-only for the runtime role'
   );
   expect(privs.map((p) => p.privilege_type)).toEqual(['SELECT']);
   await expect(
-    t.db
-      .knex('webhook_events')
-      .insert({
-        provider: 'retell',
-        event_type: 'x',
-        dedupe_key: 'k',
-        payload_raw: '{}',
-        payload: '{}',
-      }),
+    t.db.knex('webhook_events').insert({
+      provider: 'retell',
+      event_type: 'x',
+      dedupe_key: 'k',
+      payload_raw: '{}',
+      payload: '{}',
+    }),
   ).rejects.toThrow(/permission denied/);
 });
 

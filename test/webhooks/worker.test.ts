@@ -97,7 +97,7 @@ function asActor<T>(token: string, fn: (ctx: RequestContext) => Promise<T>): Pro
 test('a worker killed mid-event: its lease runs out, another worker applies the event once', async () => {
   const { id, callId } = await deliver(a);
   // The dead worker claimed it with a short lease and never finished.
-  const claimed = await claimWebhookEvents(t.db.knex, 'doomed-worker', 10, 300);
+  const claimed = await claimWebhookEvents(t.db.knex, 'doomed-worker', 10, 1500);
   expect(claimed.map((e) => e.id)).toContain(id);
   expect(await eventRow(id)).toMatchObject({
     status: 'processing',
@@ -107,7 +107,7 @@ test('a worker killed mid-event: its lease runs out, another worker applies the 
 
   const rescuer = new WebhookWorker(deps, { workerId: 'rescuer' });
   expect(await rescuer.drain()).toBe(0); // still leased
-  await sleep(350);
+  await sleep(1600);
   expect(await rescuer.drain()).toBe(1);
   expect(await eventRow(id)).toMatchObject({ status: 'processed', attempts: 2, locked_by: null });
   expect(await t.superuser('calls').where({ retell_call_id: callId })).toHaveLength(1);
@@ -174,14 +174,14 @@ test('failures back off and end dead after the configured attempts; replay bring
   const { id: id2, callId } = await deliver(a);
   await t.superuser.raw('revoke insert on calls from app_runtime');
   try {
-    await w.drain();
+    await w.runOnce();
     row = await eventRow(id2);
     expect(row).toMatchObject({ status: 'failed', attempts: 1 });
     expect(row.last_error).toMatch(/permission denied/);
     await sleep(120);
-    await w.drain();
+    await w.runOnce();
     await sleep(150);
-    await w.drain();
+    await w.runOnce();
     row = await eventRow(id2);
     expect(row).toMatchObject({ status: 'dead', attempts: 3 });
   } finally {
