@@ -290,7 +290,7 @@ export async function checkHotQueries(
       const removed = s.removedRows ?? 0;
       if (isTenant(s) && removed > Math.max(allowance, 2 * kept)) {
         problems.push(
-          `${s.type} ${s.index ?? ''} on ${s.relation} reads ${removed + kept} rows to keep ${kept}: no index fits the filter`,
+          `${s.type}${s.index ? ` ${s.index}` : ''} on ${s.relation} reads ${removed + kept} rows to keep ${kept}: no index fits the filter`,
         );
       }
       if (q.limit !== undefined && s.type === 'Sort' && kept > Math.max(allowance, 2 * q.limit)) {

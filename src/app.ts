@@ -93,7 +93,7 @@ export async function createApp(deps: AppDeps): Promise<{
   mountMetrics(app, deps, services);
   const graphql = await createGraphQL(deps, [createGraphqlMetricsPlugin(deps)]);
   app.use(graphql.router);
-  onClose.push(graphql.stop);
+  onClose.push(() => graphql.stop());
 
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such route' } });

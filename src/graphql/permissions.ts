@@ -2,7 +2,14 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { allow, rule, shield } from 'graphql-shield';
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { applyMiddleware } from 'graphql-middleware';
-import { canRead, canWrite, isSignedIn, isSuperAdmin, type Resource } from '../auth/permissions';
+import {
+  canRead,
+  canWrite,
+  hasRole,
+  isSignedIn,
+  isSuperAdmin,
+  type Resource,
+} from '../auth/permissions';
 import { AppError } from '../errors/app-error';
 import type { GraphQLContext } from './context';
 
@@ -23,6 +30,11 @@ function named(name: string, check: Check) {
 export const signedIn = named('signedIn', () => true);
 /** A super admin, with or without a chosen company. */
 export const superAdmin = named('superAdmin', (ctx) => isSuperAdmin(ctx.actor));
+/** A company admin, or a super admin with or without a chosen company (the webhook inbox). */
+export const adminOrSuperAdmin = named(
+  'adminOrSuperAdmin',
+  (ctx) => isSuperAdmin(ctx.actor) || hasRole(ctx.actor, ctx.companyId, 'admin'),
+);
 
 const readRules = new Map<Resource, ReturnType<typeof named>>();
 const writeRules = new Map<Resource, ReturnType<typeof named>>();

@@ -18,6 +18,8 @@ export class Appointment extends TenantModel {
   notes!: string | null;
   priceCents!: number | null;
   rescheduleCount!: number;
+  /** The service's buffer at booking time; the staff member is busy until ends_at + this. */
+  bufferMinutes!: number;
   rescheduledFromId!: string | null;
   confirmedAt!: Date | null;
   cancelledAt!: Date | null;

@@ -21,9 +21,12 @@ export class TenantQueryBuilder<M extends Model, R = M[]> extends QueryBuilder<M
   }
 }
 
-type AnyBuilder = QueryBuilder<Model, unknown> & { unsafeKnex(): unknown };
+type AnyBuilder = QueryBuilder<Model, unknown> & { unsafeKnex(): unknown; isPartial(): boolean };
 
 function applyTenantScope(builder: AnyBuilder): void {
+  // A partial builder is a fragment of its parent query (the callback of `where(q => ...)`); the
+  // parent carries the filter, and adding it inside the group would change OR logic there.
+  if (builder.isPartial()) return;
   const modelClass = builder.modelClass();
   const tenant = tenantOf(builder.unsafeKnex());
   if (!tenant) throw new TenantContextMissingError(modelClass.tableName);

@@ -13,6 +13,8 @@ import { PolicyResolver } from './policy';
 import { ServiceResolver } from './service';
 import { StaffResolver, WorkingHourResolver } from './staff';
 import { UserResolver } from './user';
+import { AvailableSlotResolver, SchedulingResolver } from './scheduling';
+import { WebhookEventResolver } from './webhook-event';
 
 /** Every resolver class of the schema. */
 export const RESOLVERS: NonEmptyArray<Function> = [
@@ -33,4 +35,7 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   PolicyResolver,
   ActivityLogResolver,
   DashboardResolver,
+  SchedulingResolver,
+  AvailableSlotResolver,
+  WebhookEventResolver,
 ];

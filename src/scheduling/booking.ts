@@ -13,7 +13,6 @@ import {
   type LoadedSchedules,
   type SchedulingScope,
 } from './data';
-import './model-fields';
 import {
   auditOverrides,
   checkOverride,

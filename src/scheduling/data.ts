@@ -2,7 +2,6 @@ import type { Knex } from 'knex';
 import type { RequestContext } from '../context/request-context';
 import { AppError } from '../errors/app-error';
 import { Appointment, Branch, Service, Staff, TimeOff, WorkingHour } from '../models';
-import './model-fields';
 import { loadEffectivePolicies, type EffectivePolicy, type PolicyType } from './policies';
 import type { BusyInterval, StaffSchedule, WorkingHourRule } from './slots';
 import { badInput, companySettings, notFound, type CompanySettings } from './support';

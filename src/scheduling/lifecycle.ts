@@ -12,7 +12,6 @@ import {
   slotTakenError,
 } from './booking';
 import { loadScope, noStaffError } from './data';
-import './model-fields';
 import {
   auditOverrides,
   checkOverride,

@@ -54,6 +54,17 @@ async function seedCompany(db: Knex, slug: string, passwordHash: string): Promis
       price_cents: 3500,
     })
     .returning('id');
+  await db('staff_services').insert({ company_id: c, staff_id: staff.id, service_id: service.id });
+  await db('working_hours').insert(
+    [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({
+      company_id: c,
+      staff_id: staff.id,
+      branch_id: branch.id,
+      weekday,
+      starts_at: '09:00',
+      ends_at: '17:00',
+    })),
+  );
   const [customer] = await db('customers')
     .insert({
       company_id: c,
