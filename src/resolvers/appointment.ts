@@ -185,7 +185,9 @@ export class AppointmentResolver {
       column: `appointments.${field}`,
       direction: sqlDirection(orderBy?.direction),
     };
-    return paginate(ctx, q, page, order, (r) => (field === 'starts_at' ? r.startsAt : r.createdAt));
+    return paginate(ctx, q, page, order, (r) =>
+      field === AppointmentOrderField.STARTS_AT ? r.startsAt : r.createdAt,
+    );
   }
 
   @FieldResolver(() => CustomerNode)

@@ -167,7 +167,9 @@ export class CustomerResolver {
       column: `customers.${field}`,
       direction: sqlDirection(orderBy?.direction),
     };
-    return paginate(ctx, q, page, order, (r) => (field === 'name' ? r.name : r.createdAt));
+    return paginate(ctx, q, page, order, (r) =>
+      field === CustomerOrderField.NAME ? r.name : r.createdAt,
+    );
   }
 
   @Mutation(() => CustomerNode)

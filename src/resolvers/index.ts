@@ -17,6 +17,8 @@ import { AvailableSlotResolver, SchedulingResolver } from './scheduling';
 import { WebhookEventResolver } from './webhook-event';
 
 /** Every resolver class of the schema. */
+// type-graphql takes resolver classes as plain Function values.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const RESOLVERS: NonEmptyArray<Function> = [
   NodeResolver,
   AuthResolver,

@@ -21,14 +21,7 @@ import { localId, optionalLocalId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
 import { AppError } from '../errors/app-error';
 import { Branch, Staff, WorkingHour } from '../models';
-import {
-  createRow,
-  deleteRow,
-  getById,
-  optionalText,
-  requiredText,
-  updateRow,
-} from '../services/crud';
+import { createRow, deleteRow, getById, requiredText, updateRow } from '../services/crud';
 import { companyE164 } from '../services/phone';
 import { DateTime, likePattern } from './common';
 import { BranchNode } from './branch';
