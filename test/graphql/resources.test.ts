@@ -89,9 +89,16 @@ test('staff and working hours', async () => {
     manager,
   );
   expect(hours.workingHours.totalCount).toBe(1);
-  // A staff user sees only their own schedule.
-  const own = await ok('{ workingHours(first: 10) { totalCount } }', {}, staff);
-  expect(own.workingHours.totalCount).toBe(0);
+  // A staff user sees only their own schedule (the world gives them a row for each weekday).
+  const own = await ok(
+    '{ workingHours(first: 10) { totalCount nodes { staff { name } } } }',
+    {},
+    staff,
+  );
+  expect(own.workingHours.totalCount).toBe(7);
+  expect(
+    new Set(own.workingHours.nodes.map((n: { staff: { name: string } }) => n.staff.name)),
+  ).toEqual(new Set(['Stylist alpha']));
   expect(
     await ok(
       'mutation($id: ID!) { deleteWorkingHour(id: $id) }',
@@ -119,8 +126,10 @@ test('services, categories and who performs them', async () => {
     currency: 'EUR',
     category: { name: 'Colour' },
   });
-  const links = await s.t.superuser('staff_services').where({ company_id: w.a.id });
-  expect(links).toHaveLength(1);
+  const links = await s.t
+    .superuser('staff_services')
+    .where({ company_id: w.a.id, staff_id: w.a.staffId });
+  expect(links).toHaveLength(2);
   const tooLong = await s.gql(
     'mutation($id: ID!) { saveService(input: { id: $id, durationMinutes: 2000 }) { id } }',
     { id: saveService.id },
