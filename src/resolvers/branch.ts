@@ -15,7 +15,7 @@ import type { GraphQLContext } from '../graphql/context';
 import { localId } from '../graphql/ids';
 import { Branch } from '../models';
 import { createRow, optionalText, requiredText, updateRow } from '../services/crud';
-import { companyE164 } from '../services/phone';
+import { optionalCompanyE164 } from '../services/phone';
 import { checkTimezone } from '../services/timezone';
 import { DateTime, likePattern } from './common';
 import { Node } from './node';
@@ -113,7 +113,7 @@ export class BranchResolver {
       {
         name: requiredText(input.name, 'input.name'),
         address: optionalText(input.address, 'input.address', 500) ?? null,
-        phoneE164: input.phone ? await companyE164(ctx, input.phone, 'input.phone') : null,
+        phoneE164: (await optionalCompanyE164(ctx, input.phone, 'input.phone')) ?? null,
         timezone: input.timezone ? checkTimezone(input.timezone, 'input.timezone') : null,
       },
       { what: 'Branch', fields: { branches_company_id_name_unique: 'input.name' } },
@@ -130,12 +130,7 @@ export class BranchResolver {
       {
         name: input.name == null ? undefined : requiredText(input.name, 'input.name'),
         address: optionalText(input.address, 'input.address', 500),
-        phoneE164:
-          input.phone === undefined
-            ? undefined
-            : input.phone
-              ? await companyE164(ctx, input.phone, 'input.phone')
-              : null,
+        phoneE164: await optionalCompanyE164(ctx, input.phone, 'input.phone'),
         timezone:
           input.timezone === undefined
             ? undefined

@@ -27,7 +27,7 @@ import {
   requiredText,
   updateRow,
 } from '../services/crud';
-import { companyE164, companySettings } from '../services/phone';
+import { companySettings, optionalCompanyE164 } from '../services/phone';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { DateTime, likePattern, OrderDirection, sqlDirection } from './common';
 import { Node } from './node';
@@ -179,7 +179,7 @@ export class CustomerResolver {
       Customer,
       {
         name: requiredText(input.name, 'input.name'),
-        phoneE164: input.phone ? await companyE164(ctx, input.phone, 'input.phone') : null,
+        phoneE164: (await optionalCompanyE164(ctx, input.phone, 'input.phone')) ?? null,
         email: input.email?.toLowerCase() ?? null,
         preferredLanguage:
           optionalText(input.preferredLanguage, 'input.preferredLanguage', 20) ?? null,
@@ -196,12 +196,7 @@ export class CustomerResolver {
       localId(ctx, input.id, 'Customer', 'input.id'),
       {
         name: input.name == null ? undefined : requiredText(input.name, 'input.name'),
-        phoneE164:
-          input.phone === undefined
-            ? undefined
-            : input.phone
-              ? await companyE164(ctx, input.phone, 'input.phone')
-              : null,
+        phoneE164: await optionalCompanyE164(ctx, input.phone, 'input.phone'),
         email: input.email === undefined ? undefined : (input.email?.toLowerCase() ?? null),
         preferredLanguage: optionalText(input.preferredLanguage, 'input.preferredLanguage', 20),
       },

@@ -22,7 +22,7 @@ import { loadRelated } from '../graphql/loaders';
 import { AppError } from '../errors/app-error';
 import { Branch, Staff, WorkingHour } from '../models';
 import { createRow, deleteRow, getById, requiredText, updateRow } from '../services/crud';
-import { companyE164 } from '../services/phone';
+import { optionalCompanyE164 } from '../services/phone';
 import { DateTime, likePattern } from './common';
 import { BranchNode } from './branch';
 import { Node } from './node';
@@ -223,7 +223,7 @@ export class StaffResolver {
       {
         name: requiredText(input.name, 'input.name'),
         email: input.email?.toLowerCase() ?? null,
-        phoneE164: input.phone ? await companyE164(ctx, input.phone, 'input.phone') : null,
+        phoneE164: (await optionalCompanyE164(ctx, input.phone, 'input.phone')) ?? null,
         color: checkColor(input.color) ?? null,
         branchId: optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId') ?? null,
       },
@@ -240,12 +240,7 @@ export class StaffResolver {
       {
         name: input.name == null ? undefined : requiredText(input.name, 'input.name'),
         email: input.email === undefined ? undefined : (input.email?.toLowerCase() ?? null),
-        phoneE164:
-          input.phone === undefined
-            ? undefined
-            : input.phone
-              ? await companyE164(ctx, input.phone, 'input.phone')
-              : null,
+        phoneE164: await optionalCompanyE164(ctx, input.phone, 'input.phone'),
         color: checkColor(input.color),
         branchId: optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId'),
       },

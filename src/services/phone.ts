@@ -40,3 +40,17 @@ export async function companyE164(
   const company = await companySettings(ctx);
   return toE164(value, company.default_region, field);
 }
+
+/**
+ * An optional phone input: undefined keeps the stored value, null or empty clears it, anything else
+ * is normalised to E.164 with the company's region.
+ */
+export async function optionalCompanyE164(
+  ctx: RequestContext,
+  value: string | null | undefined,
+  field: string,
+): Promise<string | null | undefined> {
+  if (value === undefined) return undefined;
+  if (value === null || value.trim() === '') return null;
+  return companyE164(ctx, value, field);
+}
