@@ -31,6 +31,8 @@ export interface LoadResult {
   socketErrors: number;
   timeouts: number;
   statuses: Record<string, number>;
+  /** Average response size (headers and body), bytes. */
+  bytesPerResponse: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -118,6 +120,7 @@ export async function runLoad(
     socketErrors: result.errors - result.timeouts,
     timeouts: result.timeouts,
     statuses,
+    bytesPerResponse: Math.round((result.throughput.total ?? 0) / Math.max(1, latencies.length)),
   };
 }
 

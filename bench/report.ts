@@ -121,6 +121,7 @@ export function mergeRounds(rows: OpResult[]): OpResult {
     statementsPerRequest: avgOrNull((r) => r.statementsPerRequest),
     serverCpuMsPerRequest: avgOrNull((r) => r.serverCpuMsPerRequest),
     serverRssPeakMb: Math.max(...rows.map((r) => r.serverRssPeakMb ?? 0)) || null,
+    bytesPerResponse: Math.round(avg((r) => r.bytesPerResponse)),
     machineBusyPct: r1(avg((r) => r.machineBusyPct)),
     loadAvg: r1(avg((r) => r.loadAvg)),
   };
@@ -423,12 +424,12 @@ export function renderMarkdown(report: Report): string {
       '',
     );
     out.push(
-      '| operation | server | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/req | server CPU ms/req | server RSS MB | machine busy | load avg |',
-      '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| operation | server | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/req | server CPU ms/req | response bytes | server RSS MB | machine busy | load avg |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const r of sortRows(mergedResults(s))) {
       out.push(
-        `| ${r.op} | ${r.server} | ${fmt(r.okRps, 0)} | ${fmt(r.latencyMs.p50, 2)} | ${fmt(r.latencyMs.p95, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${r.errors} | ${fmt(r.statementsPerRequest, 2)} | ${fmt(r.serverCpuMsPerRequest, 2)} | ${fmt(r.serverRssPeakMb, 0)} | ${fmt(r.machineBusyPct, 0)}% | ${fmt(r.loadAvg, 1)} |`,
+        `| ${r.op} | ${r.server} | ${fmt(r.okRps, 0)} | ${fmt(r.latencyMs.p50, 2)} | ${fmt(r.latencyMs.p95, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${r.errors} | ${fmt(r.statementsPerRequest, 2)} | ${fmt(r.serverCpuMsPerRequest, 2)} | ${r.bytesPerResponse} | ${fmt(r.serverRssPeakMb, 0)} | ${fmt(r.machineBusyPct, 0)}% | ${fmt(r.loadAvg, 1)} |`,
       );
     }
     out.push('');

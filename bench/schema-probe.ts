@@ -74,16 +74,30 @@ function fill(type: GraphQLInputType, name: string, providers: Providers, path: 
 }
 
 /**
- * A selection of the fields of `type`: scalars, and objects down to `depth` levels, leaving out
- * fields that take arguments (a connection without `first` is an error) and capping the size.
+ * A selection of the fields of `type` as a client would write it: scalars of the result and of
+ * the objects directly in it; objects deeper down (the staff member of each slot) by `id` and
+ * `name` only. Fields that take arguments are left out (a connection without `first` is an
+ * error), and the size is capped.
  */
-export function selectionOf(type: GraphQLOutputType, depth = 2, budget = { left: 40 }): string {
+export function selectionOf(
+  type: GraphQLOutputType,
+  depth = 2,
+  budget = { left: 40 },
+  level = 0,
+): string {
   const named = getNamedType(type);
   if (isLeafType(named)) return '';
   if (isUnionType(named) || isInterfaceType(named)) return '{ __typename }';
   if (!isObjectType(named)) return '{ __typename }';
+  const fields = Object.values(named.getFields()) as GraphQLField<unknown, unknown>[];
+  if (level >= 2 && fields.some((f) => f.name === 'id')) {
+    return `{ ${fields
+      .filter((f) => f.name === 'id' || f.name === 'name')
+      .map((f) => f.name)
+      .join(' ')} }`;
+  }
   const parts: string[] = [];
-  for (const field of Object.values(named.getFields()) as GraphQLField<unknown, unknown>[]) {
+  for (const field of fields) {
     if (budget.left <= 0) break;
     if (field.args.length > 0) continue;
     const fieldType = getNamedType(field.type);
@@ -91,7 +105,7 @@ export function selectionOf(type: GraphQLOutputType, depth = 2, budget = { left:
       parts.push(field.name);
       budget.left -= 1;
     } else if (depth > 0) {
-      const sub = selectionOf(field.type, depth - 1, budget);
+      const sub = selectionOf(field.type, depth - 1, budget, level + 1);
       if (sub) parts.push(`${field.name} ${sub}`);
     }
   }

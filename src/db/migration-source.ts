@@ -13,6 +13,7 @@ import * as platformAdminManagement from '../../migrations/20261126001100_platfo
 import * as webhooks from '../../migrations/20261126002000_webhooks';
 import * as scheduling from '../../migrations/20261126003000_scheduling';
 import * as observabilityFunctions from '../../migrations/20261126004000_observability_functions';
+import * as customerNameIndexes from '../../migrations/20261126005000_customer_name_indexes';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -39,6 +40,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261126002000_webhooks', webhooks],
   ['20261126003000_scheduling', scheduling],
   ['20261126004000_observability_functions', observabilityFunctions],
+  ['20261126005000_customer_name_indexes', customerNameIndexes],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

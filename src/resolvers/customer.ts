@@ -29,7 +29,7 @@ import {
 } from '../services/crud';
 import { companySettings, optionalCompanyE164 } from '../services/phone';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
-import { DateTime, likePattern, OrderDirection, sqlDirection } from './common';
+import { DateTime, OrderDirection, sqlDirection } from './common';
 import { Node } from './node';
 import { UserNode } from './user';
 
@@ -149,6 +149,7 @@ export class CustomerResolver {
     const q = Customer.query(await ctx.trx());
     if (!filter?.includeArchived) q.whereNull('archived_at');
     const search = filter?.search?.trim();
+    let nameSearch = false;
     if (search) {
       if (search.includes('@')) {
         q.where('email', search.toLowerCase());
@@ -157,18 +158,24 @@ export class CustomerResolver {
         const phone = parsePhoneNumberFromString(search, company.default_region as CountryCode);
         q.where('phone_e164', phone?.number ?? search.replace(/[^\d+]/g, ''));
       } else {
-        // Uses customers_name_search_idx: (company_id, lower(name) text_pattern_ops).
-        q.whereRaw('lower(name) like ?', [`${likePattern(search.toLowerCase())}%`]);
+        // A range on the stored lower-cased name (customers_name_prefix_idx); see the migration
+        // 20261126005000 for why not lower(name) LIKE.
+        const prefix = search.toLowerCase();
+        q.where('name_search', '>=', prefix).where('name_search', '<', `${prefix}\u{10FFFF}`);
+        nameSearch = true;
       }
     }
     const field = orderBy?.field ?? CustomerOrderField.NAME;
+    // Searching by name orders by the searched column, so one index gives both filter and order.
+    const column: string =
+      field === CustomerOrderField.NAME && nameSearch ? 'name_search' : String(field);
     const order: OrderSpec = {
-      key: field,
-      column: `customers.${field}`,
+      key: column,
+      column: `customers.${column}`,
       direction: sqlDirection(orderBy?.direction),
     };
     return paginate(ctx, q, page, order, (r) =>
-      field === CustomerOrderField.NAME ? r.name : r.createdAt,
+      column === 'name_search' ? r.nameSearch : column === 'name' ? r.name : r.createdAt,
     );
   }
 

@@ -133,6 +133,7 @@ describe('targets', () => {
     socketErrors: 0,
     timeouts: 0,
     statuses: {},
+    bytesPerResponse: 1000,
     statementsPerRequest: 7,
     serverCpuMsPerRequest: 1,
     serverRssPeakMb: 100,
