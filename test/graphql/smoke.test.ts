@@ -17,5 +17,21 @@ test('admin lists appointments with relations', async () => {
     { token },
   );
   expect(res.errors).toBeUndefined();
-  console.log(JSON.stringify(res.data, null, 1));
+  expect(res.data?.me).toEqual({
+    name: 'admin alpha',
+    roles: ['ADMIN'],
+    company: { name: 'Company alpha' },
+  });
+  expect(res.data?.appointments).toEqual({
+    totalCount: 1,
+    nodes: [
+      {
+        id: expect.any(String),
+        status: 'SCHEDULED',
+        customer: { name: 'Customer alpha' },
+        staff: { name: 'Stylist alpha' },
+        service: { name: 'Haircut' },
+      },
+    ],
+  });
 });
