@@ -13,7 +13,7 @@ import { PolicyResolver } from './policy';
 import { ServiceResolver } from './service';
 import { StaffResolver, WorkingHourResolver } from './staff';
 import { UserResolver } from './user';
-import { AvailableSlotResolver, SchedulingResolver } from './scheduling';
+import { SchedulingResolver } from './scheduling';
 import { WebhookEventResolver } from './webhook-event';
 
 /** Every resolver class of the schema. */
@@ -38,6 +38,5 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   ActivityLogResolver,
   DashboardResolver,
   SchedulingResolver,
-  AvailableSlotResolver,
   WebhookEventResolver,
 ];

@@ -2,7 +2,6 @@ import {
   Arg,
   Ctx,
   Field,
-  FieldResolver,
   ID,
   InputType,
   Int,
@@ -10,11 +9,10 @@ import {
   ObjectType,
   Query,
   Resolver,
-  Root,
 } from 'type-graphql';
 import type { GraphQLContext } from '../graphql/context';
 import { localId, optionalLocalId } from '../graphql/ids';
-import { loadRelated } from '../graphql/loaders';
+import { loaderFor } from '../graphql/loaders';
 import { AppError } from '../errors/app-error';
 import { Appointment, Staff } from '../models';
 import * as scheduling from '../scheduling';
@@ -67,8 +65,8 @@ export class AvailableSlot {
   @Field(() => DateTime, { description: 'The same start as an instant.' })
   start!: Date;
 
-  staffId!: string;
-  companyId!: string;
+  @Field(() => StaffNode)
+  staff!: Staff;
 }
 
 @ObjectType({ description: 'Free slots for a service over a date range.' })
@@ -262,14 +260,6 @@ class CreateCallbackRequestInput {
 
 const override = (o: OverrideInput | null | undefined) => (o ? { reason: o.reason } : undefined);
 
-@Resolver(() => AvailableSlot)
-export class AvailableSlotResolver {
-  @FieldResolver(() => StaffNode)
-  async staff(@Root() slot: AvailableSlot, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Staff, slot.staffId);
-  }
-}
-
 @Resolver()
 export class SchedulingResolver {
   @Query(() => Availability, {
@@ -293,10 +283,23 @@ export class SchedulingResolver {
       to,
       stepMinutes: stepMinutes ?? undefined,
     });
-    const companyId = ctx.requireCompanyId();
+    // A 14-day answer can hold thousands of slots: their staff are loaded once, not per slot.
+    const staffIds = [...new Set(result.slots.map((slot) => slot.staffId))];
+    const staff = await loaderFor(ctx, Staff).loadMany(staffIds);
+    const byId = new Map<string, Staff>();
+    staffIds.forEach((id, i) => {
+      const row = staff[i];
+      if (row instanceof Error) throw row;
+      if (row) byId.set(id, row);
+    });
     return {
       ...result,
-      slots: result.slots.map((s) => ({ ...s, companyId })),
+      slots: result.slots.map((slot) => ({
+        startsAt: slot.startsAt,
+        endsAt: slot.endsAt,
+        start: slot.start,
+        staff: byId.get(slot.staffId) as Staff,
+      })),
     };
   }
 
