@@ -86,7 +86,7 @@ export async function createApp(deps: AppDeps): Promise<{
 
   // Routes from the other parts of the server are mounted here.
   const webhooks = createWebhookModule(deps, {
-    authenticate: async (req) => (await authenticateRequest(deps, req)).actor,
+    authenticate: (req) => authenticateRequest(deps, req),
   });
   app.use(webhooks.router);
   services.push(webhooks.worker);

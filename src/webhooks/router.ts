@@ -16,7 +16,11 @@ import { verifyCalcomSignature, verifyRetellSignature, type SignatureVerdict } f
 
 export interface WebhookRouterOptions {
   /** Who is calling the monitor; provided by the auth module. Anything but an admin is refused. */
-  authenticate: (req: Request) => Promise<Actor>;
+  /**
+   * Who is asking for the monitor: an actor, or an actor with the company the request acts in
+   * (a super admin who named one with X-Company-Id sees that company only).
+   */
+  authenticate: (req: Request) => Promise<Actor | { actor: Actor; companyId: string | null }>;
   /** Called after an event was stored (not for duplicates); wakes the in-process worker. */
   onStored?: () => void;
   /** How long the inbox insert may take before the provider is told to retry (503). */
@@ -216,13 +220,25 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
 
   router.get('/api/webhooks/monitor', async (req: Request, res: Response) => {
     res.setHeader('Cache-Control', 'no-store');
-    let actor: Actor;
+    let actor: Actor = ANONYMOUS;
+    let companyId: string | null = null;
     try {
-      actor = await options.authenticate(req);
-    } catch {
+      const auth = await options.authenticate(req);
+      if ('actor' in auth) {
+        actor = auth.actor;
+        companyId = auth.companyId;
+      } else {
+        actor = auth;
+        companyId = actor.kind === 'user' ? actor.companyId : null;
+      }
+    } catch (err) {
+      // A bad token is 401; naming another company is 403, as on GraphQL.
+      if (err instanceof AppError && err.httpStatus < 500) {
+        sendError(res, err.httpStatus, err.code, err.message, req);
+        return;
+      }
       actor = ANONYMOUS;
     }
-    const companyId = actor.kind === 'user' ? actor.companyId : null;
     try {
       scopeFor(actor, companyId);
       const hours = Number(req.query.hours ?? 24);

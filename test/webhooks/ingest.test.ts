@@ -310,9 +310,12 @@ describe('ingest', () => {
 describe('monitor through the server’s own authentication', () => {
   const token = async (claims: Parameters<typeof signAccessToken>[1]) =>
     (await signAccessToken(server.deps.config.jwtSecret, claims, 300)).token;
-  const monitor = (bearer?: string) =>
+  const monitor = (bearer?: string, companyId?: string) =>
     fetch(`${server.url}/api/webhooks/monitor`, {
-      headers: bearer ? { authorization: `Bearer ${bearer}` } : {},
+      headers: {
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        ...(companyId ? { 'x-company-id': companyId } : {}),
+      },
     });
 
   test('anonymous 401, a bad token 401, a staff member 403', async () => {
@@ -351,5 +354,23 @@ describe('monitor through the server’s own authentication', () => {
     };
     expect(all.scope).toBe('platform');
     expect(all.totals.unroutable).toBeGreaterThan(0);
+    // A super admin who names a company sees that company only.
+    const chosen = (await (await monitor(superAdmin, co.companyId)).json()) as {
+      scope: string;
+      companyId: string;
+      totals: Record<string, number>;
+    };
+    expect(chosen).toMatchObject({ scope: 'company', companyId: co.companyId });
+    expect(chosen.totals.unroutable).toBe(0);
+  });
+
+  test('an admin naming another company is refused with 403', async () => {
+    const admin = await token({
+      sub: randomUUID(),
+      typ: 'user',
+      cid: co.companyId,
+      roles: ['admin'],
+    });
+    expect((await monitor(admin, randomUUID())).status).toBe(403);
   });
 });
