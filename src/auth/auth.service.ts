@@ -6,7 +6,7 @@ import { AppError } from '../errors/app-error';
 import { ActivityLog, ApiToken, User, UserSession } from '../models';
 import { RateLimiter } from '../security/rate-limiter';
 import { inTenantTransaction } from '../tenancy/tenant-binding';
-import { hashPassword, verifyPassword } from './password';
+import { verifyDummy, verifyPassword } from './password';
 import { SCOPES, type Scope } from './permissions';
 import {
   newApiToken,
@@ -42,7 +42,6 @@ const FAILURE_WINDOW_MS = 15 * 60 * 1000;
 export class AuthService {
   private readonly perAccount = new RateLimiter(5, FAILURE_WINDOW_MS);
   private readonly perIp = new RateLimiter(20, FAILURE_WINDOW_MS);
-  private dummyHash?: Promise<string>;
 
   constructor(private readonly deps: AppDeps) {}
 
@@ -89,11 +88,11 @@ export class AuthService {
     }
     if (candidates.length === 0) {
       // Same cost as a real check, so timing does not tell unknown accounts apart.
-      await verifyPassword(await this.getDummyHash(), input.password);
+      await verifyDummy(input.password);
     }
     if (!matched || matched.disabled) {
-      this.perAccount.hit(accountKey);
-      this.perIp.hit(ipKey);
+      this.perAccount.take(accountKey);
+      this.perIp.take(ipKey);
       metrics.authFailures.inc({
         reason: !matched ? (candidates.length ? 'wrong_password' : 'unknown_user') : 'disabled',
       });
@@ -242,11 +241,6 @@ export class AuthService {
       if (match) ids.add(c.company_id);
     }
     return ids;
-  }
-
-  private getDummyHash(): Promise<string> {
-    if (!this.dummyHash) this.dummyHash = hashPassword(randomUUID());
-    return this.dummyHash;
   }
 }
 

@@ -12,6 +12,7 @@ interface PgError {
  * untouched, to be logged and answered as INTERNAL.
  */
 export function translateDbError(err: unknown, fields: Record<string, string> = {}): never {
+  if (err instanceof AppError) throw err;
   // Objection wraps driver errors (db-errors); the Postgres fields are on nativeError.
   const pg = ((err as { nativeError?: PgError })?.nativeError ?? err) as PgError;
   const constraint = pg?.constraint ?? '';

@@ -1,3 +1,4 @@
+import { translateDbError } from '../db/errors';
 import type { Knex } from 'knex';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { DateTime } from 'luxon';
@@ -24,7 +25,6 @@ import type { BookingPolicy } from './policies';
 import { evaluateStart } from './slots';
 import {
   badInput,
-  mapWriteError,
   normalisePhone,
   notFound,
   optionalId,
@@ -468,7 +468,7 @@ export function bookingWriteError(
 ): unknown {
   if (err instanceof AppError) return err;
   try {
-    mapWriteError(err, APPOINTMENT_FK_FIELDS);
+    translateDbError(err, APPOINTMENT_FK_FIELDS);
   } catch (mapped) {
     if (mapped instanceof AppError && mapped.details?.reason === 'SLOT_TAKEN') {
       return slotTakenError(ctx, source);

@@ -1,10 +1,10 @@
+import { translateDbError } from '../db/errors';
 import type { RequestContext } from '../context/request-context';
 import { AppError } from '../errors/app-error';
 import { CallbackRequest, Customer, Staff } from '../models';
 import {
   badInput,
   companySettings,
-  mapWriteError,
   normalisePhone,
   notFound,
   optionalId,
@@ -181,7 +181,7 @@ export async function createCallbackRequest(
       await audit(ctx, 'created', row.id, { priority, dueAt: row.dueAt, customerId, callId });
       return row;
     } catch (err) {
-      mapWriteError(err, CALLBACK_FKS);
+      translateDbError(err, CALLBACK_FKS);
     }
   });
 }
@@ -217,7 +217,7 @@ async function transition(
       await audit(ctx, AUDIT_ACTION[action], id, { from, to, ...details }, reason);
       return updated;
     } catch (err) {
-      mapWriteError(err, CALLBACK_FKS);
+      translateDbError(err, CALLBACK_FKS);
     }
   });
 }

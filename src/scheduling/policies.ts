@@ -1,8 +1,9 @@
+import { translateDbError } from '../db/errors';
 import type { Knex } from 'knex';
 import type { RequestContext } from '../context/request-context';
 import { AppError } from '../errors/app-error';
 import { Branch, PolicyConfiguration, Service } from '../models';
-import { badInput, mapWriteError, notFound, optionalId, requireId } from './support';
+import { badInput, notFound, optionalId, requireId } from './support';
 
 /**
  * Booking, cancellation and rescheduling policies. A company sets them company-wide and may refine
@@ -409,7 +410,7 @@ export async function upsertPolicy(
       });
       return view;
     } catch (err) {
-      mapWriteError(err, POLICY_FKS);
+      translateDbError(err, POLICY_FKS);
     }
   });
 }

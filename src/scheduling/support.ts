@@ -110,38 +110,3 @@ export function sourceOfActor(actor: Actor): AppointmentSource {
 export function userIdOf(actor: Actor): string | null {
   return actor.kind === 'user' ? actor.userId : null;
 }
-
-interface PgError {
-  code?: string;
-  constraint?: string;
-}
-
-/**
- * Database errors from a scheduling write as client errors: an overlap (the exclusion constraint)
- * is CONFLICT, a reference to a row the company does not have is NOT_FOUND on the field that named
- * it. Anything else is rethrown, to be logged and answered as INTERNAL.
- */
-export function mapWriteError(err: unknown, fkFields: Record<string, string> = {}): never {
-  if (err instanceof AppError) throw err;
-  // Objection wraps driver errors (ConstraintViolationError, ...) and keeps the original.
-  const pg = ((err as { nativeError?: PgError })?.nativeError ?? err) as PgError;
-  switch (pg?.code) {
-    case '23P01':
-      throw new AppError('CONFLICT', 'That time is no longer available', {
-        field: 'startsAt',
-        details: { reason: 'SLOT_TAKEN' },
-        cause: err,
-      });
-    case '23503': {
-      const field = fkFields[pg.constraint ?? ''];
-      throw new AppError('NOT_FOUND', `${field ?? 'A referenced item'} not found`, {
-        field,
-        cause: err,
-      });
-    }
-    case '23505':
-      throw new AppError('CONFLICT', 'This conflicts with an existing record', { cause: err });
-    default:
-      throw err;
-  }
-}

@@ -1,59 +1,85 @@
 /**
- * A fixed-window counter per key, in process memory. One process is what a single server needs;
- * several processes behind a load balancer each count on their own, so the effective limit is
- * multiplied by their number until the counters move to a shared store (Redis).
+ * A token bucket per key (the client address): `limit` requests a window, refilled continuously,
+ * so a burst of `limit` is allowed and then one request every window/limit.
+ *
+ * Used for webhook deliveries (every request takes a token) and for failed sign-ins (only failures
+ * take one; `peek` checks before the expensive password verification, `reset` forgets a key after a
+ * success).
+ *
+ * The buckets live in this process's memory. With several server processes behind a load
+ * balancer each process counts on its own, so the effective limit is multiplied by the number of
+ * processes; a shared store (Redis) is needed to hold one limit across them.
  */
-export interface RateLimitDecision {
-  allowed: boolean;
-  remaining: number;
-  retryAfterSeconds: number;
-}
-
 export class RateLimiter {
-  private readonly windows = new Map<string, { count: number; resetAt: number }>();
-  private lastSweep = 0;
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly perMs: number;
+  private lastSweep: number;
 
   constructor(
-    readonly limit: number,
-    readonly windowMs: number,
+    private readonly limit: number,
+    private readonly windowMs: number,
     private readonly now: () => number = Date.now,
-  ) {}
+    /** Upper bound on tracked keys, so a flood of distinct addresses cannot exhaust memory. */
+    private readonly maxKeys = 100_000,
+  ) {
+    this.perMs = limit / windowMs;
+    this.lastSweep = now();
+  }
 
-  /** Counts one event for `key` and says whether it is within the limit. */
-  hit(key: string): RateLimitDecision {
-    const decision = this.peek(key);
-    const t = this.now();
-    const w = this.windows.get(key);
-    if (!w || w.resetAt <= t) this.windows.set(key, { count: 1, resetAt: t + this.windowMs });
-    else w.count += 1;
+  /** Takes one token for `key`; when none is left, says how many seconds until one is. */
+  take(key: string): { allowed: true } | { allowed: false; retryAfterSeconds: number } {
+    const now = this.now();
+    this.sweep(now);
+    const bucket = this.buckets.get(key);
+    const tokens = bucket
+      ? Math.min(this.limit, bucket.tokens + (now - bucket.at) * this.perMs)
+      : this.limit;
+    if (tokens < 1) {
+      if (bucket) {
+        bucket.tokens = tokens;
+        bucket.at = now;
+      }
+      return {
+        allowed: false,
+        retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / this.perMs / 1000)),
+      };
+    }
+    if (!bucket && this.buckets.size >= this.maxKeys) {
+      // Map iteration is insertion order: drop the oldest key to make room.
+      const oldest = this.buckets.keys().next().value;
+      if (oldest !== undefined) this.buckets.delete(oldest);
+    }
+    this.buckets.set(key, { tokens: tokens - 1, at: now });
+    return { allowed: true };
+  }
+
+  /** Whether `take` would allow `key` now, without taking a token. */
+  peek(key: string): { allowed: true } | { allowed: false; retryAfterSeconds: number } {
+    const bucket = this.buckets.get(key);
+    if (!bucket) return { allowed: true };
+    const tokens = Math.min(this.limit, bucket.tokens + (this.now() - bucket.at) * this.perMs);
+    if (tokens >= 1) return { allowed: true };
     return {
-      ...decision,
-      allowed: decision.remaining > 0,
-      remaining: Math.max(0, decision.remaining - 1),
+      allowed: false,
+      retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / this.perMs / 1000)),
     };
   }
 
-  /** Whether one more event would be allowed, without counting it. */
-  peek(key: string): RateLimitDecision {
-    const t = this.now();
-    this.sweep(t);
-    const w = this.windows.get(key);
-    if (!w || w.resetAt <= t) return { allowed: true, remaining: this.limit, retryAfterSeconds: 0 };
-    const remaining = Math.max(0, this.limit - w.count);
-    return {
-      allowed: remaining > 0,
-      remaining,
-      retryAfterSeconds: Math.max(1, Math.ceil((w.resetAt - t) / 1000)),
-    };
-  }
-
+  /** Forgets `key`, as after a successful sign-in. */
   reset(key: string): void {
-    this.windows.delete(key);
+    this.buckets.delete(key);
   }
 
-  private sweep(t: number): void {
-    if (t - this.lastSweep < this.windowMs) return;
-    this.lastSweep = t;
-    for (const [key, w] of this.windows) if (w.resetAt <= t) this.windows.delete(key);
+  /** Buckets that have refilled completely carry no information and are dropped. */
+  private sweep(now: number): void {
+    if (now - this.lastSweep < this.windowMs) return;
+    this.lastSweep = now;
+    for (const [key, bucket] of this.buckets) {
+      if (bucket.tokens + (now - bucket.at) * this.perMs >= this.limit) this.buckets.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.buckets.size;
   }
 }

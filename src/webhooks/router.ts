@@ -10,7 +10,7 @@ import {
   type WebhookProvider,
 } from './envelope';
 import { storeWebhookEvent } from './inbox';
-import { RateLimiter } from './rate-limit';
+import { RateLimiter } from '../security/rate-limiter';
 import { scopeFor, webhookStats } from './service';
 import { verifyCalcomSignature, verifyRetellSignature, type SignatureVerdict } from './signatures';
 

@@ -6,7 +6,7 @@ import {
   verifyRetellSignature,
 } from '../../src/webhooks/signatures';
 import { calcomEnvelope, retellEnvelope } from '../../src/webhooks/envelope';
-import { RateLimiter } from '../../src/webhooks/rate-limit';
+import { RateLimiter } from '../../src/security/rate-limiter';
 import { backoffDelayMs } from '../../src/webhooks/worker';
 
 const body = (s: string) => Buffer.from(s, 'utf8');
