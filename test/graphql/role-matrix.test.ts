@@ -357,6 +357,79 @@ describe("staff × another staff member's object", () => {
     row.map((expected, i) => [op, ownActors[i], expected] as const),
   );
 
+  test('a staff user who names no staff member books onto their own schedule', async () => {
+    const res = await s.gql(
+      `mutation($s: ID!, $t: DateTime!, $c: ID!) {
+        bookAppointment(input: { serviceId: $s, startsAt: $t, customerId: $c }) { appointment { staff { id } } }
+      }`,
+      {
+        s: globalId('Service', w.a.id, w.a.serviceId),
+        t: nextStart().toISOString(),
+        c: globalId('Customer', w.a.id, w.a.customerId),
+      },
+      { token: await w.login(w.a.users.staff.email) },
+    );
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.bookAppointment.appointment.staff.id).toBe(
+      globalId('Staff', w.a.id, w.a.staffId),
+    );
+  });
+
+  test('a staff user without a staff record sees no appointment and books none', async () => {
+    const db = s.t.superuser;
+    const [u] = await db('users')
+      .insert({
+        company_id: w.a.id,
+        email: 'nostaff@alpha.test',
+        name: 'No staff record',
+        password_hash: (await db('users').where({ id: w.a.users.staff.id }).first()).password_hash,
+        roles: ['staff'],
+      })
+      .returning('id');
+    expect(u.id).toBeDefined();
+    const token = await w.login('nostaff@alpha.test');
+    const list = await s.gql('{ appointments(first: 100) { totalCount } }', {}, { token });
+    expect(list.data?.appointments.totalCount).toBe(0);
+    const node = await s.gql(
+      'query($id: ID!) { node(id: $id) { id } }',
+      { id: globalId('Appointment', w.a.id, w.a.appointmentId) },
+      { token },
+    );
+    expect(node.data?.node).toBeNull();
+    const book = await s.gql(
+      `mutation($s: ID!, $t: DateTime!, $c: ID!) {
+        bookAppointment(input: { serviceId: $s, startsAt: $t, customerId: $c }) { appointment { id } }
+      }`,
+      {
+        s: globalId('Service', w.a.id, w.a.serviceId),
+        t: nextStart().toISOString(),
+        c: globalId('Customer', w.a.id, w.a.customerId),
+      },
+      { token },
+    );
+    expect(book.errors?.[0].extensions).toMatchObject({
+      code: 'FORBIDDEN',
+      field: 'input.staffId',
+    });
+  });
+
+  test('refusals are counted as authorization denials', async () => {
+    const denials = async () => {
+      const metric = await s.server.deps.metrics.authorizationDenials.get();
+      return metric.values
+        .filter((v) => String(v.labels.rule).startsWith('own:'))
+        .reduce((sum, v) => sum + v.value, 0);
+    };
+    const before = await denials();
+    const target = await makeTarget('other');
+    await s.gql(
+      'mutation($id: ID!) { confirmAppointment(id: $id) { status } }',
+      { id: target.appointment },
+      { token: await w.login(w.a.users.staff.email) },
+    );
+    expect(await denials()).toBe(before + 1);
+  });
+
   test.each(ownCases)('%s as %s -> %s', async (op, actor, expected) => {
     const target = await makeTarget(actor === 'staffOwn' ? 'own' : 'other');
     const token =
