@@ -7,9 +7,9 @@ import { ownStaffScope } from './permissions';
  * Object-level access: what a staff-only user may see and change among the rows their role lets
  * them reach. Role and scope checks (src/auth/permissions.ts, the shield map) decide whether an
  * actor may use an operation at all; the functions here decide, for one row, whether it is theirs.
- * Every path that reads or changes an appointment (the `appointments` list, `node`, `nodes`,
- * relations, every scheduling mutation, including those called by the voice agent and the Cal.com
- * sync) goes through them, so the rule exists once.
+ * Every path that reads or changes an appointment goes through them: the `appointments` list,
+ * `node`, `nodes`, `Appointment.rescheduledFrom`, and the scheduling services themselves (book,
+ * reschedule, cancel, confirm, complete, no-show), so any caller of those services gets the check.
  *
  * The rule: admins, managers, super admins in a company, API tokens and system actors (voice agent,
  * webhooks) are not limited by owner. A staff-only user sees and changes only the appointments and
