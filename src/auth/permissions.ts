@@ -70,6 +70,15 @@ export const ACCESS = {
     read: { roles: STAFF_UP, scope: 'appointments:read' },
     write: { roles: STAFF_UP, scope: 'appointments:write' },
   },
+  /**
+   * A booking that names its customer by phone (found, or created): staff take bookings from new
+   * callers, so every role that books may; an API token needs customers:write as well, since the
+   * booking may create (or rename) a customer and its answer tells whether the phone was known.
+   */
+  bookingCustomer: {
+    read: { roles: STAFF_UP, scope: 'customers:read' },
+    write: { roles: STAFF_UP, scope: 'customers:write' },
+  },
   calls: { read: { roles: MANAGER_UP, scope: 'calls:read' }, write: { roles: ADMIN } },
   phoneNumbers: { read: { roles: MANAGER_UP }, write: { roles: ADMIN } },
   callbacks: {

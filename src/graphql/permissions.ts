@@ -1,5 +1,5 @@
 import { GraphQLError, type GraphQLSchema } from 'graphql';
-import { allow, rule, shield } from 'graphql-shield';
+import { allow, chain, rule, shield } from 'graphql-shield';
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { applyMiddleware } from 'graphql-middleware';
 import {
@@ -59,7 +59,30 @@ export function write(resource: Resource) {
   return r;
 }
 
-export { allow };
+/**
+ * Write access to `resource` as well, when the argument at `path` (e.g. ['input', 'customer']) is
+ * given: for operations whose effect reaches a second resource only with some inputs. FORBIDDEN
+ * names that argument as the field.
+ */
+export function writeWhenArg(resource: Resource, path: readonly string[]) {
+  const field = path.join('.');
+  const name = `write:${resource}:when:${field}`;
+  return rule(name, { cache: 'strict' })((_parent, args, { ctx }: GraphQLContext) => {
+    if (!isSignedIn(ctx.actor)) {
+      return new AppError('UNAUTHENTICATED', 'Sign in first: send Authorization: Bearer <token>');
+    }
+    let value: unknown = args;
+    for (const key of path) value = (value as Record<string, unknown> | null | undefined)?.[key];
+    if (value === undefined || value === null) return true;
+    if (canWrite(ctx.actor, ctx.companyId, resource)) return true;
+    ctx.deps.metrics.authorizationDenials.inc({ rule: name });
+    return new AppError('FORBIDDEN', `Not allowed: ${field} needs write access to ${resource}`, {
+      field,
+    });
+  });
+}
+
+export { allow, chain };
 
 /** Every field of the listed names gets `allow`, written out so each one is a deliberate choice. */
 export function allowFields(fields: readonly string[]): Record<string, typeof allow> {

@@ -13,7 +13,7 @@ import {
   Resolver,
   Root,
 } from 'type-graphql';
-import { ownStaffScope } from '../auth/permissions';
+import { canAccessAppointment, onlyOwnAppointments } from '../auth/ownership';
 import { connectionOf, PageArgs, paginate, type OrderSpec } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId } from '../graphql/ids';
@@ -141,8 +141,6 @@ export class AppointmentFilter {
   serviceId?: string | null;
 }
 
-const NO_ROWS = '00000000-0000-0000-0000-000000000000';
-
 @Resolver(() => AppointmentNode)
 export class AppointmentResolver {
   @Query(() => AppointmentConnection, {
@@ -156,9 +154,7 @@ export class AppointmentResolver {
     @Ctx() { ctx }: GraphQLContext,
   ) {
     checkRange(filter?.startsAt, 'filter.startsAt');
-    const q = Appointment.query(await ctx.trx());
-    const own = ownStaffScope(ctx.actor);
-    if (own !== undefined) q.where('appointments.staff_id', own ?? NO_ROWS);
+    const q = onlyOwnAppointments(ctx.actor, Appointment.query(await ctx.trx()));
     if (filter?.startsAt?.from) q.where('appointments.starts_at', '>=', filter.startsAt.from);
     if (filter?.startsAt?.to) q.where('appointments.starts_at', '<', filter.startsAt.to);
     if (filter?.status?.length) q.whereIn('appointments.status', filter.status);
@@ -220,6 +216,8 @@ export class AppointmentResolver {
     description: 'The appointment this one replaced.',
   })
   async rescheduledFrom(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Appointment, a.rescheduledFromId);
+    // A staff member's appointment may replace one that was another staff member's.
+    const previous = await loadRelated(ctx, Appointment, a.rescheduledFromId);
+    return previous && canAccessAppointment(ctx.actor, previous, 'read') ? previous : null;
   }
 }

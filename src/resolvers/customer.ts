@@ -14,6 +14,7 @@ import {
   registerEnumType,
 } from 'type-graphql';
 import { EmailAddressResolver } from 'graphql-scalars';
+import { requireCustomerNoteChange } from '../auth/ownership';
 import { connectionOf, PageArgs, paginate, type OrderSpec } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId } from '../graphql/ids';
@@ -30,6 +31,7 @@ import {
 import { companySettings, optionalCompanyE164 } from '../services/phone';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { DateTime, OrderDirection, sqlDirection } from './common';
+import { AppError } from '../errors/app-error';
 import { Node } from './node';
 import { UserNode } from './user';
 
@@ -258,8 +260,13 @@ export class CustomerResolver {
 
   @Mutation(() => Boolean)
   async deleteCustomerNote(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
-    return deleteRow(ctx, CustomerNote, localId(ctx, id, 'CustomerNote', 'id'), {
-      what: 'CustomerNote',
+    const noteId = localId(ctx, id, 'CustomerNote', 'id');
+    return ctx.unitOfWork(async (trx) => {
+      // Locked, so the author checked is the author of the row deleted.
+      const note = await CustomerNote.query(trx).findById(noteId).forUpdate();
+      if (!note) throw new AppError('NOT_FOUND', 'CustomerNote not found', { field: 'id' });
+      requireCustomerNoteChange(ctx, note, 'id');
+      return deleteRow(ctx, CustomerNote, noteId, { what: 'CustomerNote' });
     });
   }
 }

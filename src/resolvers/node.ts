@@ -2,7 +2,9 @@ import { Arg, Ctx, Field, ID, InterfaceType, Query, Resolver } from 'type-graphq
 import type { GraphQLContext } from '../graphql/context';
 import { fromGlobalId } from '../graphql/global-id';
 import { loaderFor } from '../graphql/loaders';
+import { canAccessStaffOwned } from '../auth/ownership';
 import { canRead, type Resource } from '../auth/permissions';
+import type { Actor } from '../context/actor';
 import { AppError } from '../errors/app-error';
 import * as models from '../models';
 import type { TenantModel } from '../models';
@@ -25,7 +27,12 @@ export abstract class Node {
 interface NodeKind {
   model: typeof TenantModel;
   resource: Resource;
+  /** Row-level visibility on top of the resource permission (src/auth/ownership.ts). */
+  visible?: (actor: Actor, row: never) => boolean;
 }
+
+const ownStaffRow = (actor: Actor, row: { staffId: string | null }) =>
+  canAccessStaffOwned(actor, row, 'read');
 
 /** GraphQL type name -> model and the resource whose read permission guards it. */
 export const NODE_TYPES: Record<string, NodeKind> = {
@@ -34,10 +41,10 @@ export const NODE_TYPES: Record<string, NodeKind> = {
   Staff: { model: models.Staff, resource: 'catalog' },
   ServiceCategory: { model: models.ServiceCategory, resource: 'catalog' },
   Service: { model: models.Service, resource: 'catalog' },
-  WorkingHour: { model: models.WorkingHour, resource: 'catalog' },
+  WorkingHour: { model: models.WorkingHour, resource: 'catalog', visible: ownStaffRow },
   Customer: { model: models.Customer, resource: 'customers' },
   CustomerNote: { model: models.CustomerNote, resource: 'customerNotes' },
-  Appointment: { model: models.Appointment, resource: 'appointments' },
+  Appointment: { model: models.Appointment, resource: 'appointments', visible: ownStaffRow },
   Call: { model: models.Call, resource: 'calls' },
   PhoneNumber: { model: models.PhoneNumber, resource: 'phoneNumbers' },
   CallbackRequest: { model: models.CallbackRequest, resource: 'callbacks' },
@@ -97,5 +104,11 @@ async function loadNode(
     ctx.deps.metrics.authorizationDenials.inc({ rule: `node:${decoded.type}` });
     throw new AppError('FORBIDDEN', `Not allowed to read ${decoded.type}`, { field });
   }
-  return loaderFor(ctx, kind.model as never).load(decoded.id) as Promise<TenantModel | null>;
+  const row = (await loaderFor(ctx, kind.model as never).load(decoded.id)) as TenantModel | null;
+  if (row && kind.visible && !kind.visible(ctx.actor, row as never)) {
+    // Not the actor's own: answered like an id that names nothing, so existence is not revealed.
+    ctx.deps.metrics.authorizationDenials.inc({ rule: `own:${decoded.type}:read` });
+    return null;
+  }
+  return row;
 }

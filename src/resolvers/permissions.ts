@@ -3,11 +3,13 @@ import {
   adminOrSuperAdmin,
   allow,
   allowFields,
+  chain,
   connectionRules,
   read,
   signedIn,
   superAdmin,
   write,
+  writeWhenArg,
 } from '../graphql/permissions';
 
 /**
@@ -70,7 +72,11 @@ export const PERMISSIONS: IRuleTypeMap = {
     deleteCustomerNote: write('customerNotes'),
     savePhoneNumber: write('phoneNumbers'),
     createPlatformAdmin: superAdmin,
-    bookAppointment: write('appointments'),
+    // Finding or creating the customer by phone is a customer write for API tokens.
+    bookAppointment: chain(
+      write('appointments'),
+      writeWhenArg('bookingCustomer', ['input', 'customer']),
+    ),
     rescheduleAppointment: write('appointments'),
     cancelAppointment: write('appointments'),
     confirmAppointment: write('appointments'),
@@ -172,16 +178,12 @@ export const PERMISSIONS: IRuleTypeMap = {
     'archivedAt',
     'createdAt',
   ]),
-  Staff: allowFields([
-    'id',
-    'name',
-    'email',
-    'phoneE164',
-    'color',
-    'archivedAt',
-    'createdAt',
-    'branch',
-  ]),
+  Staff: {
+    ...allowFields(['id', 'name', 'color', 'archivedAt', 'createdAt', 'branch']),
+    // Staff are reached through appointments, slots and callbacks: contact details need catalog.
+    email: read('catalog'),
+    phoneE164: read('catalog'),
+  },
   WorkingHour: allowFields([
     'id',
     'weekday',

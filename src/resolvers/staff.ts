@@ -14,7 +14,7 @@ import {
   Root,
 } from 'type-graphql';
 import { EmailAddressResolver } from 'graphql-scalars';
-import { ownStaffScope } from '../auth/permissions';
+import { onlyOwnRows } from '../auth/ownership';
 import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId, optionalLocalId } from '../graphql/ids';
@@ -272,9 +272,7 @@ export class StaffResolver {
     @Arg('staffId', () => ID, { nullable: true }) staffId: string | null,
     @Ctx() { ctx }: GraphQLContext,
   ) {
-    const q = WorkingHour.query(await ctx.trx());
-    const own = ownStaffScope(ctx.actor);
-    if (own !== undefined) q.where('staff_id', own ?? '00000000-0000-0000-0000-000000000000');
+    const q = onlyOwnRows(ctx.actor, WorkingHour.query(await ctx.trx()), 'working_hours.staff_id');
     if (staffId) q.where('staff_id', localId(ctx, staffId, 'Staff', 'staffId'));
     return paginate(
       ctx,

@@ -1,3 +1,4 @@
+import { bookableStaffId } from '../auth/ownership';
 import { translateDbError } from '../db/errors';
 import type { Knex } from 'knex';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
@@ -331,7 +332,11 @@ export async function bookAppointment(
   }
   const source = input.source;
   const serviceId = requireId(input.serviceId, 'serviceId', 'Service');
-  const staffId = optionalId(input.staffId, 'staffId', 'Staff member');
+  const staffId = bookableStaffId(
+    ctx,
+    optionalId(input.staffId, 'staffId', 'Staff member'),
+    'staffId',
+  );
   const branchId = optionalId(input.branchId, 'branchId', 'Branch');
   const callId = optionalId(input.callId, 'callId', 'Call');
   const notes = optionalText(input.notes, 'notes', MAX_NOTES);

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { bookableStaffId, requireAppointmentAccess } from '../auth/ownership';
 import type { RequestContext } from '../context/request-context';
 import { APPOINTMENT_SOURCES, type AppointmentSource } from '../domain/enums';
 import { Appointment } from '../models';
@@ -23,7 +24,6 @@ import { loadEffectivePolicies } from './policies';
 import {
   actorLabel,
   badInput,
-  notFound,
   optionalId,
   optionalText,
   parseInstant,
@@ -44,10 +44,14 @@ export interface LifecycleOptions {
   now?: Date;
 }
 
-async function lockAppointment(trx: Knex.Transaction, id: string): Promise<Appointment> {
+/** Locks the appointment; one the actor may not change is NOT_FOUND like a missing one. */
+async function lockAppointment(
+  ctx: RequestContext,
+  trx: Knex.Transaction,
+  id: string,
+): Promise<Appointment> {
   const appointment = await Appointment.query(trx).findById(id).forUpdate();
-  if (!appointment) throw notFound('Appointment', 'id');
-  return appointment;
+  return requireAppointmentAccess(ctx, appointment, 'write', 'id');
 }
 
 async function simpleTransition(
@@ -59,7 +63,7 @@ async function simpleTransition(
   const id = requireId(rawId, 'id', 'Appointment');
   const now = options.now ?? new Date();
   return ctx.unitOfWork(async (trx) => {
-    const current = await lockAppointment(trx, id);
+    const current = await lockAppointment(ctx, trx, id);
     const from = current.status;
     const status = nextStatus(current, action, now);
     // patchAndFetch updates the instance it is called on; `from` keeps the old status.
@@ -147,7 +151,7 @@ export async function cancelAppointment(
   const grant = checkOverride(ctx, input.override);
   const now = input.now ?? new Date();
   const result = await ctx.unitOfWork(async (trx) => {
-    const current = await lockAppointment(trx, id);
+    const current = await lockAppointment(ctx, trx, id);
     const from = current.status;
     const status = nextStatus(current, 'cancel', now);
     const { cancellation: policy } = await loadEffectivePolicies(trx, ['cancellation'], {
@@ -239,7 +243,11 @@ export async function rescheduleAppointment(
 ): Promise<RescheduleResult> {
   const id = requireId(rawId, 'id', 'Appointment');
   const startsAt = parseInstant(input.startsAt, 'startsAt');
-  const staffId = optionalId(input.staffId, 'staffId', 'Staff member');
+  const staffId = bookableStaffId(
+    ctx,
+    optionalId(input.staffId, 'staffId', 'Staff member'),
+    'staffId',
+  );
   const source = sourceOf(ctx, input.source);
   const grant = checkOverride(ctx, input.override);
   const now = input.now ?? new Date();
@@ -248,7 +256,7 @@ export async function rescheduleAppointment(
   let result: RescheduleResult;
   try {
     result = await ctx.unitOfWork(async (trx) => {
-      const old = await lockAppointment(trx, id);
+      const old = await lockAppointment(ctx, trx, id);
       nextStatus(old, 'reschedule', now);
       const scope = await loadScope(ctx, trx, {
         serviceId: old.serviceId,
