@@ -23,6 +23,7 @@ import { loadEffectivePolicies } from './policies';
 import {
   actorLabel,
   badInput,
+  checkTimeWindow,
   notFound,
   optionalId,
   optionalText,
@@ -243,6 +244,7 @@ export async function rescheduleAppointment(
   const source = sourceOf(ctx, input.source);
   const grant = checkOverride(ctx, input.override);
   const now = input.now ?? new Date();
+  checkTimeWindow('startsAt', startsAt, null, now);
   if (startsAt.getTime() < now.getTime()) throw badInput('startsAt', 'That time is in the past');
 
   let result: RescheduleResult;
