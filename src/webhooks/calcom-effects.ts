@@ -12,6 +12,7 @@ import {
 } from './errors';
 import type { EffectResult } from './retell-effects';
 import { toE164, type CalcomRouteData } from './routing';
+import { timeWindowProblem } from '../scheduling/time';
 
 export const CALCOM_BOOKING_EVENTS = [
   'BOOKING_CREATED',
@@ -109,6 +110,12 @@ function timesOf(b: Booking): { startsAt: Date; endsAt: Date } {
   }
   if (b.endsAt <= b.startsAt) {
     throw new PermanentWebhookError(`Cal.com booking ${b.uid} ends before it starts`);
+  }
+  // The same window as GraphQL bookings: such an event can never apply, so it ends dead at once
+  // with the reason on the event instead of being retried.
+  const problem = timeWindowProblem(b.startsAt, b.endsAt, new Date());
+  if (problem) {
+    throw new PermanentWebhookError(`Cal.com booking ${b.uid} refused: ${problem}`);
   }
   return { startsAt: b.startsAt, endsAt: b.endsAt };
 }
