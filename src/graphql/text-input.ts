@@ -12,7 +12,13 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { badInput } from '../errors/app-error';
-import { jsonProblem, MULTI_LINE_MAX, ruleFor, textProblem, type TextRule } from '../validation/text';
+import {
+  jsonProblem,
+  MULTI_LINE_MAX,
+  ruleFor,
+  textProblem,
+  type TextRule,
+} from '../validation/text';
 
 /**
  * Checks every text a client sends through GraphQL before any resolver sees it: each String and
@@ -121,4 +127,3 @@ export function validateTextArguments(schema: GraphQLSchema): GraphQLSchema {
   }
   return schema;
 }
-

@@ -25,10 +25,13 @@ export const MULTI_LINE_FIELDS: ReadonlySet<string> = new Set([
 ]);
 
 // NUL is refused everywhere, separately, for a clearer message.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const NUL = /\u0000/;
 // C0 and C1 controls, DEL, and the line/paragraph separators.
+// eslint-disable-next-line no-control-regex
 const SINGLE_LINE_CONTROL = /[\u0001-\u001f\u007f-\u009f\u2028\u2029]/;
 // The same, except tab, line feed and carriage return.
+// eslint-disable-next-line no-control-regex
 const MULTI_LINE_CONTROL = /[\u0001-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 
 export interface TextRule {

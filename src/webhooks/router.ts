@@ -220,7 +220,7 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
       if (value) headers[name] = value.slice(0, 500);
     }
     const meta = { headers, sourceIp: req.ip ?? null, requestId: requestIdOf(req) };
-    const delivery = readDelivery(spec.provider, body, spec.envelope);
+    const delivery = readDelivery(spec.provider, body, (raw) => spec.envelope(raw));
     if (!delivery.ok) {
       await reject(req, res, delivery.rejection, meta);
       return;
