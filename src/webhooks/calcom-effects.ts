@@ -31,6 +31,19 @@ function str(value: unknown): string | null {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : null;
 }
 
+// eslint-disable-next-line no-control-regex -- replacing control characters is the point
+const CONTROL_RUNS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
+
+/**
+ * A name as a single line: control characters (a signed payload can carry any) become spaces,
+ * runs of spaces one, and it is cut at 200 characters, the longest name GraphQL accepts.
+ */
+function oneLine(value: string | null): string | null {
+  if (value === null) return null;
+  const line = value.replace(CONTROL_RUNS, ' ').replace(/ {2,}/g, ' ');
+  return line.trim().slice(0, 200) || null;
+}
+
 function isoDate(value: unknown): Date | null {
   if (typeof value !== 'string') return null;
   const d = new Date(value);
@@ -81,7 +94,7 @@ function bookingOf(payload: unknown): Booking {
     status: str(payload.status),
     notes: str(payload.additionalNotes) ?? str(payload.description),
     attendee: {
-      name: str(first.name) ?? str(responseValue(payload.responses, 'name')),
+      name: oneLine(str(first.name) ?? str(responseValue(payload.responses, 'name'))),
       email:
         (str(first.email) ?? str(responseValue(payload.responses, 'email')))?.toLowerCase() ?? null,
       phone:

@@ -231,3 +231,24 @@ describe('Cal.com booking times outside the window', () => {
     },
   );
 });
+
+test('a Cal.com attendee name with control characters becomes one clean line', async () => {
+  const uid = unique('bk');
+  const email = `${unique('ctl')}@example.test`;
+  const res = await postCalcom(
+    server.url,
+    calcomEvent('BOOKING_CREATED', {
+      uid,
+      eventTypeId: co.eventTypeId,
+      startTime: '2027-04-01T09:00:00.000Z',
+      endTime: '2027-04-01T09:30:00.000Z',
+      organizer: { id: co.calcomUserId, email: 'x@example.test' },
+      attendees: [{ email, name: 'Jane\u0007\n\u001b[31mDoe\u2028' }],
+    }),
+  );
+  expect(res.status).toBe(202);
+  const customer = await waitFor(() =>
+    t.superuser('customers').where({ company_id: co.companyId, email }).first<{ name: string }>(),
+  );
+  expect(customer.name).toBe('Jane [31mDoe');
+});
