@@ -58,3 +58,28 @@ export function isDbError(err: unknown, code: string): boolean {
   const pg = ((err as { nativeError?: PgError })?.nativeError ?? err) as PgError;
   return pg?.code === code;
 }
+
+/**
+ * The SQLSTATE of a Postgres error, looking through the wrappers objection and knex add, or
+ * undefined for anything that is not one.
+ */
+export function sqlStateOf(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let i = 0; i < 4 && current && typeof current === 'object'; i++) {
+    const e = current as { code?: unknown; nativeError?: unknown; cause?: unknown };
+    if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
+    current = e.nativeError ?? e.cause;
+  }
+  return undefined;
+}
+
+/**
+ * True for errors Postgres raises about a value it was given rather than about itself: data
+ * exceptions (class 22: NUL bytes, bad encodings, out-of-range dates and numbers, malformed JSON)
+ * and values beyond its limits (54000, 54001: an index row or nesting too large). The request was
+ * at fault; the database is fine.
+ */
+export function isValueRefused(err: unknown): boolean {
+  const code = sqlStateOf(err);
+  return code !== undefined && (code.startsWith('22') || code === '54000' || code === '54001');
+}

@@ -3,6 +3,7 @@ import { buildSchemaSync } from 'type-graphql';
 import { DateTimeResolver } from 'graphql-scalars';
 import { toGlobalId } from './global-id';
 import { RESOLVERS } from '../resolvers';
+import { validateTextArguments } from './text-input';
 
 let cached: GraphQLSchema | undefined;
 
@@ -19,6 +20,7 @@ export function buildAppSchema(): GraphQLSchema {
     emitSchemaFile: false,
   });
   resolveGlobalIds(schema);
+  validateTextArguments(schema);
   cached = schema;
   return schema;
 }

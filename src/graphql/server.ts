@@ -13,6 +13,7 @@ import type { AppDeps } from '../context/deps';
 import { actorId } from '../context/actor';
 import { annotateRequestLog } from '../observability/http';
 import { RequestContext } from '../context/request-context';
+import { isValueRefused } from '../db/errors';
 import { AppError } from '../errors/app-error';
 import { requestIdOf } from '../http/request-id';
 import type { GraphQLContext } from './context';
@@ -53,6 +54,15 @@ export function formatError(
         ...(original.field ? { field: original.field } : {}),
         ...(original.details ? { details: original.details } : {}),
       },
+    };
+  }
+  // A value that slipped past validation and that Postgres refused is still the client's error.
+  if (!(original instanceof GraphQLError) && isValueRefused(original)) {
+    return {
+      message: 'A value in the request cannot be stored',
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: 'BAD_USER_INPUT' },
     };
   }
   const code = formatted.extensions?.code;

@@ -142,7 +142,7 @@ export function createMetrics() {
   });
   const webhookProcessed = new Counter({
     name: 'app_webhook_events_processed_total',
-    help: 'Inbound webhook events processed, by provider and outcome (processed, ignored, unroutable, failed, dead).',
+    help: 'Inbound webhook events processed, by provider and outcome (processed, ignored, unroutable, failed, dead, rejected).',
     labelNames: ['provider', 'outcome'] as const,
     registers: [registry],
   });

@@ -114,7 +114,7 @@ export class BranchResolver {
         name: requiredText(input.name, 'input.name'),
         address: optionalText(input.address, 'input.address', 500) ?? null,
         phoneE164: (await optionalCompanyE164(ctx, input.phone, 'input.phone')) ?? null,
-        timezone: input.timezone ? checkTimezone(input.timezone, 'input.timezone') : null,
+        timezone: input.timezone == null ? null : checkTimezone(input.timezone, 'input.timezone'),
       },
       { what: 'Branch', fields: { branches_company_id_name_unique: 'input.name' } },
     );
@@ -134,9 +134,9 @@ export class BranchResolver {
         timezone:
           input.timezone === undefined
             ? undefined
-            : input.timezone
-              ? checkTimezone(input.timezone, 'input.timezone')
-              : null,
+            : input.timezone === null
+              ? null
+              : checkTimezone(input.timezone, 'input.timezone'),
       },
       { what: 'Branch', fields: { branches_company_id_name_unique: 'input.name' } },
     );

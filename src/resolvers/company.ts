@@ -15,7 +15,8 @@ import { hashPassword } from '../auth/password';
 import { actorId } from '../context/actor';
 import { translateDbError } from '../db/errors';
 import { AppError } from '../errors/app-error';
-import { optionalText, requiredText } from '../services/crud';
+import { requiredText } from '../services/crud';
+import { checkRegion } from '../services/phone';
 import { checkTimezone } from '../services/timezone';
 import { DateTime } from './common';
 
@@ -164,13 +165,7 @@ export class CompanyResolver {
     if (input.name != null) patch.name = requiredText(input.name, 'input.name');
     if (input.timezone != null) patch.timezone = checkTimezone(input.timezone, 'input.timezone');
     if (input.defaultRegion != null) {
-      const region = optionalText(input.defaultRegion, 'input.defaultRegion', 2)?.toUpperCase();
-      if (!region || !/^[A-Z]{2}$/.test(region)) {
-        throw new AppError('BAD_USER_INPUT', 'input.defaultRegion must be a two-letter region', {
-          field: 'input.defaultRegion',
-        });
-      }
-      patch.default_region = region;
+      patch.default_region = checkRegion(input.defaultRegion, 'input.defaultRegion');
     }
     return ctx.unitOfWork(async (trx) => {
       const q = trx('companies');

@@ -3,7 +3,7 @@ import type { RequestContext } from '../context/request-context';
 import { loadSchedules, loadScope } from './data';
 import type { BookingPolicy } from './policies';
 import { computeSlots } from './slots';
-import { badInput, optionalId, parseInstant, requireId } from './support';
+import { badInput, checkTimeWindow, optionalId, parseInstant, requireId } from './support';
 import { DAY_MS, HOUR_MS } from './time';
 
 export const MAX_RANGE_DAYS = 31;
@@ -102,6 +102,8 @@ export async function findAvailableSlots(
   const from = parseRangeEnd(input.from, 'from', scope.timeZone, false);
   const to = parseRangeEnd(input.to, 'to', scope.timeZone, true);
   if (to.getTime() <= from.getTime()) throw badInput('to', 'to must be after from');
+  checkTimeWindow('from', from, null, now);
+  checkTimeWindow('to', to, null, now);
   if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) {
     throw badInput('to', `The range can be at most ${MAX_RANGE_DAYS} days`, {
       maxDays: MAX_RANGE_DAYS,

@@ -26,6 +26,7 @@ import type { BookingPolicy } from './policies';
 import { evaluateStart } from './slots';
 import {
   badInput,
+  checkTimeWindow,
   normalisePhone,
   notFound,
   optionalId,
@@ -342,6 +343,7 @@ export async function bookAppointment(
   const notes = optionalText(input.notes, 'notes', MAX_NOTES);
   const startsAt = parseInstant(input.startsAt, 'startsAt');
   const now = input.now ?? new Date();
+  checkTimeWindow('startsAt', startsAt, null, now);
   if (startsAt.getTime() < now.getTime()) {
     throw badInput('startsAt', 'That time is in the past');
   }

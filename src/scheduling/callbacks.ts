@@ -4,6 +4,7 @@ import { AppError } from '../errors/app-error';
 import { CallbackRequest, Customer, Staff } from '../models';
 import {
   badInput,
+  checkTimeWindow,
   companySettings,
   normalisePhone,
   notFound,
@@ -115,6 +116,7 @@ function preferredTimes(value: unknown): unknown[] {
       const to = parseInstant((entry as { to: unknown }).to, `${field}.to`);
       if (to.getTime() <= from.getTime())
         throw badInput(`${field}.to`, `${field}.to must be after from`);
+      checkTimeWindow(field, from, to, new Date());
       return { from: from.toISOString(), to: to.toISOString() };
     }
     throw badInput(field, `${field} must be text or a window { from, to }`);

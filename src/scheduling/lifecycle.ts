@@ -24,6 +24,7 @@ import { loadEffectivePolicies } from './policies';
 import {
   actorLabel,
   badInput,
+  checkTimeWindow,
   optionalId,
   optionalText,
   parseInstant,
@@ -251,6 +252,7 @@ export async function rescheduleAppointment(
   const source = sourceOf(ctx, input.source);
   const grant = checkOverride(ctx, input.override);
   const now = input.now ?? new Date();
+  checkTimeWindow('startsAt', startsAt, null, now);
   if (startsAt.getTime() < now.getTime()) throw badInput('startsAt', 'That time is in the past');
 
   let result: RescheduleResult;

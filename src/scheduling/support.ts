@@ -1,3 +1,4 @@
+import { timeWindowProblem } from './time';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import type { Knex } from 'knex';
 import { DateTime } from 'luxon';
@@ -31,6 +32,21 @@ export function notFound(what: string, field: string): AppError {
 
 export function badInput(field: string, message: string, details?: Record<string, unknown>) {
   return new AppError('BAD_USER_INPUT', message, { field, details });
+}
+
+/**
+ * Refuses a time range outside the window every stored time must lie in (see `timeWindowProblem`:
+ * a year back, five years ahead, at most a day long unless `maxSpanMs` says otherwise).
+ */
+export function checkTimeWindow(
+  field: string,
+  startsAt: Date,
+  endsAt: Date | null,
+  now: Date,
+  maxSpanMs?: number,
+): void {
+  const problem = timeWindowProblem(startsAt, endsAt, now, maxSpanMs);
+  if (problem) throw badInput(field, `${field} is out of range: ${problem}`, { reason: problem });
 }
 
 /** A Date, or an ISO 8601 date-time with an offset; anything else is BAD_USER_INPUT on `field`. */

@@ -154,3 +154,39 @@ export function parseTimeOfDay(value: string): number {
   }
   return seconds;
 }
+
+/** How far back a start may lie: a year (late entries, corrections). */
+export const MAX_PAST_MS = 366 * DAY_MS;
+/** How far ahead a start may lie: five years. */
+export const MAX_FUTURE_MS = 5 * 366 * DAY_MS;
+/** The longest appointment or preferred-time window. */
+export const MAX_SPAN_MS = DAY_MS;
+
+/**
+ * Why a time range cannot be stored, or null when it can: starts more than a year back or five
+ * years ahead of `now`, ends before it starts, or lasts longer than `maxSpanMs` (a day). Every path
+ * that stores appointment times checks this (GraphQL booking, rescheduling, availability ranges,
+ * callback windows, and Cal.com bookings), so a booking from 0000-01-01 to 9999-12-31 is refused
+ * everywhere with the same reason.
+ */
+export function timeWindowProblem(
+  startsAt: Date,
+  endsAt: Date | null,
+  now: Date,
+  maxSpanMs: number = MAX_SPAN_MS,
+): string | null {
+  const start = startsAt.getTime();
+  const at = now.getTime();
+  if (Number.isNaN(start)) return 'the start is not a valid time';
+  if (start < at - MAX_PAST_MS) return 'the start is more than a year in the past';
+  if (start > at + MAX_FUTURE_MS) return 'the start is more than five years ahead';
+  if (endsAt) {
+    const end = endsAt.getTime();
+    if (Number.isNaN(end)) return 'the end is not a valid time';
+    if (end <= start) return 'the end is not after the start';
+    if (end - start > maxSpanMs) {
+      return `it lasts longer than ${Math.round(maxSpanMs / HOUR_MS)} hours`;
+    }
+  }
+  return null;
+}

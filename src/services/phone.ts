@@ -1,4 +1,4 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { getCountries, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import type { RequestContext } from '../context/request-context';
 import { AppError } from '../errors/app-error';
 
@@ -20,6 +20,23 @@ export async function companySettings(ctx: RequestContext): Promise<CompanySetti
   if (!row) throw new AppError('NOT_FOUND', 'Company not found');
   ctx.cache.set('company', row);
   return row;
+}
+
+let regions: ReadonlySet<string> | undefined;
+
+/**
+ * An ISO 3166-1 alpha-2 region that phone numbers can be read in (libphonenumber's list), upper
+ * case, or BAD_USER_INPUT naming the field: `XX`, `ZZ` and codes without a numbering plan are refused.
+ */
+export function checkRegion(value: string, field: string): string {
+  regions ??= new Set<string>(getCountries());
+  const region = value.trim().toUpperCase();
+  if (!regions.has(region)) {
+    throw new AppError('BAD_USER_INPUT', `${field} must be a two-letter region such as DE`, {
+      field,
+    });
+  }
+  return region;
 }
 
 /** Normalises a phone number to E.164 with a default region, or BAD_USER_INPUT naming the field. */

@@ -12,6 +12,7 @@ import {
 } from './errors';
 import type { EffectResult } from './retell-effects';
 import { toE164, type CalcomRouteData } from './routing';
+import { timeWindowProblem } from '../scheduling/time';
 
 export const CALCOM_BOOKING_EVENTS = [
   'BOOKING_CREATED',
@@ -28,6 +29,19 @@ const SOURCE = 'calcom' as const;
 
 function str(value: unknown): string | null {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : null;
+}
+
+// eslint-disable-next-line no-control-regex -- replacing control characters is the point
+const CONTROL_RUNS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
+
+/**
+ * A name as a single line: control characters (a signed payload can carry any) become spaces,
+ * runs of spaces one, and it is cut at 200 characters, the longest name GraphQL accepts.
+ */
+function oneLine(value: string | null): string | null {
+  if (value === null) return null;
+  const line = value.replace(CONTROL_RUNS, ' ').replace(/ {2,}/g, ' ');
+  return line.trim().slice(0, 200) || null;
 }
 
 function isoDate(value: unknown): Date | null {
@@ -80,7 +94,7 @@ function bookingOf(payload: unknown): Booking {
     status: str(payload.status),
     notes: str(payload.additionalNotes) ?? str(payload.description),
     attendee: {
-      name: str(first.name) ?? str(responseValue(payload.responses, 'name')),
+      name: oneLine(str(first.name) ?? str(responseValue(payload.responses, 'name'))),
       email:
         (str(first.email) ?? str(responseValue(payload.responses, 'email')))?.toLowerCase() ?? null,
       phone:
@@ -109,6 +123,12 @@ function timesOf(b: Booking): { startsAt: Date; endsAt: Date } {
   }
   if (b.endsAt <= b.startsAt) {
     throw new PermanentWebhookError(`Cal.com booking ${b.uid} ends before it starts`);
+  }
+  // The same window as GraphQL bookings: such an event can never apply, so it ends dead at once
+  // with the reason on the event instead of being retried.
+  const problem = timeWindowProblem(b.startsAt, b.endsAt, new Date());
+  if (problem) {
+    throw new PermanentWebhookError(`Cal.com booking ${b.uid} refused: ${problem}`);
   }
   return { startsAt: b.startsAt, endsAt: b.endsAt };
 }

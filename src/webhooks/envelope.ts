@@ -11,6 +11,7 @@ export const WEBHOOK_STATUSES = [
   'unroutable',
   'failed',
   'dead',
+  'rejected',
 ] as const;
 export type WebhookStatus = (typeof WEBHOOK_STATUSES)[number];
 

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Rejection } from './body';
 import type { WebhookEnvelope, WebhookProvider, WebhookStatus } from './envelope';
 
 /**
@@ -124,4 +125,31 @@ export async function failWebhookEvent(
     [id, worker, companyId, error, retryAt],
   );
   return rows[0]?.ok === true;
+}
+
+/**
+ * Stores a verified delivery that cannot be kept as JSON: raw text (or base64), status `rejected`,
+ * the reason in last_error. Never claimed by the worker; purged after the retention period.
+ */
+export async function storeRejectedWebhookEvent(
+  knex: Knex,
+  rejection: Rejection,
+  meta: Omit<IngestMeta, 'raw'>,
+): Promise<{ id: string; inserted: boolean }> {
+  const { rows } = await knex.raw<{ rows: { id: string; inserted: boolean }[] }>(
+    'select id, inserted from webhook_reject(?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?)',
+    [
+      rejection.provider,
+      rejection.eventType,
+      rejection.dedupeKey,
+      rejection.raw,
+      rejection.rawEncoding,
+      rejection.reason,
+      JSON.stringify(meta.headers),
+      meta.sourceIp,
+      meta.requestId,
+    ],
+  );
+  if (rows.length !== 1) throw new Error('webhook_reject returned no row');
+  return rows[0];
 }

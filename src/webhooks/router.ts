@@ -9,7 +9,9 @@ import {
   type EnvelopeResult,
   type WebhookProvider,
 } from './envelope';
-import { storeWebhookEvent } from './inbox';
+import { readDelivery, rejectionOf, type Rejection } from './body';
+import { storeRejectedWebhookEvent, storeWebhookEvent, type IngestMeta } from './inbox';
+import { isValueRefused, sqlStateOf } from '../db/errors';
 import { RateLimiter } from '../security/rate-limiter';
 import { scopeFor, webhookStats } from './service';
 import { verifyCalcomSignature, verifyRetellSignature, type SignatureVerdict } from './signatures';
@@ -132,6 +134,61 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
     });
   };
 
+  const unavailable = (
+    req: Request,
+    res: Response,
+    err: unknown,
+    provider: WebhookProvider,
+    eventType: string,
+  ) => {
+    log.error(
+      { err, provider, eventType, requestId: requestIdOf(req) },
+      'webhook could not be stored; provider asked to retry',
+    );
+    res.setHeader('Retry-After', '30');
+    sendError(res, 503, 'UNAVAILABLE', 'Temporarily unavailable, retry later', req);
+  };
+
+  /**
+   * A verified delivery that cannot be stored as JSON: kept as raw text, marked `rejected` with
+   * the reason, and answered 400 (a retry of the same bytes finds the same row). 503 only when
+   * the database cannot take even that.
+   */
+  const reject = async (
+    req: Request,
+    res: Response,
+    rejection: Rejection,
+    meta: Omit<IngestMeta, 'raw'>,
+  ) => {
+    let stored: { id: string; inserted: boolean };
+    try {
+      stored = await withTimeout(
+        storeRejectedWebhookEvent(db.knex, rejection, meta),
+        storeTimeoutMs,
+      );
+    } catch (err) {
+      unavailable(req, res, err, rejection.provider, rejection.eventType);
+      return;
+    }
+    if (stored.inserted) {
+      metrics.webhookProcessed.inc({ provider: rejection.provider, outcome: 'rejected' });
+    }
+    log.warn(
+      {
+        provider: rejection.provider,
+        eventId: stored.id,
+        requestId: requestIdOf(req),
+        reason: rejection.reason,
+      },
+      'webhook rejected and kept as raw text',
+    );
+    res.status(400).json({
+      status: 'rejected',
+      id: stored.id,
+      error: { code: 'BAD_REQUEST', message: rejection.reason, requestId: requestIdOf(req) },
+    });
+  };
+
   const receive = (spec: ProviderSpec) => async (req: Request, res: Response) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const verdict = spec.verify(req, body, now());
@@ -157,49 +214,41 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
         'unsigned webhook accepted (WEBHOOKS_ALLOW_UNSIGNED)',
       );
     }
-    const text = body.toString('utf8');
-    // The inbox keeps the exact bytes as text, so only valid UTF-8 can be kept exactly.
-    if (!Buffer.from(text, 'utf8').equals(body)) {
-      sendError(res, 400, 'BAD_REQUEST', 'Body must be UTF-8 JSON', req);
-      return;
-    }
-    const parsed = spec.envelope(body);
-    if (!parsed.ok) {
-      log.warn(
-        { provider: spec.provider, requestId: requestIdOf(req) },
-        `webhook refused: ${parsed.message}`,
-      );
-      sendError(res, 400, 'BAD_REQUEST', parsed.message, req);
-      return;
-    }
     const headers: Record<string, string> = {};
     for (const name of KEPT_HEADERS) {
       const value = req.header(name);
       if (value) headers[name] = value.slice(0, 500);
     }
+    const meta = { headers, sourceIp: req.ip ?? null, requestId: requestIdOf(req) };
+    const delivery = readDelivery(spec.provider, body, (raw) => spec.envelope(raw));
+    if (!delivery.ok) {
+      await reject(req, res, delivery.rejection, meta);
+      return;
+    }
+    const parsed = delivery;
     let stored: { id: string; inserted: boolean };
     try {
       stored = await withTimeout(
-        storeWebhookEvent(db.knex, parsed.envelope, {
-          raw: text,
-          headers,
-          sourceIp: req.ip ?? null,
-          requestId: requestIdOf(req),
-        }),
+        storeWebhookEvent(db.knex, parsed.envelope, { raw: parsed.raw, ...meta }),
         storeTimeoutMs,
       );
     } catch (err) {
-      log.error(
-        {
-          err,
-          provider: spec.provider,
-          eventType: parsed.envelope.eventType,
-          requestId: requestIdOf(req),
-        },
-        'webhook could not be stored; provider asked to retry',
-      );
-      res.setHeader('Retry-After', '30');
-      sendError(res, 503, 'UNAVAILABLE', 'Temporarily unavailable, retry later', req);
+      // A value Postgres refuses would be refused on every retry: keep the delivery as rejected.
+      if (isValueRefused(err)) {
+        await reject(
+          req,
+          res,
+          rejectionOf(
+            spec.provider,
+            body,
+            `Body refused by the database (SQLSTATE ${sqlStateOf(err)})`,
+            parsed.envelope.eventType,
+          ),
+          meta,
+        );
+        return;
+      }
+      unavailable(req, res, err, spec.provider, parsed.envelope.eventType);
       return;
     }
     metrics.webhookEventsReceived.inc({

@@ -234,7 +234,7 @@ export interface WebhookStats {
     oldestReceivedAt: Date;
   }[];
   totals: Record<WebhookStatus, number>;
-  /** Newest failed and dead events (and unroutable ones for super admins). */
+  /** Newest failed and dead events (and unroutable and rejected ones for super admins). */
   recentFailures: WebhookEventView[];
 }
 
@@ -283,7 +283,7 @@ export async function webhookStats(
     failures = (
       await knex.raw<{ rows: Row[] }>(
         `select ${VIEW_COLUMNS.join(', ')} from platform_webhook_events(null, null, false, null, ?::text[], null, null, ?)`,
-        [['failed', 'dead', 'unroutable'], limit],
+        [['failed', 'dead', 'unroutable', 'rejected'], limit],
       )
     ).rows;
   }

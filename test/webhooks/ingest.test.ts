@@ -246,12 +246,24 @@ describe('ingest', () => {
     expect(await res.json()).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
   });
 
-  test('a signed body that is not a JSON event is refused with 400 and not stored', async () => {
+  test('a signed body that is not a JSON event is answered 400 and kept as rejected raw text', async () => {
     const before = await eventCount();
     expect((await postRetell(server.url, 'not json')).status).toBe(400);
     expect((await postRetell(server.url, '{"call":{}}')).status).toBe(400);
     expect((await postCalcom(server.url, '[]')).status).toBe(400);
-    expect(await eventCount()).toBe(before);
+    // A retry of the same bytes is the same delivery: one row.
+    expect((await postCalcom(server.url, '[]')).status).toBe(400);
+    expect(await eventCount()).toBe(before + 3);
+    const rows = await t
+      .superuser('webhook_events')
+      .where({ status: 'rejected' })
+      .whereIn('payload_raw', ['not json', '{"call":{}}', '[]'])
+      .select('payload_raw', 'payload', 'last_error');
+    expect(rows).toHaveLength(3);
+    for (const row of rows) {
+      expect(row.payload).toBeNull();
+      expect(row.last_error).toMatch(/^Body must/);
+    }
   });
 
   test('events not acted on are stored and ignored; unroutable ones kept as unroutable', async () => {
