@@ -23,9 +23,10 @@ export async function up(knex: Knex): Promise<void> {
       add column credential_company_id uuid references companies (id) on delete cascade,
       add constraint webhook_events_credential_binding
         check ((credential_id is null) = (credential_company_id is null))`);
-  await knex.raw(`
-    create index webhook_events_credential_company_idx on webhook_events (credential_company_id)
-     where credential_company_id is not null`);
+  // The index of the foreign key (a company's deletion cascades through it).
+  await knex.raw(
+    'create index webhook_events_credential_company_idx on webhook_events (credential_company_id)',
+  );
 
   // webhook_ingest with the verifying credential and its company recorded on the event.
   await knex.raw(`

@@ -71,12 +71,21 @@ export async function lookupEndpointCredential(
     secrets.push(
       openSecret(keyring, { keyId: row.secret_key_id, blob: row.secret_ciphertext }, aad),
     );
-    if (
-      row.previous_secret_key_id &&
-      row.previous_secret_ciphertext &&
-      row.previous_valid_until &&
-      row.previous_valid_until.getTime() > nowMs
-    ) {
+  } catch (err) {
+    // A key removed from CREDENTIAL_ENCRYPTION_KEYS too early, or an altered row: fail closed.
+    logger.error(
+      { credentialId: endpointId, err: (err as Error).message },
+      'provider credential cannot be opened; its deliveries are refused',
+    );
+    return { ok: false, reason: 'unconfigured' };
+  }
+  if (
+    row.previous_secret_key_id &&
+    row.previous_secret_ciphertext &&
+    row.previous_valid_until &&
+    row.previous_valid_until.getTime() > nowMs
+  ) {
+    try {
       secrets.push(
         openSecret(
           keyring,
@@ -84,14 +93,13 @@ export async function lookupEndpointCredential(
           aad,
         ),
       );
+    } catch (err) {
+      // Only the rotation overlap is lost; the current secret still verifies.
+      logger.error(
+        { credentialId: endpointId, err: (err as Error).message },
+        'previous secret of a provider credential cannot be opened; ignored',
+      );
     }
-  } catch (err) {
-    // A key removed from CREDENTIAL_ENCRYPTION_KEYS too early, or an altered row.
-    logger.error(
-      { credentialId: endpointId, err: (err as Error).message },
-      'provider credential cannot be opened',
-    );
-    return { ok: false, reason: 'unconfigured' };
   }
   return { ok: true, credentialId: endpointId, companyId: row.company_id, secrets };
 }
