@@ -19,10 +19,7 @@ const RUNTIME_ROLE = 'app_runtime';
 const PLATFORM_ROLE = 'app_platform';
 const CURRENT_TENANT_SQL = `(select nullif(current_setting('app.company_id', true), ''))::uuid`;
 
-const FUNCTIONS = [
-  'platform_provider_credential(uuid)',
-  'provider_credential_used(uuid, uuid)',
-];
+const FUNCTIONS = ['platform_provider_credential(uuid)', 'provider_credential_used(uuid, uuid)'];
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`

@@ -26,8 +26,7 @@ const TAG_BYTES = 16;
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 
 /** A fixed key for development and tests only; loadConfig refuses to use it in production. */
-export const DEVELOPMENT_CREDENTIAL_KEYS =
-  'dev:ZGV2ZWxvcG1lbnQtb25seS1jcmVkZW50aWFsLWtleSE=';
+export const DEVELOPMENT_CREDENTIAL_KEYS = 'dev:ZGV2ZWxvcG1lbnQtb25seS1jcmVkZW50aWFsLWtleSE=';
 
 /**
  * Parses `kid:base64key,kid2:base64key2` (first = current). Returns the problems instead of
@@ -44,7 +43,8 @@ export function parseCredentialKeys(
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (entries.length === 0) problems.push(`${variable} must list at least one key as kid:base64key`);
+  if (entries.length === 0)
+    problems.push(`${variable} must list at least one key as kid:base64key`);
   entries.forEach((entry, i) => {
     const colon = entry.indexOf(':');
     const kid = colon > 0 ? entry.slice(0, colon) : '';
@@ -77,7 +77,11 @@ export function credentialAad(companyId: string, credentialId: string): Buffer {
 }
 
 /** Seals a secret with the current key. */
-export function sealSecret(keyring: CredentialKeyring, plaintext: string, aad: Buffer): SealedSecret {
+export function sealSecret(
+  keyring: CredentialKeyring,
+  plaintext: string,
+  aad: Buffer,
+): SealedSecret {
   const key = keyring.keys.get(keyring.currentKeyId);
   if (!key) throw new Error('the current credential key is missing from the keyring');
   const iv = randomBytes(IV_BYTES);

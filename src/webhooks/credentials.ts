@@ -191,10 +191,7 @@ export async function createProviderCredential(
   });
 }
 
-async function loadForChange(
-  trx: Knex.Transaction,
-  id: string,
-): Promise<ProviderCredential> {
+async function loadForChange(trx: Knex.Transaction, id: string): Promise<ProviderCredential> {
   const row = await ProviderCredential.query(trx).findById(id).forUpdate();
   if (!row) throw new AppError('NOT_FOUND', 'Provider credential not found', { field: 'id' });
   return row;

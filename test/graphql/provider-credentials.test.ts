@@ -99,7 +99,11 @@ describe('Cal.com credential lifecycle', () => {
   let first: string;
 
   test('an admin creates one: the secret is returned once and stored sealed', async () => {
-    const data = await ok(CREATE, { input: { provider: 'calcom', label: 'Main booking page' } }, adminA);
+    const data = await ok(
+      CREATE,
+      { input: { provider: 'calcom', label: 'Main booking page' } },
+      adminA,
+    );
     first = data.createProviderCredential.secret;
     credential = data.createProviderCredential.credential;
     secrets.push(first);
@@ -112,7 +116,10 @@ describe('Cal.com credential lifecycle', () => {
       revokedAt: null,
       lastUsedAt: null,
     });
-    const row = await t.superuser('provider_credentials').where({ id: credential.endpointId }).first();
+    const row = await t
+      .superuser('provider_credentials')
+      .where({ id: credential.endpointId })
+      .first();
     expect(row.company_id).toBe(w.a.id);
     expect(row.secret_key_id).toBe('dev');
     expect(Buffer.isBuffer(row.secret_ciphertext)).toBe(true);
@@ -121,9 +128,13 @@ describe('Cal.com credential lifecycle', () => {
   });
 
   test('the list never carries a secret, and the schema has no field that could', async () => {
-    const res = await s.gql(`{ providerCredentials(first: 10) { totalCount nodes { ${FIELDS} } } }`, {}, {
-      token: adminA,
-    });
+    const res = await s.gql(
+      `{ providerCredentials(first: 10) { totalCount nodes { ${FIELDS} } } }`,
+      {},
+      {
+        token: adminA,
+      },
+    );
     expect(res.errors).toBeUndefined();
     expect(res.data!.providerCredentials.totalCount).toBe(1);
     expect(JSON.stringify(res.data)).not.toContain(first);
@@ -139,7 +150,10 @@ describe('Cal.com credential lifecycle', () => {
   test('its endpoint verifies with the secret and records the use', async () => {
     expect(await deliverCalcom(credential.endpointPath, first)).toBe(202);
     expect(await deliverCalcom(credential.endpointPath, 'not-the-secret-0123456789')).toBe(401);
-    const row = await t.superuser('provider_credentials').where({ id: credential.endpointId }).first();
+    const row = await t
+      .superuser('provider_credentials')
+      .where({ id: credential.endpointId })
+      .first();
     expect(row.last_used_at).toBeInstanceOf(Date);
   });
 
@@ -170,7 +184,9 @@ describe('Cal.com credential lifecycle', () => {
     secrets.push(pasted);
     const again = await ok(
       ROTATE,
-      { input: { id: credential.id, secret: pasted, previousValidUntil: new Date().toISOString() } },
+      {
+        input: { id: credential.id, secret: pasted, previousValidUntil: new Date().toISOString() },
+      },
       adminA,
     );
     expect(again.rotateProviderCredential).toMatchObject({
@@ -207,9 +223,13 @@ describe('Cal.com credential lifecycle', () => {
 
 describe('Retell credentials and input errors', () => {
   test('a Retell account needs its pasted API key; its endpoint verifies with it', async () => {
-    const missing = await s.gql(CREATE, { input: { provider: 'retell', label: 'Own Retell' } }, {
-      token: adminA,
-    });
+    const missing = await s.gql(
+      CREATE,
+      { input: { provider: 'retell', label: 'Own Retell' } },
+      {
+        token: adminA,
+      },
+    );
     expect(missing.errors?.[0].extensions).toMatchObject({
       code: 'BAD_USER_INPUT',
       field: 'input.secret',
@@ -223,7 +243,10 @@ describe('Retell credentials and input errors', () => {
     );
     const path = data.createProviderCredential.credential.endpointPath;
     expect(path).toMatch(/^\/api\/webhooks\/retell\/[0-9a-f-]{36}$/);
-    const raw = JSON.stringify({ event: 'call_started', call: { call_id: 'own-1', agent_id: 'zzz' } });
+    const raw = JSON.stringify({
+      event: 'call_started',
+      call: { call_id: 'own-1', agent_id: 'zzz' },
+    });
     const res = await fetch(`${s.url}${path}`, {
       method: 'POST',
       headers: { 'x-retell-signature': signRetell(raw, apiKey, Date.now()) },
@@ -265,11 +288,19 @@ describe('Retell credentials and input errors', () => {
 
 describe('who may manage credentials', () => {
   test('managers are refused; another company’s admin cannot see or touch them', async () => {
-    const manager = await s.gql(CREATE, { input: { provider: 'calcom', label: 'm' } }, {
-      token: managerA,
-    });
+    const manager = await s.gql(
+      CREATE,
+      { input: { provider: 'calcom', label: 'm' } },
+      {
+        token: managerA,
+      },
+    );
     expect(manager.errors?.[0].extensions?.code).toBe('FORBIDDEN');
-    const list = await s.gql('{ providerCredentials(first: 5) { totalCount } }', {}, { token: managerA });
+    const list = await s.gql(
+      '{ providerCredentials(first: 5) { totalCount } }',
+      {},
+      { token: managerA },
+    );
     expect(list.errors?.[0].extensions?.code).toBe('FORBIDDEN');
 
     const ofA = await t.superuser('provider_credentials').where({ company_id: w.a.id }).first();
@@ -311,19 +342,30 @@ describe('who may manage credentials', () => {
 });
 
 describe('numbers and agents are assigned by super admins only', () => {
-  const SAVE = 'mutation($n: String) { savePhoneNumber(input: { number: $n, label: "Desk" }) { id numberE164 label } }';
+  const SAVE =
+    'mutation($n: String) { savePhoneNumber(input: { number: $n, label: "Desk" }) { id numberE164 label } }';
   const ASSIGN = `mutation($input: AssignRetellAgentInput!) { assignRetellAgent(input: $input) { id agentId name active } }`;
 
   test('an admin cannot assign a number, a super admin can; a second company is refused', async () => {
     const byAdmin = await s.gql(SAVE, { n: '+49 30 5550001' }, { token: adminA });
-    expect(byAdmin.errors?.[0].extensions).toMatchObject({ code: 'FORBIDDEN', field: 'input.number' });
+    expect(byAdmin.errors?.[0].extensions).toMatchObject({
+      code: 'FORBIDDEN',
+      field: 'input.number',
+    });
     const assigned = await ok(SAVE, { n: '+49 30 5550001' }, root, { 'x-company-id': w.a.id });
     expect(assigned.savePhoneNumber.numberE164).toBe('+49305550001');
-    const second = await s.gql(SAVE, { n: '+49 30 5550001' }, {
-      token: root,
-      headers: { 'x-company-id': w.b.id },
+    const second = await s.gql(
+      SAVE,
+      { n: '+49 30 5550001' },
+      {
+        token: root,
+        headers: { 'x-company-id': w.b.id },
+      },
+    );
+    expect(second.errors?.[0].extensions).toMatchObject({
+      code: 'CONFLICT',
+      field: 'input.number',
     });
-    expect(second.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', field: 'input.number' });
     // The admin still edits the number's other details.
     const relabel = await ok(
       'mutation($id: ID!) { savePhoneNumber(input: { id: $id, label: "Reception", active: false }) { label } }',
@@ -339,17 +381,33 @@ describe('numbers and agents are assigned by super admins only', () => {
     expect(byAdmin.errors?.[0].extensions?.code).toBe('FORBIDDEN');
     const inA = await ok(ASSIGN, { input }, root, { 'x-company-id': w.a.id });
     expect(inA.assignRetellAgent).toMatchObject({ agentId: 'agent_front_desk_1', active: true });
-    const inB = await s.gql(ASSIGN, { input }, { token: root, headers: { 'x-company-id': w.b.id } });
+    const inB = await s.gql(
+      ASSIGN,
+      { input },
+      { token: root, headers: { 'x-company-id': w.b.id } },
+    );
     expect(inB.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', field: 'input.agentId' });
-    const off = await ok(ASSIGN, { input: { agentId: 'agent_front_desk_1', active: false } }, root, {
-      'x-company-id': w.a.id,
-    });
+    const off = await ok(
+      ASSIGN,
+      { input: { agentId: 'agent_front_desk_1', active: false } },
+      root,
+      {
+        'x-company-id': w.a.id,
+      },
+    );
     expect(off.assignRetellAgent.active).toBe(false);
-    const bad = await s.gql(ASSIGN, { input: { agentId: 'a b', name: 'x' } }, {
-      token: root,
-      headers: { 'x-company-id': w.a.id },
+    const bad = await s.gql(
+      ASSIGN,
+      { input: { agentId: 'a b', name: 'x' } },
+      {
+        token: root,
+        headers: { 'x-company-id': w.a.id },
+      },
+    );
+    expect(bad.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'input.agentId',
     });
-    expect(bad.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.agentId' });
     const audit = await t
       .superuser('activity_logs')
       .where({ company_id: w.a.id })

@@ -19,7 +19,10 @@ const problems = (env: NodeJS.ProcessEnv): string[] => {
   }
 };
 
-const aad = credentialAad('11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222');
+const aad = credentialAad(
+  '11111111-1111-4111-8111-111111111111',
+  '22222222-2222-4222-8222-222222222222',
+);
 
 test('a sealed secret holds no plaintext, opens again, and every seal differs (random IV)', () => {
   const { keyring } = parseCredentialKeys(`k1:${key()}`);
@@ -40,7 +43,10 @@ test('a tampered blob, another row or a wrong key does not open', () => {
   const flipped = Buffer.from(sealed.blob);
   flipped[14] ^= 1;
   expect(() => openSecret(keyring!, { ...sealed, blob: flipped }, aad)).toThrow(/does not open/);
-  const otherRow = credentialAad('11111111-1111-4111-8111-111111111111', '33333333-3333-4333-8333-333333333333');
+  const otherRow = credentialAad(
+    '11111111-1111-4111-8111-111111111111',
+    '33333333-3333-4333-8333-333333333333',
+  );
   expect(() => openSecret(keyring!, sealed, otherRow)).toThrow(/does not open/);
   const { keyring: impostor } = parseCredentialKeys(`k1:${key()}`);
   expect(() => openSecret(impostor!, sealed, aad)).toThrow(/does not open/);
@@ -61,8 +67,9 @@ test('key rotation: rows sealed with the old key still open once a new key is cu
 
 test('CREDENTIAL_ENCRYPTION_KEYS is validated without echoing key material', () => {
   const short = Buffer.alloc(16, 1).toString('base64');
-  const list = parseCredentialKeys(`k1:${short},bad id:${key()},k1:${key()},k2:not*base64`)
-    .problems;
+  const list = parseCredentialKeys(
+    `k1:${short},bad id:${key()},k1:${key()},k2:not*base64`,
+  ).problems;
   expect(list).toEqual([
     'CREDENTIAL_ENCRYPTION_KEYS key "k1" must be 32 bytes, base64-encoded',
     'CREDENTIAL_ENCRYPTION_KEYS entry 2: key id must be 1 to 32 of A-Z a-z 0-9 _ -',

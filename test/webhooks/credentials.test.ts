@@ -133,7 +133,10 @@ describe('Cal.com company endpoints', () => {
     expect(await t.superuser('appointments').where({ calcom_booking_uid: uid })).toEqual([
       expect.objectContaining({ company_id: a.companyId }),
     ]);
-    const cred = await t.superuser('provider_credentials').where({ id: a.calcomEndpointId }).first();
+    const cred = await t
+      .superuser('provider_credentials')
+      .where({ id: a.calcomEndpointId })
+      .first();
     expect(cred.last_used_at).toBeInstanceOf(Date);
   });
 
@@ -190,7 +193,9 @@ describe('Cal.com company endpoints', () => {
         previous_valid_until: new Date(Date.now() + 3600_000),
       });
     const body = () => booking(a, unique('rot'), 'rot@example.test');
-    expect((await postCalcom(app.url, body(), { endpoint: id, secret: newSecret })).status).toBe(202);
+    expect((await postCalcom(app.url, body(), { endpoint: id, secret: newSecret })).status).toBe(
+      202,
+    );
     // The copied blob does not open on this row (its associated data names the donor row).
     expect((await postCalcom(app.url, body(), { endpoint: id, secret: oldSecret })).status).toBe(
       401,
@@ -291,8 +296,13 @@ describe('platform-wide ownership of numbers and agents', () => {
       t.superuser('phone_numbers').insert({ company_id: b.companyId, number_e164: a.number }),
     ).rejects.toMatchObject({ code: '23505', constraint: 'phone_numbers_number_platform_unique' });
     await expect(
-      t.superuser('retell_agents').insert({ company_id: b.companyId, agent_id: a.agentId, name: 'x' }),
-    ).rejects.toMatchObject({ code: '23505', constraint: 'retell_agents_agent_id_platform_unique' });
+      t
+        .superuser('retell_agents')
+        .insert({ company_id: b.companyId, agent_id: a.agentId, name: 'x' }),
+    ).rejects.toMatchObject({
+      code: '23505',
+      constraint: 'retell_agents_agent_id_platform_unique',
+    });
     // Changing a number to one another company holds is refused the same way.
     await expect(
       t.superuser('phone_numbers').where({ id: b.phoneNumberId }).update({ number_e164: a.number }),

@@ -157,11 +157,7 @@ export async function insertCredential(
   extra: Record<string, unknown> = {},
 ): Promise<string> {
   const id = randomUUID();
-  const sealed = sealSecret(
-    testConfig().credentialKeys,
-    secret,
-    credentialAad(companyId, id),
-  );
+  const sealed = sealSecret(testConfig().credentialKeys, secret, credentialAad(companyId, id));
   await su('provider_credentials').insert({
     id,
     company_id: companyId,
