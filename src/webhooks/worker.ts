@@ -276,7 +276,7 @@ export class WebhookWorker implements BackgroundService {
     const type = event.eventType;
     const acted = isCalcomBookingEvent(type);
     if (!acted && !isRecord(payload.payload)) return { kind: 'ignore', companyId: bound };
-    const route = this.confine(event, await routeCalcomBooking(knex, payload.payload));
+    const route = this.confine(event, await routeCalcomBooking(knex, payload.payload, bound));
     if (!acted) return { kind: 'ignore', companyId: bound ?? companyOf(route) };
     if (route.kind === 'unroutable') return route;
     return {

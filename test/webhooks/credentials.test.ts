@@ -140,6 +140,31 @@ describe('Cal.com company endpoints', () => {
     expect(cred.last_used_at).toBeInstanceOf(Date);
   });
 
+  test('another company mapping the same event type id cannot block or take the booking', async () => {
+    await t.superuser('team_event_type_mappings').insert({
+      company_id: b.companyId,
+      calcom_event_type_id: a.eventTypeId,
+      service_id: b.serviceId,
+    });
+    const uid = unique('bk');
+    const res = await postCalcom(app.url, booking(a, uid, 'own@example.test'), {
+      endpoint: a.calcomEndpointId,
+    });
+    const { id } = (await res.json()) as { id: string };
+    await app.worker.drain();
+    expect(await eventRow(id)).toMatchObject({
+      status: 'processed',
+      resolved_company_id: a.companyId,
+    });
+    expect(await t.superuser('appointments').where({ calcom_booking_uid: uid })).toEqual([
+      expect.objectContaining({ company_id: a.companyId }),
+    ]);
+    await t
+      .superuser('team_event_type_mappings')
+      .where({ company_id: b.companyId, calcom_event_type_id: a.eventTypeId })
+      .delete();
+  });
+
   test('one company cannot deduplicate away another company’s delivery', async () => {
     const body = JSON.stringify(booking(a, unique('dup'), 'x@example.test'));
     const bEndpoint = await insertCredential(t.superuser, b.companyId, 'calcom', B_SECRET);
