@@ -95,6 +95,7 @@ interface RunState {
   voiceToken: string;
   jwtSecret: string;
   metricsToken: string;
+  credentialKeys: string;
 }
 
 function serverEnv(state: RunState, databaseUrl: string, kind: ServerName): Record<string, string> {
@@ -105,6 +106,7 @@ function serverEnv(state: RunState, databaseUrl: string, kind: ServerName): Reco
     DB_POOL_MAX: String(state.options.poolMax),
     JWT_SECRET: state.jwtSecret,
     METRICS_TOKEN: state.metricsToken,
+    CREDENTIAL_ENCRYPTION_KEYS: state.credentialKeys,
     RETELL_API_KEYS: state.retellKey,
     // The ingest benchmark sends from one address; the default (60 a minute) would refuse it.
     WEBHOOK_RATE_LIMIT_PER_MINUTE: '100000',
@@ -440,6 +442,7 @@ async function main(): Promise<void> {
     voiceToken: randomBytes(24).toString('hex'),
     jwtSecret: randomBytes(32).toString('hex'),
     metricsToken: randomBytes(24).toString('hex'),
+    credentialKeys: `bench:${randomBytes(32).toString('base64')}`,
   };
   let interrupted = false;
   const onSignal = (signal: string) => {

@@ -1,4 +1,9 @@
 import path from 'node:path';
+import {
+  DEVELOPMENT_CREDENTIAL_KEYS,
+  parseCredentialKeys,
+  type CredentialKeyring,
+} from './security/credential-crypto';
 
 /**
  * Configuration from the environment, validated once at start. An invalid or dangerous setting
@@ -27,8 +32,10 @@ export interface Config {
   benchDisableShield: boolean;
   /** Only for the benchmark: skip the application tenant filter (RLS still applies). Refused in production. */
   benchDisableTenantFilter: boolean;
+  /** Platform-wide Retell API keys (the platform's own Retell account); calls route by agent/number. */
   retellApiKeys: string[];
-  calcomSecrets: string[];
+  /** Keys that seal stored provider secrets (CREDENTIAL_ENCRYPTION_KEYS, first = current). */
+  credentialKeys: CredentialKeyring;
   allowUnsignedWebhooks: boolean;
   webhookBodyLimitBytes: number;
   webhookRateLimitPerMinute: number;
@@ -112,6 +119,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push('WEBHOOKS_ALLOW_UNSIGNED is refused in production: webhooks must be signed');
   }
 
+  if ((env.CALCOM_WEBHOOK_SECRETS ?? '').trim() !== '') {
+    problems.push(
+      'CALCOM_WEBHOOK_SECRETS is no longer supported: a shared secret cannot tell which company a ' +
+        'delivery may touch. Register each Cal.com webhook with its company (createProviderCredential) ' +
+        'and point Cal.com at the endpoint URL it returns; then unset the variable',
+    );
+  }
+  const credentialRaw = env.CREDENTIAL_ENCRYPTION_KEYS;
+  let credentialKeys = parseCredentialKeys(DEVELOPMENT_CREDENTIAL_KEYS).keyring!;
+  if (credentialRaw !== undefined && credentialRaw.trim() !== '') {
+    const parsed = parseCredentialKeys(credentialRaw);
+    problems.push(...parsed.problems);
+    if (parsed.keyring) credentialKeys = parsed.keyring;
+  } else if (production) {
+    problems.push(
+      'CREDENTIAL_ENCRYPTION_KEYS is required in production (kid:base64 of 32 random bytes, first = current)',
+    );
+  }
+  const devKey = parseCredentialKeys(DEVELOPMENT_CREDENTIAL_KEYS).keyring!.keys.get('dev')!;
+  if (production && [...credentialKeys.keys.values()].some((k) => k.equals(devKey))) {
+    problems.push('CREDENTIAL_ENCRYPTION_KEYS must not contain the development key in production');
+  }
+
   const metricsPortRaw = env.METRICS_PORT;
   const config: Config = {
     env: nodeEnv as Config['env'],
@@ -134,7 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     benchDisableShield,
     benchDisableTenantFilter,
     retellApiKeys: list('RETELL_API_KEYS'),
-    calcomSecrets: list('CALCOM_WEBHOOK_SECRETS'),
+    credentialKeys,
     allowUnsignedWebhooks,
     webhookBodyLimitBytes: int('WEBHOOK_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 50 * 1024 * 1024),
     webhookRateLimitPerMinute: int('WEBHOOK_RATE_LIMIT_PER_MINUTE', 60, 1, 100000),

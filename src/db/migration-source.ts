@@ -14,6 +14,9 @@ import * as webhooks from '../../migrations/20261126002000_webhooks';
 import * as scheduling from '../../migrations/20261126003000_scheduling';
 import * as observabilityFunctions from '../../migrations/20261126004000_observability_functions';
 import * as customerNameIndexes from '../../migrations/20261126005000_customer_name_indexes';
+import * as providerCredentials from '../../migrations/20261129000200_provider_credentials';
+import * as webhookCredentialBinding from '../../migrations/20261129000210_webhook_credential_binding';
+import * as platformTelephonyRegistry from '../../migrations/20261129000220_platform_telephony_registry';
 import * as webhookRejected from '../../migrations/20261129000600_webhook_rejected';
 
 interface Migration {
@@ -42,6 +45,9 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261126003000_scheduling', scheduling],
   ['20261126004000_observability_functions', observabilityFunctions],
   ['20261126005000_customer_name_indexes', customerNameIndexes],
+  ['20261129000200_provider_credentials', providerCredentials],
+  ['20261129000210_webhook_credential_binding', webhookCredentialBinding],
+  ['20261129000220_platform_telephony_registry', platformTelephonyRegistry],
   ['20261129000600_webhook_rejected', webhookRejected],
 ];
 

@@ -23,3 +23,4 @@ export { ActivityLog } from './ActivityLog';
 export { WebhookEvent } from './WebhookEvent';
 export { CalcomTeamMember } from './CalcomTeamMember';
 export { TeamEventTypeMapping } from './TeamEventTypeMapping';
+export { ProviderCredential } from './ProviderCredential';

@@ -174,10 +174,20 @@ export class PhoneNumberResolver {
   }
 
   @Mutation(() => PhoneNumberNode, {
-    description: 'Adds a phone number, or updates it when id is given.',
+    description:
+      'Adds a phone number, or updates it when id is given. Setting the number itself is for super admins (a number belongs to one company platform-wide); admins change label, branch and active.',
   })
   async savePhoneNumber(@Arg('input') input: PhoneNumberInput, @Ctx() { ctx }: GraphQLContext) {
-    const fields = { phone_numbers_company_id_number_e164_unique: 'input.number' };
+    // A number belongs to one company platform-wide: only a super admin assigns or changes it.
+    if (input.number && ctx.actor.kind !== 'platform_admin') {
+      throw new AppError('FORBIDDEN', 'Only a super admin assigns phone numbers', {
+        field: 'input.number',
+      });
+    }
+    const fields = {
+      phone_numbers_company_id_number_e164_unique: 'input.number',
+      phone_numbers_number_platform_unique: 'input.number',
+    };
     const data = {
       numberE164: input.number ? await companyE164(ctx, input.number, 'input.number') : undefined,
       label: optionalText(input.label, 'input.label', 100),

@@ -10,6 +10,7 @@ import { CustomerNoteResolver, CustomerResolver } from './customer';
 import { DashboardResolver } from './dashboard';
 import { NodeResolver } from './node';
 import { PolicyResolver } from './policy';
+import { ProviderCredentialResolver, RetellAgentResolver } from './provider-credential';
 import { ServiceResolver } from './service';
 import { StaffResolver, WorkingHourResolver } from './staff';
 import { UserResolver } from './user';
@@ -39,4 +40,6 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   DashboardResolver,
   SchedulingResolver,
   WebhookEventResolver,
+  ProviderCredentialResolver,
+  RetellAgentResolver,
 ];

@@ -51,6 +51,8 @@ export const NODE_TYPES: Record<string, NodeKind> = {
   PolicyConfiguration: { model: models.PolicyConfiguration, resource: 'policies' },
   ActivityLog: { model: models.ActivityLog, resource: 'activity' },
   ApiToken: { model: models.ApiToken, resource: 'apiTokens' },
+  ProviderCredential: { model: models.ProviderCredential, resource: 'webhooks' },
+  RetellAgent: { model: models.RetellAgent, resource: 'phoneNumbers' },
 };
 
 const TYPE_BY_MODEL = new Map<unknown, string>(

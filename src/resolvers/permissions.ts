@@ -325,4 +325,30 @@ export const PERMISSIONS: IRuleTypeMap = {
   ...connectionRules('CallbackRequest'),
   ...connectionRules('PolicyConfiguration'),
   ...connectionRules('ActivityLog'),
+  // Provider credentials and platform-wide telephony assignment (one block).
+  ProviderCredential: allowFields([
+    'id',
+    'provider',
+    'label',
+    'endpointId',
+    'endpointPath',
+    'active',
+    'createdAt',
+    'rotatedAt',
+    'previousValidUntil',
+    'revokedAt',
+    'lastUsedAt',
+  ]),
+  ProviderCredentialSecret: allowFields(['secret', 'credential']),
+  RetellAgent: allowFields(['id', 'agentId', 'name', 'active']),
+  ...connectionRules('ProviderCredential'),
 };
+Object.assign(PERMISSIONS.Query as Record<string, unknown>, {
+  providerCredentials: read('webhooks'),
+});
+Object.assign(PERMISSIONS.Mutation as Record<string, unknown>, {
+  createProviderCredential: write('webhooks'),
+  rotateProviderCredential: write('webhooks'),
+  revokeProviderCredential: write('webhooks'),
+  assignRetellAgent: superAdmin,
+});

@@ -15,25 +15,42 @@ export interface IngestMeta {
   requestId: string | null;
 }
 
-/** Stores a verified delivery once; a second delivery of the same event reports `inserted: false`. */
+/** The company credential that verified a delivery on a company's own endpoint. */
+export interface CredentialBinding {
+  credentialId: string;
+  companyId: string;
+}
+
+/**
+ * Stores a verified delivery once; a second delivery of the same event reports `inserted: false`.
+ * A delivery verified by a company credential is stored bound to it, and its dedupe key is scoped
+ * to the credential, so one company's deliveries can never pre-empt (deduplicate away) another's.
+ */
 export async function storeWebhookEvent(
   knex: Knex,
   envelope: WebhookEnvelope,
   meta: IngestMeta,
+  binding?: CredentialBinding,
 ): Promise<{ id: string; inserted: boolean }> {
-  const { rows } = await knex.raw<{ rows: { id: string; inserted: boolean }[] }>(
-    'select id, inserted from webhook_ingest(?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?)',
-    [
-      envelope.provider,
-      envelope.eventType,
-      envelope.dedupeKey,
-      meta.raw,
-      jsonbText(envelope.payload, meta.raw),
-      JSON.stringify(meta.headers),
-      meta.sourceIp,
-      meta.requestId,
-    ],
-  );
+  const args = [
+    envelope.provider,
+    envelope.eventType,
+    binding ? `cred:${binding.credentialId}:${envelope.dedupeKey}` : envelope.dedupeKey,
+    meta.raw,
+    jsonbText(envelope.payload, meta.raw),
+    JSON.stringify(meta.headers),
+    meta.sourceIp,
+    meta.requestId,
+  ];
+  const { rows } = binding
+    ? await knex.raw<{ rows: { id: string; inserted: boolean }[] }>(
+        'select id, inserted from webhook_ingest_bound(?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?, ?)',
+        [...args, binding.credentialId, binding.companyId],
+      )
+    : await knex.raw<{ rows: { id: string; inserted: boolean }[] }>(
+        'select id, inserted from webhook_ingest(?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?)',
+        args,
+      );
   if (rows.length !== 1) throw new Error('webhook_ingest returned no row');
   return rows[0];
 }
@@ -58,6 +75,8 @@ export interface ClaimedEvent {
   attempts: number;
   receivedAt: Date;
   resolvedCompanyId: string | null;
+  /** The company of the credential that verified the event; it may touch no other company. */
+  credentialCompanyId: string | null;
 }
 
 interface EventRow {
@@ -69,6 +88,7 @@ interface EventRow {
   attempts: number;
   received_at: Date;
   resolved_company_id: string | null;
+  credential_company_id: string | null;
 }
 
 /** Claims up to `limit` due events for `worker`, each leased for `leaseMs`. */
@@ -91,6 +111,7 @@ export async function claimWebhookEvents(
     attempts: r.attempts,
     receivedAt: r.received_at,
     resolvedCompanyId: r.resolved_company_id,
+    credentialCompanyId: r.credential_company_id ?? null,
   }));
 }
 

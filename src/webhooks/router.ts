@@ -10,7 +10,13 @@ import {
   type WebhookProvider,
 } from './envelope';
 import { readDelivery, rejectionOf, type Rejection } from './body';
-import { storeRejectedWebhookEvent, storeWebhookEvent, type IngestMeta } from './inbox';
+import { lookupEndpointCredential, markCredentialUsed } from './credentials';
+import {
+  storeRejectedWebhookEvent,
+  storeWebhookEvent,
+  type CredentialBinding,
+  type IngestMeta,
+} from './inbox';
 import { isValueRefused, sqlStateOf } from '../db/errors';
 import { RateLimiter } from '../security/rate-limiter';
 import { scopeFor, webhookStats } from './service';
@@ -57,18 +63,28 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+type Verified = { verdict: SignatureVerdict; binding?: CredentialBinding };
+
 interface ProviderSpec {
   provider: WebhookProvider;
-  verify(req: Request, body: Buffer, now: number): SignatureVerdict;
+  verify(req: Request, body: Buffer, now: number): Promise<Verified>;
   envelope(body: Buffer): EnvelopeResult;
+  /** WEBHOOKS_ALLOW_UNSIGNED (development) may let an unsigned delivery through this route. */
+  allowUnsigned: boolean;
 }
 
 /**
  * The inbound webhook routes:
- * - POST /api/webhooks/retell (and the legacy /api/webhook), POST /api/webhooks/calcom: raw body
- *   (size-limited) -> per-address throttle -> signature -> durable insert into the inbox -> 202,
- *   or 200 `{"status":"duplicate"}` for an event already stored. 401 for a bad signature (nothing
- *   stored), 503 when the database cannot take the event, so the provider retries.
+ * - POST /api/webhooks/calcom/:endpointId and /api/webhooks/retell/:endpointId: a company's own
+ *   endpoint, verified with that company's credential only; the stored event is bound to the
+ *   credential's company and can touch no other.
+ * - POST /api/webhooks/retell (and the legacy /api/webhook): the platform's own Retell account,
+ *   verified with RETELL_API_KEYS, routed by agent or number.
+ * - POST /api/webhooks/calcom without an endpoint id: refused (401); there is no shared Cal.com
+ *   secret, since it could not tell which company a delivery may touch.
+ * Each: raw body (size-limited) -> per-address throttle -> signature -> durable insert into the
+ * inbox -> 202, or 200 `{"status":"duplicate"}` for an event already stored. 401 for a bad
+ * signature (nothing stored), 503 when the database cannot take the event, so the provider retries.
  * - GET /api/webhooks/monitor: counts and recent failures for admins.
  */
 export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions): Router {
@@ -81,21 +97,59 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
 
   const retell: ProviderSpec = {
     provider: 'retell',
-    verify: (req, body, at) =>
-      verifyRetellSignature(body, req.header('x-retell-signature'), config.retellApiKeys, at),
+    verify: async (req, body, at) => ({
+      verdict: verifyRetellSignature(
+        body,
+        req.header('x-retell-signature'),
+        config.retellApiKeys,
+        at,
+      ),
+    }),
     envelope: retellEnvelope,
+    allowUnsigned: true,
   };
-  const calcom: ProviderSpec = {
+  const calcomShared: ProviderSpec = {
     provider: 'calcom',
-    verify: (req, body) =>
-      verifyCalcomSignature(body, req.header('x-cal-signature-256'), config.calcomSecrets),
+    verify: async () => ({ verdict: { ok: false, reason: 'no_endpoint' } }),
     envelope: calcomEnvelope,
+    allowUnsigned: false,
   };
+
+  /**
+   * A company's own endpoint: the credential is looked up by the endpoint id and the signature is
+   * checked against its secrets only (constant-time compare). Nothing else verifies here, and the
+   * unsigned-development switch does not apply: an endpoint always has its secret.
+   */
+  const ownEndpoint = (provider: WebhookProvider): ProviderSpec => ({
+    provider,
+    verify: async (req, body, at) => {
+      const endpointId = String(req.params.endpointId ?? '');
+      const found = await lookupEndpointCredential(
+        db.knex,
+        config.credentialKeys,
+        log,
+        provider,
+        endpointId,
+        at,
+      );
+      if (!found.ok) return { verdict: { ok: false, reason: found.reason } };
+      const verdict =
+        provider === 'calcom'
+          ? verifyCalcomSignature(body, req.header('x-cal-signature-256'), found.secrets)
+          : verifyRetellSignature(body, req.header('x-retell-signature'), found.secrets, at);
+      if (!verdict.ok) return { verdict };
+      return {
+        verdict,
+        binding: { credentialId: found.credentialId, companyId: found.companyId },
+      };
+    },
+    envelope: provider === 'calcom' ? calcomEnvelope : retellEnvelope,
+    allowUnsigned: false,
+  });
   if (config.retellApiKeys.length === 0 && !config.allowUnsignedWebhooks) {
-    log.warn('RETELL_API_KEYS is empty: every Retell webhook will be refused');
-  }
-  if (config.calcomSecrets.length === 0 && !config.allowUnsignedWebhooks) {
-    log.warn('CALCOM_WEBHOOK_SECRETS is empty: every Cal.com webhook will be refused');
+    log.warn(
+      'RETELL_API_KEYS is empty: the platform Retell endpoint refuses everything (company endpoints still work)',
+    );
   }
 
   const throttle = (req: Request, res: Response, next: NextFunction) => {
@@ -191,10 +245,22 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
 
   const receive = (spec: ProviderSpec) => async (req: Request, res: Response) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const verdict = spec.verify(req, body, now());
+    let verified: Verified;
+    try {
+      verified = await spec.verify(req, body, now());
+    } catch (err) {
+      log.error(
+        { err, provider: spec.provider, requestId: requestIdOf(req) },
+        'webhook credential lookup failed; provider asked to retry',
+      );
+      res.setHeader('Retry-After', '30');
+      sendError(res, 503, 'UNAVAILABLE', 'Temporarily unavailable, retry later', req);
+      return;
+    }
+    const { verdict, binding } = verified;
     if (!verdict.ok) {
       const unsigned = verdict.reason === 'missing' || verdict.reason === 'unconfigured';
-      if (!(unsigned && config.allowUnsignedWebhooks)) {
+      if (!(unsigned && spec.allowUnsigned && config.allowUnsignedWebhooks)) {
         metrics.webhookSignatureRejections.inc({ provider: spec.provider, reason: verdict.reason });
         log.warn(
           {
@@ -229,7 +295,7 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
     let stored: { id: string; inserted: boolean };
     try {
       stored = await withTimeout(
-        storeWebhookEvent(db.knex, parsed.envelope, { raw: parsed.raw, ...meta }),
+        storeWebhookEvent(db.knex, parsed.envelope, { raw: parsed.raw, ...meta }, binding),
         storeTimeoutMs,
       );
     } catch (err) {
@@ -259,13 +325,31 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
       res.status(200).json({ status: 'duplicate', id: stored.id });
       return;
     }
+    if (binding) {
+      // Best effort: the event is stored; a failed bookkeeping write must not fail the delivery.
+      markCredentialUsed(db.knex, binding.credentialId, binding.companyId).catch((err: unknown) =>
+        log.warn({ err, credentialId: binding.credentialId }, 'credential last use not recorded'),
+      );
+    }
     options.onStored?.();
     res.status(202).json({ status: 'accepted', id: stored.id });
   };
 
   router.post('/api/webhooks/retell', throttle, rawBody, receive(retell));
   router.post('/api/webhook', throttle, rawBody, receive(retell));
-  router.post('/api/webhooks/calcom', throttle, rawBody, receive(calcom));
+  router.post('/api/webhooks/calcom', throttle, rawBody, receive(calcomShared));
+  router.post(
+    '/api/webhooks/calcom/:endpointId',
+    throttle,
+    rawBody,
+    receive(ownEndpoint('calcom')),
+  );
+  router.post(
+    '/api/webhooks/retell/:endpointId',
+    throttle,
+    rawBody,
+    receive(ownEndpoint('retell')),
+  );
 
   router.get('/api/webhooks/monitor', async (req: Request, res: Response) => {
     res.setHeader('Cache-Control', 'no-store');

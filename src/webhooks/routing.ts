@@ -83,10 +83,15 @@ export interface CalcomRouteData {
   eventTypeId: number;
 }
 
-/** A Cal.com booking routes by its event type through team_event_type_mappings. */
+/**
+ * A Cal.com booking routes by its event type through team_event_type_mappings. For an event
+ * verified by a company's credential, that company's own mapping wins, so another company mapping
+ * the same event type id cannot make it ambiguous (and block it).
+ */
 export async function routeCalcomBooking(
   knex: Knex,
   booking: unknown,
+  credentialCompanyId: string | null = null,
 ): Promise<Route<CalcomRouteData>> {
   if (!isRecord(booking)) return { kind: 'unroutable', reason: 'event has no payload object' };
   const raw = booking.eventTypeId;
@@ -99,9 +104,11 @@ export async function routeCalcomBooking(
   ) {
     return { kind: 'unroutable', reason: 'booking has no eventTypeId' };
   }
-  const { rows } = await knex.raw<{
+  const { rows: found } = await knex.raw<{
     rows: { company_id: string; mapping_id: string }[];
   }>('select * from platform_route_calcom(?)', [eventTypeId]);
+  const own = credentialCompanyId ? found.filter((r) => r.company_id === credentialCompanyId) : [];
+  const rows = own.length > 0 ? own : found;
   if (rows.length > 1) {
     return {
       kind: 'unroutable',

@@ -16,8 +16,14 @@ export type SignatureFailure =
   | 'stale'
   /** Retell timestamp more than the window in the future. */
   | 'future'
-  /** No secret configured for the provider, so nothing can be verified. */
-  | 'unconfigured';
+  /** No secret configured for the provider (or a stored one cannot be opened), so nothing can be verified. */
+  | 'unconfigured'
+  /** A company endpoint id that names no credential of this provider. */
+  | 'unknown_credential'
+  /** A company endpoint whose credential was revoked. */
+  | 'revoked'
+  /** The shared Cal.com URL without an endpoint id: no company credential to verify with. */
+  | 'no_endpoint';
 
 export type SignatureVerdict = { ok: true } | { ok: false; reason: SignatureFailure };
 

@@ -259,12 +259,13 @@ export class WebhookWorker implements BackgroundService {
   > {
     const knex = this.deps.db.knex;
     const payload = isRecord(event.payload) ? event.payload : {};
+    const bound = event.credentialCompanyId;
     if (event.provider === 'retell') {
       const type = event.eventType;
       const acted = isRetellCallEvent(type);
-      if (!acted && !isRecord(payload.call)) return { kind: 'ignore', companyId: null };
-      const route = await routeRetellCall(knex, payload.call);
-      if (!acted) return { kind: 'ignore', companyId: companyOf(route) };
+      if (!acted && !isRecord(payload.call)) return { kind: 'ignore', companyId: bound };
+      const route = this.confine(event, await routeRetellCall(knex, payload.call));
+      if (!acted) return { kind: 'ignore', companyId: bound ?? companyOf(route) };
       if (route.kind === 'unroutable') return route;
       return {
         kind: 'apply',
@@ -274,14 +275,33 @@ export class WebhookWorker implements BackgroundService {
     }
     const type = event.eventType;
     const acted = isCalcomBookingEvent(type);
-    if (!acted && !isRecord(payload.payload)) return { kind: 'ignore', companyId: null };
-    const route = await routeCalcomBooking(knex, payload.payload);
-    if (!acted) return { kind: 'ignore', companyId: companyOf(route) };
+    if (!acted && !isRecord(payload.payload)) return { kind: 'ignore', companyId: bound };
+    const route = this.confine(event, await routeCalcomBooking(knex, payload.payload, bound));
+    if (!acted) return { kind: 'ignore', companyId: bound ?? companyOf(route) };
     if (route.kind === 'unroutable') return route;
     return {
       kind: 'apply',
       companyId: route.companyId,
       apply: (ctx) => applyCalcomBookingEvent(ctx, type, payload.payload, route.data),
+    };
+  }
+
+  /**
+   * An event verified by a company's own credential may only touch that company. When its body
+   * routes to another company (an event type, agent or number that is not the credential's), it
+   * becomes unroutable and is counted as a cross-tenant attempt; nothing is written anywhere.
+   */
+  private confine<T>(event: ClaimedEvent, route: Route<T>): Route<T> {
+    const bound = event.credentialCompanyId;
+    if (!bound || route.kind !== 'company' || route.companyId === bound) return route;
+    this.deps.metrics.crossTenantAttempts.inc({ path: `webhook_${event.provider}` });
+    this.log.warn(
+      { eventId: event.id, provider: event.provider, credentialCompanyId: bound },
+      'webhook event refused: its credential belongs to another company than the event routes to',
+    );
+    return {
+      kind: 'unroutable',
+      reason: "cross-tenant: the event routes to a company other than its credential's company",
     };
   }
 

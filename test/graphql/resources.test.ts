@@ -228,10 +228,15 @@ test('calls, phone numbers, users, company, dashboard and the audit trail', asyn
   expect(calls.calls.nodes).toEqual([
     { retellCallId: 'call-alpha', outcome: 'booked', customer: { name: 'Customer alpha' } },
   ]);
-  const { savePhoneNumber } = await ok(
+  // A number belongs to one company platform-wide: a super admin assigns it, in the company.
+  const root = await w.login(w.superAdmin.email);
+  const assigned = await s.gql(
     'mutation { savePhoneNumber(input: { number: "+49 30 9876543", label: "Front desk" }) { numberE164 active } }',
+    {},
+    { token: root, headers: { 'x-company-id': w.a.id } },
   );
-  expect(savePhoneNumber).toEqual({ numberE164: '+49309876543', active: true });
+  expect(assigned.errors).toBeUndefined();
+  expect(assigned.data!.savePhoneNumber).toEqual({ numberE164: '+49309876543', active: true });
   const users = await ok('{ users(first: 10) { totalCount nodes { email roles } } }', {}, manager);
   expect(users.users.totalCount).toBeGreaterThanOrEqual(3);
   const { updateCompany } = await ok(

@@ -257,6 +257,13 @@ export const FIXTURE_VALUES: Record<string, (n: number, label: string) => Record
     activity_logs: (n) => ({ actor_type: 'system', action: `fixture.created.${n}` }),
     team_event_type_mappings: (n) => ({ calcom_event_type_id: 1000 + n }),
     calcom_team_members: (n, l) => ({ calcom_user_id: 2000 + n, email: `member${n}@${l}.test` }),
+    // Not a real sealed secret: the isolation tests only need a row of the right shape.
+    provider_credentials: (n, l) => ({
+      provider: 'calcom',
+      label: `${l} credential ${n}`,
+      secret_key_id: 'fixture',
+      secret_ciphertext: Buffer.alloc(29, n % 256),
+    }),
   };
 
 /** A value for a NOT NULL column without default that FIXTURE_VALUES does not set. */

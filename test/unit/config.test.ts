@@ -38,6 +38,7 @@ test('a complete production configuration is accepted', () => {
     DATABASE_URL: 'postgres://app@db/app',
     JWT_SECRET: 'x'.repeat(40),
     METRICS_TOKEN: 'metrics-secret',
+    CREDENTIAL_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
   });
   expect(config.introspection).toBe(false);
   expect(config.seedDemoData).toBe(false);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request } from 'express';
@@ -10,6 +11,7 @@ import type { Database } from '../../src/db/database';
 import { createMetrics } from '../../src/observability/metrics';
 import { createWebhookRouter } from '../../src/webhooks/router';
 import { signCalcom, signRetell } from '../../src/webhooks/signatures';
+import { credentialAad, sealSecret } from '../../src/security/credential-crypto';
 import { WebhookWorker, type WebhookWorkerOptions } from '../../src/webhooks/worker';
 
 export const RETELL_KEY = 'retell-test-key-1';
@@ -20,7 +22,6 @@ export function webhookConfig(overrides: Partial<Config> = {}): Config {
   return testConfig({
     port: 0,
     retellApiKeys: [RETELL_KEY, RETELL_KEY_2],
-    calcomSecrets: [CALCOM_SECRET],
     webhookRateLimitPerMinute: 100_000,
     seedDemoData: false,
     ...overrides,
@@ -86,10 +87,17 @@ export async function postRetell(
 export async function postCalcom(
   baseUrl: string,
   body: string | object,
-  opts: { secret?: string; signature?: string; headers?: Record<string, string> } = {},
+  opts: {
+    /** The company endpoint id (a Cal.com credential); without it, the shared URL (refused). */
+    endpoint?: string;
+    secret?: string;
+    signature?: string;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<Response> {
   const raw = typeof body === 'string' ? body : JSON.stringify(body);
-  return fetch(`${baseUrl}/api/webhooks/calcom`, {
+  const path = opts.endpoint ? `/api/webhooks/calcom/${opts.endpoint}` : '/api/webhooks/calcom';
+  return fetch(`${baseUrl}${path}`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -133,6 +141,33 @@ export interface SeededCompany {
   customerPhone: string;
   customerId: string;
   calcomUserId: number;
+  /** The company's Cal.com credential (secret CALCOM_SECRET): its endpoint id. */
+  calcomEndpointId: string;
+}
+
+/**
+ * Registers a provider credential for a company directly in the database, sealed as the server
+ * seals it (the test configuration's keys), and returns its id (the endpoint id).
+ */
+export async function insertCredential(
+  su: Knex,
+  companyId: string,
+  provider: 'calcom' | 'retell',
+  secret: string,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const id = randomUUID();
+  const sealed = sealSecret(testConfig().credentialKeys, secret, credentialAad(companyId, id));
+  await su('provider_credentials').insert({
+    id,
+    company_id: companyId,
+    provider,
+    label: `${provider} test`,
+    secret_key_id: sealed.keyId,
+    secret_ciphertext: sealed.blob,
+    ...extra,
+  });
+  return id;
 }
 
 let eventTypeSeq = 1000 + Math.floor(Math.random() * 1000);
@@ -184,6 +219,7 @@ export async function seedCompany(
     email: `alex@${slug}.test`,
     staff_id: staff2Id,
   });
+  const calcomEndpointId = await insertCredential(su, companyId, 'calcom', CALCOM_SECRET);
   const customerPhone = `+4917${++numberSeq}`;
   const [{ id: customerId }] = await su('customers')
     .insert({ company_id: companyId, name: 'Known Caller', phone_e164: customerPhone })
@@ -203,6 +239,7 @@ export async function seedCompany(
     customerPhone,
     customerId,
     calcomUserId,
+    calcomEndpointId,
   };
 }
 

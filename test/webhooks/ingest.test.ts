@@ -125,10 +125,13 @@ describe('signature rejection', () => {
   test('Cal.com: no-secret-provided, wrong secret and missing are refused', async () => {
     const body = calcomEvent('BOOKING_CREATED', { uid: 'sig', eventTypeId: co.eventTypeId });
     for (const signature of ['no-secret-provided', 'f'.repeat(64), '']) {
-      const res = await postCalcom(server.url, body, { signature });
+      const res = await postCalcom(server.url, body, { signature, endpoint: co.calcomEndpointId });
       expect(res.status).toBe(401);
     }
-    expect((await postCalcom(server.url, body, { secret: 'nope' })).status).toBe(401);
+    expect(
+      (await postCalcom(server.url, body, { secret: 'nope', endpoint: co.calcomEndpointId }))
+        .status,
+    ).toBe(401);
     expect(await eventCount()).toBe(0);
     expect(
       await metricValue('app_webhook_signature_rejections_total', {
@@ -207,7 +210,9 @@ describe('ingest', () => {
       calcomEvent('BOOKING_CREATED', { uid: unique('bk'), eventTypeId: co.eventTypeId }),
     );
     const calStatuses = await Promise.all(
-      Array.from({ length: 10 }, () => postCalcom(server.url, calRaw)),
+      Array.from({ length: 10 }, () =>
+        postCalcom(server.url, calRaw, { endpoint: co.calcomEndpointId }),
+      ),
     );
     expect(calStatuses.map((r) => r.status).sort()).toEqual([
       200, 200, 200, 200, 200, 200, 200, 200, 200, 202,
@@ -250,9 +255,9 @@ describe('ingest', () => {
     const before = await eventCount();
     expect((await postRetell(server.url, 'not json')).status).toBe(400);
     expect((await postRetell(server.url, '{"call":{}}')).status).toBe(400);
-    expect((await postCalcom(server.url, '[]')).status).toBe(400);
+    expect((await postCalcom(server.url, '[]', { endpoint: co.calcomEndpointId })).status).toBe(400);
     // A retry of the same bytes is the same delivery: one row.
-    expect((await postCalcom(server.url, '[]')).status).toBe(400);
+    expect((await postCalcom(server.url, '[]', { endpoint: co.calcomEndpointId })).status).toBe(400);
     expect(await eventCount()).toBe(before + 3);
     const rows = await t
       .superuser('webhook_events')
@@ -272,11 +277,11 @@ describe('ingest', () => {
       retellEvent('transcript_updated', { call_id: unique('c'), agent_id: co.agentId }),
     );
     expect(ignored.status).toBe(202);
-    const ping = await postCalcom(server.url, {
-      triggerEvent: 'PING',
-      createdAt: new Date().toISOString(),
-      payload: {},
-    });
+    const ping = await postCalcom(
+      server.url,
+      { triggerEvent: 'PING', createdAt: new Date().toISOString(), payload: {} },
+      { endpoint: co.calcomEndpointId },
+    );
     expect(ping.status).toBe(202);
     const lost = await postRetell(
       server.url,
@@ -300,7 +305,11 @@ describe('ingest', () => {
       status: 'ignored',
       resolved_company_id: co.companyId,
     });
-    expect(await byId(pingId)).toMatchObject({ status: 'ignored', resolved_company_id: null });
+    // Delivered on the company's own endpoint: the ignored event is that company's.
+    expect(await byId(pingId)).toMatchObject({
+      status: 'ignored',
+      resolved_company_id: co.companyId,
+    });
     expect(await byId(lostId)).toMatchObject({ status: 'unroutable', resolved_company_id: null });
     expect((await byId(lostId)).last_error).toMatch(/no company has agent agent_nobody/);
     expect(
@@ -311,11 +320,15 @@ describe('ingest', () => {
     ).toBe(1);
   });
 
-  test('Cal.com secret rotation: every configured secret is accepted', async () => {
-    const res = await postCalcom(server.url, calcomEvent('MEETING_ENDED', { uid: unique('m') }), {
+  test('Cal.com: the company endpoint accepts its secret; the shared URL accepts nothing', async () => {
+    const body = calcomEvent('MEETING_ENDED', { uid: unique('m') });
+    const res = await postCalcom(server.url, body, {
       secret: CALCOM_SECRET,
+      endpoint: co.calcomEndpointId,
     });
     expect(res.status).toBe(202);
+    const shared = await postCalcom(server.url, body, { secret: CALCOM_SECRET });
+    expect(shared.status).toBe(401);
   });
 });
 

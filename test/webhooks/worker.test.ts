@@ -230,6 +230,7 @@ test('unroutable events: only a super admin sees and replays them', async () => 
       startTime: '2027-05-01T09:00:00.000Z',
       endTime: '2027-05-01T09:30:00.000Z',
     }),
+    { endpoint: b.calcomEndpointId },
   );
   const { id } = (await res.json()) as { id: string };
   await app.worker.drain();
