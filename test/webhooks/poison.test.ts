@@ -59,7 +59,9 @@ async function deliver(provider: 'retell' | 'calcom', raw: string) {
   const answers = [];
   for (let i = 0; i < 3; i++) {
     const res =
-      provider === 'retell' ? await postRetell(server.url, raw) : await postCalcom(server.url, raw);
+      provider === 'retell'
+        ? await postRetell(server.url, raw)
+        : await postCalcom(server.url, raw, { endpoint: co.calcomEndpointId });
     answers.push({ status: res.status, body: (await res.json()) as Record<string, unknown> });
   }
   return answers;
@@ -215,6 +217,7 @@ describe('Cal.com booking times outside the window', () => {
           endTime: end,
           organizer: { id: co.calcomUserId, email: 'x@example.test' },
         }),
+        { endpoint: co.calcomEndpointId },
       );
       expect(res.status).toBe(202);
       const { id } = (await res.json()) as { id: string };
@@ -245,6 +248,7 @@ test('a Cal.com attendee name with control characters becomes one clean line', a
       organizer: { id: co.calcomUserId, email: 'x@example.test' },
       attendees: [{ email, name: 'Jane\u0007\n\u001b[31mDoe\u2028' }],
     }),
+    { endpoint: co.calcomEndpointId },
   );
   expect(res.status).toBe(202);
   const customer = await waitFor(() =>
