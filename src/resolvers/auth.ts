@@ -1,5 +1,6 @@
-import { Arg, Ctx, Field, InputType, Mutation, ObjectType, Resolver } from 'type-graphql';
+import { Arg, Ctx, Field, InputType, Int, Mutation, ObjectType, Resolver } from 'type-graphql';
 import type { GraphQLContextValue } from '../graphql/server';
+import { AppError } from '../errors/app-error';
 import { requiredText } from '../services/crud';
 import { DateTime } from './common';
 
@@ -37,6 +38,21 @@ class LoginInput {
   companySlug?: string | null;
 }
 
+@InputType()
+class ChangePasswordInput {
+  @Field()
+  currentPassword!: string;
+
+  @Field({ description: '12 to 256 characters.' })
+  newPassword!: string;
+}
+
+@ObjectType({ description: 'The result of a password change.' })
+export class PasswordChange {
+  @Field(() => Int, { description: 'How many other sessions of the user were signed out.' })
+  revokedSessions!: number;
+}
+
 @Resolver()
 export class AuthResolver {
   @Mutation(() => AuthPayload, { description: 'Signs in with email and password.' })
@@ -70,5 +86,21 @@ export class AuthResolver {
     @Ctx() { ctx, auth }: GraphQLContextValue,
   ) {
     return auth.logout(ctx, refreshToken);
+  }
+
+  @Mutation(() => PasswordChange, {
+    description:
+      'Changes your own password; needs the current one. Signs out every other session of yours.',
+  })
+  async changePassword(
+    @Arg('input') input: ChangePasswordInput,
+    @Ctx() { ctx, auth }: GraphQLContextValue,
+  ): Promise<PasswordChange> {
+    if (input.currentPassword.length > 1024) {
+      throw new AppError('BAD_USER_INPUT', 'The current password is wrong', {
+        field: 'input.currentPassword',
+      });
+    }
+    return auth.changePassword(ctx, input);
   }
 }
