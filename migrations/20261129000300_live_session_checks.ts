@@ -53,7 +53,10 @@ export async function up(knex: Knex): Promise<void> {
         'unknown_admin')
     $$`);
 
-  for (const fn of ['auth_user_access_status(uuid, uuid, uuid)', 'auth_platform_admin_status(uuid)']) {
+  for (const fn of [
+    'auth_user_access_status(uuid, uuid, uuid)',
+    'auth_platform_admin_status(uuid)',
+  ]) {
     await knex.raw(`alter function ${fn} owner to ${PLATFORM_ROLE}`);
     await knex.raw(`revoke all on function ${fn} from public`);
     await knex.raw(`grant execute on function ${fn} to ${RUNTIME_ROLE}`);

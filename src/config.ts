@@ -131,7 +131,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...DEFAULT_SIGN_IN_LIMITS,
       accountLimit: int('LOGIN_FAILURES_PER_ACCOUNT', DEFAULT_SIGN_IN_LIMITS.accountLimit, 1, 1000),
       pairLimit: int('LOGIN_FAILURES_PER_PAIR', DEFAULT_SIGN_IN_LIMITS.pairLimit, 1, 1000),
-      addressLimit: int('LOGIN_FAILURES_PER_ADDRESS', DEFAULT_SIGN_IN_LIMITS.addressLimit, 1, 100000),
+      addressLimit: int(
+        'LOGIN_FAILURES_PER_ADDRESS',
+        DEFAULT_SIGN_IN_LIMITS.addressLimit,
+        1,
+        100000,
+      ),
       baseMs: int('LOGIN_BACKOFF_BASE_MS', DEFAULT_SIGN_IN_LIMITS.baseMs, 1, 3_600_000),
       maxMs: int('LOGIN_BACKOFF_MAX_MS', DEFAULT_SIGN_IN_LIMITS.maxMs, 1, 86_400_000),
     },

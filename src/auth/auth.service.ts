@@ -189,8 +189,7 @@ export class AuthService {
       const user = await User.query(trx).findById(session.userId);
       if (!user || user.disabledAt) return { error: 'disabled' } as const;
       const company = (await trx('companies').first('archived_at')) as
-        | { archived_at: Date | null }
-        | undefined;
+        { archived_at: Date | null } | undefined;
       if (!company || company.archived_at) return { error: 'company_archived' } as const;
       await UserSession.query(trx).findById(session.id).patch({ rotatedAt: new Date() });
       return { pair: await this.issueSession(trx, user, session.familyId, meta) };

@@ -107,10 +107,11 @@ async function authenticateAccessToken(deps: AppDeps, token: string): Promise<Au
     deps.metrics.authFailures.inc({ reason: 'invalid_access_token' });
     throw new AppError('UNAUTHENTICATED', 'Invalid or expired access token');
   }
-  const { rows } = (await deps.db.knex.raw(
-    'select * from auth_user_access_status(?, ?, ?)',
-    [companyId, claims.sub, claims.sid],
-  )) as { rows: { status: string; roles: string[] | null; staff_id: string | null }[] };
+  const { rows } = (await deps.db.knex.raw('select * from auth_user_access_status(?, ?, ?)', [
+    companyId,
+    claims.sub,
+    claims.sid,
+  ])) as { rows: { status: string; roles: string[] | null; staff_id: string | null }[] };
   const live = rows[0];
   const status = live?.status ?? 'unknown_company';
   if (status !== 'active') throw refuseAccess(deps, status);
@@ -145,11 +146,11 @@ async function authenticateApiToken(deps: AppDeps, token: string): Promise<Authe
         trx.raw(
           '(select c.archived_at is not null from companies c where c.id = api_tokens.company_id) as company_archived',
         ),
-      )) as (ApiToken & { company_archived?: boolean }) | undefined;
+      )) as (ApiToken & { companyArchived?: boolean }) | undefined;
     if (!found || found.revokedAt || (found.expiresAt && found.expiresAt <= new Date())) {
       return found ? { invalid: true as const } : undefined;
     }
-    if (found.company_archived) return { archived: true as const };
+    if (found.companyArchived) return { archived: true as const };
     // last_used_at is kept to the minute so a busy token does not write on every request.
     if (!found.lastUsedAt || Date.now() - found.lastUsedAt.getTime() > API_TOKEN_TOUCH_MS) {
       await ApiToken.query(trx).findById(found.id).patch({ lastUsedAt: new Date() });

@@ -116,7 +116,8 @@ function requestPlugin(deps: AppDeps): ApolloServerPlugin<GraphQLContextValue> {
         },
         async didEncounterErrors({ contextValue, errors, operationName, response }) {
           const retryAfter = retryAfterSeconds(errors);
-          if (retryAfter !== undefined) response.http.headers.set('retry-after', String(retryAfter));
+          if (retryAfter !== undefined)
+            response.http.headers.set('retry-after', String(retryAfter));
           for (const error of errors) {
             if (isInternal(error)) {
               deps.logger.error(

@@ -106,7 +106,11 @@ export class MemorySignInLimiter implements SignInLimiter {
       { kind: 'address', key: `i:${keys.address}`, limit: this.limits.addressLimit },
     ];
     if (!known) {
-      checks.unshift({ kind: 'account', key: `a:${keys.account}`, limit: this.limits.accountLimit });
+      checks.unshift({
+        kind: 'account',
+        key: `a:${keys.account}`,
+        limit: this.limits.accountLimit,
+      });
     }
     // Check every key first, then take a slot in each: nothing here awaits, so no other attempt
     // can run between the check and the reservation.
