@@ -126,7 +126,7 @@ export class AuthService {
       await this.deps.db.knex.raw('select platform_admin_touch_login(?)', [matched.account_id]);
       const access = await signAccessToken(
         this.deps.config.jwtSecret,
-        { sub: matched.account_id, typ: 'platform_admin' },
+        { sub: matched.account_id, typ: 'platform_admin', ims: Date.now() },
         this.deps.config.accessTokenTtlSeconds,
       );
       // Platform operators get no refresh token: they sign in again when the access token ends.
@@ -206,9 +206,24 @@ export class AuthService {
     return outcome.pair;
   }
 
-  /** Revokes the session family of the given refresh token or of the current access token. */
+  /**
+   * Revokes the session family of the given refresh token or of the current access token; for a
+   * platform admin, every access token issued to them so far.
+   */
   async logout(ctx: RequestContext, refreshToken?: string | null): Promise<boolean> {
-    if (ctx.actor.kind !== 'user') return false; // API tokens are revoked; platform admins have no sessions
+    if (ctx.actor.kind === 'platform_admin') {
+      // Platform admins have no refresh sessions: every access token issued to them until now ends.
+      await this.deps.db.knex.raw('select platform_admin_end_sessions(?, ?)', [
+        ctx.actor.adminId,
+        new Date(),
+      ]);
+      this.deps.logger.info(
+        { requestId: ctx.requestId, actor: ctx.actor.adminId },
+        'platform admin signed out',
+      );
+      return true;
+    }
+    if (ctx.actor.kind !== 'user') return false; // API tokens are revoked with revokeApiToken
     const trx = await ctx.trx();
     let familyId: string | undefined;
     if (refreshToken) {

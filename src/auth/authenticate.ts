@@ -95,8 +95,13 @@ async function authenticateAccessToken(deps: AppDeps, token: string): Promise<Au
     throw new AppError('UNAUTHENTICATED', 'Invalid or expired access token');
   }
   if (claims.typ === 'platform_admin') {
-    const { rows } = (await deps.db.knex.raw('select auth_platform_admin_status(?) as status', [
+    const issuedMs =
+      typeof claims.ims === 'number' && Number.isFinite(claims.ims)
+        ? claims.ims
+        : (claims.iat ?? 0) * 1000;
+    const { rows } = (await deps.db.knex.raw('select auth_platform_admin_status(?, ?) as status', [
       claims.sub,
+      new Date(issuedMs),
     ])) as { rows: { status: string }[] };
     const status = rows[0]?.status ?? 'unknown_admin';
     if (status !== 'active') throw refuseAccess(deps, status);

@@ -320,6 +320,24 @@ describe('platform admins', () => {
   });
 });
 
+describe('platform admin sign-out', () => {
+  test('logout ends the platform admin’s access tokens at once; a new sign-in works', async () => {
+    const CREATE_ROOT = `mutation { createPlatformAdmin(input: { email: "leaver@platform.test", name: "Ops", password: "${PASSWORD}" }) { id } }`;
+    const root = (await signIn(w.superAdmin.email)).accessToken;
+    expect((await s.gql(CREATE_ROOT, {}, { token: root })).errors).toBeUndefined();
+    const first = (await signIn('leaver@platform.test')).accessToken;
+    const second = (await signIn('leaver@platform.test')).accessToken;
+    const out = await s.gql('mutation { logout }', {}, { token: first });
+    expect(out.data?.logout).toBe(true);
+    await expectRefused(first, 'SESSION_REVOKED');
+    await expectRefused(second, 'SESSION_REVOKED');
+    const again = (await signIn('leaver@platform.test')).accessToken;
+    expect((await s.gql(ME, {}, { token: again })).errors).toBeUndefined();
+    // Another operator is not signed out.
+    expect((await s.gql(ME, {}, { token: root })).errors).toBeUndefined();
+  });
+});
+
 describe('cost of the check', () => {
   test('one statement per authenticated request, through an index', async () => {
     const token = (await signIn(w.a.users.staff.email)).accessToken;
