@@ -4,6 +4,9 @@ import { AppError } from '../errors/app-error';
 import { requiredText } from '../services/crud';
 import { DateTime } from './common';
 
+/** Longer input is refused before any hashing; real passwords are at most 256 characters. */
+const MAX_PASSWORD_INPUT = 1024;
+
 @ObjectType({ description: 'Tokens from a sign-in or refresh.' })
 export class AuthPayload {
   @Field({ description: 'Short-lived JWT for `Authorization: Bearer <accessToken>`.' })
@@ -57,6 +60,11 @@ export class PasswordChange {
 export class AuthResolver {
   @Mutation(() => AuthPayload, { description: 'Signs in with email and password.' })
   async login(@Arg('input') input: LoginInput, @Ctx() { ctx, auth }: GraphQLContextValue) {
+    if (input.password.length > MAX_PASSWORD_INPUT) {
+      throw new AppError('BAD_USER_INPUT', 'input.password is too long', {
+        field: 'input.password',
+      });
+    }
     return auth.login(
       {
         email: requiredText(input.email, 'input.email', 320),
@@ -96,7 +104,7 @@ export class AuthResolver {
     @Arg('input') input: ChangePasswordInput,
     @Ctx() { ctx, auth }: GraphQLContextValue,
   ): Promise<PasswordChange> {
-    if (input.currentPassword.length > 1024) {
+    if (input.currentPassword.length > MAX_PASSWORD_INPUT) {
       throw new AppError('BAD_USER_INPUT', 'The current password is wrong', {
         field: 'input.currentPassword',
       });

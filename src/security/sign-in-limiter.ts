@@ -160,7 +160,7 @@ export class MemorySignInLimiter implements SignInLimiter {
     this.knownPairs.set(pair, this.now() + this.limits.knownPairMs);
   }
 
-  async failed(): Promise<void> {
+  async failed(_reservation: SignInReservation & { allowed: true }): Promise<void> {
     // The failure was counted when the slot was reserved.
   }
 

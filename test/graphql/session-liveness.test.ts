@@ -163,6 +163,11 @@ describe('password changes', () => {
         field: 'input.newPassword',
       });
     }
+    const huge = await s.gql(LOGIN, { e: w.b.users.staff.email, p: 'x'.repeat(5000) });
+    expect(huge.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'input.password',
+    });
     // Nothing changed: the old password still signs in.
     await signIn(w.b.users.staff.email);
   });
