@@ -4,6 +4,7 @@ import {
   parseCredentialKeys,
   type CredentialKeyring,
 } from './security/credential-crypto';
+import { DEFAULT_SIGN_IN_LIMITS, type SignInLimits } from './security/sign-in-limiter';
 
 /**
  * Configuration from the environment, validated once at start. An invalid or dangerous setting
@@ -20,6 +21,8 @@ export interface Config {
   jwtSecret: Uint8Array;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** Failed sign-in limits per account, (account, address) pair and address, with back-off. */
+  signInLimits: SignInLimits;
   introspection: boolean;
   playground: boolean;
   /** Express "trust proxy": how many proxy hops in front of the server set X-Forwarded-For. */
@@ -154,6 +157,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtSecret: new TextEncoder().encode(jwtRaw || DEV_JWT_SECRET),
     accessTokenTtlSeconds: int('ACCESS_TOKEN_TTL_SECONDS', 900, 30, 86400),
     refreshTokenTtlSeconds: int('REFRESH_TOKEN_TTL_SECONDS', 30 * 86400, 300, 365 * 86400),
+    signInLimits: {
+      ...DEFAULT_SIGN_IN_LIMITS,
+      accountLimit: int('LOGIN_FAILURES_PER_ACCOUNT', DEFAULT_SIGN_IN_LIMITS.accountLimit, 1, 1000),
+      pairLimit: int('LOGIN_FAILURES_PER_PAIR', DEFAULT_SIGN_IN_LIMITS.pairLimit, 1, 1000),
+      addressLimit: int(
+        'LOGIN_FAILURES_PER_ADDRESS',
+        DEFAULT_SIGN_IN_LIMITS.addressLimit,
+        1,
+        100000,
+      ),
+      baseMs: int('LOGIN_BACKOFF_BASE_MS', DEFAULT_SIGN_IN_LIMITS.baseMs, 1, 3_600_000),
+      maxMs: int('LOGIN_BACKOFF_MAX_MS', DEFAULT_SIGN_IN_LIMITS.maxMs, 1, 86_400_000),
+    },
     introspection: bool('GRAPHQL_INTROSPECTION', !production),
     playground: bool('GRAPHQL_PLAYGROUND', true),
     trustProxy,

@@ -4,9 +4,10 @@ import type { RequestContext } from '../context/request-context';
 import { USER_ROLES, type UserRole } from '../domain/enums';
 import { AppError } from '../errors/app-error';
 import { ActivityLog, ApiToken, User, UserSession } from '../models';
-import { RateLimiter } from '../security/rate-limiter';
+import { MemorySignInLimiter, type SignInLimiter } from '../security/sign-in-limiter';
 import { inTenantTransaction } from '../tenancy/tenant-binding';
-import { verifyDummy, verifyPassword } from './password';
+import type { Knex } from 'knex';
+import { checkPasswordPolicy, hashPassword, verifyDummy, verifyPassword } from './password';
 import { SCOPES, type Scope } from './permissions';
 import {
   newApiToken,
@@ -32,18 +33,22 @@ interface LoginCandidate {
 }
 
 const INVALID_CREDENTIALS = 'Invalid email or password';
-const FAILURE_WINDOW_MS = 15 * 60 * 1000;
 
 /**
  * Sign-in, token refresh and sign-out. Unknown email, wrong password and disabled account answer
  * the same error after the same work (one argon2 verification), so responses do not reveal which
- * accounts exist. Failures are limited per account and per source address.
+ * accounts exist. Failed sign-ins are limited per account, per (account, address) pair and per
+ * address, with exponential back-off; a failure slot is reserved before the password is verified.
  */
 export class AuthService {
-  private readonly perAccount = new RateLimiter(5, FAILURE_WINDOW_MS);
-  private readonly perIp = new RateLimiter(20, FAILURE_WINDOW_MS);
+  readonly signInLimiter: SignInLimiter;
 
-  constructor(private readonly deps: AppDeps) {}
+  constructor(
+    private readonly deps: AppDeps,
+    signInLimiter?: SignInLimiter,
+  ) {
+    this.signInLimiter = signInLimiter ?? new MemorySignInLimiter(deps.config.signInLimits);
+  }
 
   async login(
     input: { email: string; password: string; companySlug?: string | null },
@@ -51,21 +56,35 @@ export class AuthService {
   ): Promise<TokenPair> {
     const { metrics } = this.deps;
     const email = input.email.trim().toLowerCase();
-    const accountKey = `login:${email}`;
-    const ipKey = `login-ip:${meta.ip ?? 'unknown'}`;
-    for (const [limiter, key] of [
-      [this.perAccount, accountKey],
-      [this.perIp, ipKey],
-    ] as const) {
-      const decision = limiter.peek(key);
-      if (!decision.allowed) {
-        metrics.rateLimitRejections.inc({ limiter: 'login' });
-        throw new AppError('RATE_LIMITED', 'Too many failed sign-in attempts; try again later', {
-          details: { retryAfterSeconds: decision.retryAfterSeconds },
-        });
-      }
+    const reservation = await this.signInLimiter.reserve({
+      account: email,
+      address: meta.ip ?? 'unknown',
+    });
+    if (!reservation.allowed) {
+      metrics.rateLimitRejections.inc({ limiter: 'login' });
+      throw rateLimited(reservation.retryAfterSeconds);
     }
+    let matched: LoginCandidate | undefined;
+    try {
+      matched = await this.verifyCredentials(email, input);
+    } catch (err) {
+      await this.signInLimiter.failed(reservation);
+      throw err;
+    }
+    if (!matched) {
+      await this.signInLimiter.failed(reservation);
+      throw new AppError('UNAUTHENTICATED', INVALID_CREDENTIALS);
+    }
+    await this.signInLimiter.succeeded(reservation);
+    return this.startSession(matched, meta);
+  }
 
+  /** The account whose password matches, or undefined (counted as a failure by reason). */
+  private async verifyCredentials(
+    email: string,
+    input: { password: string; companySlug?: string | null },
+  ): Promise<LoginCandidate | undefined> {
+    const { metrics } = this.deps;
     // A platform operation: the only lookup by email across companies, through a SECURITY DEFINER
     // function that returns just the candidates' hashes.
     const { rows } = (await this.deps.db.knex.raw(
@@ -91,20 +110,23 @@ export class AuthService {
       await verifyDummy(input.password);
     }
     if (!matched || matched.disabled) {
-      this.perAccount.take(accountKey);
-      this.perIp.take(ipKey);
       metrics.authFailures.inc({
         reason: !matched ? (candidates.length ? 'wrong_password' : 'unknown_user') : 'disabled',
       });
-      throw new AppError('UNAUTHENTICATED', INVALID_CREDENTIALS);
+      return undefined;
     }
-    this.perAccount.reset(accountKey);
+    return matched;
+  }
 
+  private async startSession(
+    matched: LoginCandidate,
+    meta: { ip?: string; userAgent?: string; requestId?: string },
+  ): Promise<TokenPair> {
     if (matched.kind === 'platform_admin') {
       await this.deps.db.knex.raw('select platform_admin_touch_login(?)', [matched.account_id]);
       const access = await signAccessToken(
         this.deps.config.jwtSecret,
-        { sub: matched.account_id, typ: 'platform_admin' },
+        { sub: matched.account_id, typ: 'platform_admin', ims: Date.now() },
         this.deps.config.accessTokenTtlSeconds,
       );
       // Platform operators get no refresh token: they sign in again when the access token ends.
@@ -166,16 +188,42 @@ export class AuthService {
       }
       const user = await User.query(trx).findById(session.userId);
       if (!user || user.disabledAt) return { error: 'disabled' } as const;
+      const company = (await trx('companies').first('archived_at')) as
+        { archived_at: Date | null } | undefined;
+      if (!company || company.archived_at) return { error: 'company_archived' } as const;
       await UserSession.query(trx).findById(session.id).patch({ rotatedAt: new Date() });
       return { pair: await this.issueSession(trx, user, session.familyId, meta) };
     });
-    if ('error' in outcome) throw invalid(outcome.error as string);
+    if ('error' in outcome) {
+      if (outcome.error === 'company_archived') {
+        this.deps.metrics.authFailures.inc({ reason: 'refresh_token_company_archived' });
+        throw new AppError('UNAUTHENTICATED', 'The company of this account is archived', {
+          details: { reason: 'COMPANY_ARCHIVED' },
+        });
+      }
+      throw invalid(outcome.error as string);
+    }
     return outcome.pair;
   }
 
-  /** Revokes the session family of the given refresh token or of the current access token. */
+  /**
+   * Revokes the session family of the given refresh token or of the current access token; for a
+   * platform admin, every access token issued to them so far.
+   */
   async logout(ctx: RequestContext, refreshToken?: string | null): Promise<boolean> {
-    if (ctx.actor.kind !== 'user') return false; // API tokens are revoked; platform admins have no sessions
+    if (ctx.actor.kind === 'platform_admin') {
+      // Platform admins have no refresh sessions: every access token issued to them until now ends.
+      await this.deps.db.knex.raw('select platform_admin_end_sessions(?, ?)', [
+        ctx.actor.adminId,
+        new Date(),
+      ]);
+      this.deps.logger.info(
+        { requestId: ctx.requestId, actor: ctx.actor.adminId },
+        'platform admin signed out',
+      );
+      return true;
+    }
+    if (ctx.actor.kind !== 'user') return false; // API tokens are revoked with revokeApiToken
     const trx = await ctx.trx();
     let familyId: string | undefined;
     if (refreshToken) {
@@ -194,6 +242,61 @@ export class AuthService {
       .patch({ revokedAt: new Date() });
     await ctx.audit({ action: 'auth.logout', subjectType: 'UserSession', subjectId: familyId });
     return n > 0;
+  }
+
+  /**
+   * Changes the signed-in user's own password. The current password is needed (a stolen access
+   * token alone cannot take the account over), and wrong guesses count against the same limits as
+   * sign-in. Every other session of the user is revoked; the current one stays.
+   */
+  async changePassword(
+    ctx: RequestContext,
+    input: { currentPassword: string; newPassword: string },
+  ): Promise<{ revokedSessions: number }> {
+    const { actor } = ctx;
+    if (actor.kind !== 'user') {
+      throw new AppError('FORBIDDEN', 'Only a signed-in user changes their own password', {
+        details: { reason: 'NOT_A_USER' },
+      });
+    }
+    const newPassword = checkPasswordPolicy(input.newPassword, 'input.newPassword');
+    const trx = await ctx.trx();
+    const user = await User.query(trx).findById(actor.userId);
+    if (!user) throw new AppError('UNAUTHENTICATED', 'Sign in again');
+    const reservation = await this.signInLimiter.reserve({
+      account: user.email.toLowerCase(),
+      address: ctx.ip ?? 'unknown',
+    });
+    if (!reservation.allowed) {
+      this.deps.metrics.rateLimitRejections.inc({ limiter: 'login' });
+      throw rateLimited(reservation.retryAfterSeconds);
+    }
+    if (!(await verifyPassword(user.passwordHash, input.currentPassword))) {
+      await this.signInLimiter.failed(reservation);
+      this.deps.metrics.authFailures.inc({ reason: 'wrong_current_password' });
+      throw new AppError('BAD_USER_INPUT', 'The current password is wrong', {
+        field: 'input.currentPassword',
+      });
+    }
+    await this.signInLimiter.succeeded(reservation);
+    if (input.currentPassword === newPassword) {
+      throw new AppError('BAD_USER_INPUT', 'The new password must differ from the current one', {
+        field: 'input.newPassword',
+      });
+    }
+    return ctx.unitOfWork(async (inner) => {
+      await User.query(inner)
+        .findById(user.id)
+        .patch({ passwordHash: await hashPassword(newPassword) });
+      const revokedSessions = await revokeUserSessions(inner, user.id, actor.sessionId);
+      await ctx.audit({
+        action: 'user.password_change',
+        subjectType: 'User',
+        subjectId: user.id,
+        details: { revokedSessions },
+      });
+      return { revokedSessions };
+    });
   }
 
   private async issueSession(
@@ -244,10 +347,45 @@ export class AuthService {
   }
 }
 
-/** Creates a personal API token; the token is returned once and only its hash is stored. */
+function rateLimited(retryAfterSeconds: number): AppError {
+  return new AppError('RATE_LIMITED', 'Too many failed sign-in attempts; try again later', {
+    details: { retryAfterSeconds },
+  });
+}
+
+/**
+ * Revokes every live session (refresh token family) of a user, except `keepFamilyId`. Access
+ * tokens of those sessions stop working at once, as each request checks that its session is live.
+ */
+export async function revokeUserSessions(
+  trx: Knex.Transaction,
+  userId: string,
+  keepFamilyId?: string,
+): Promise<number> {
+  const q = UserSession.query(trx)
+    .where({ user_id: userId })
+    .whereNull('revoked_at')
+    .whereNull('rotated_at');
+  if (keepFamilyId) q.whereNot({ family_id: keepFamilyId });
+  const n = await q.patch({ revokedAt: new Date() });
+  // Rotated rows of those families are revoked too, so the whole family reads as ended.
+  const r = UserSession.query(trx).where({ user_id: userId }).whereNull('revoked_at');
+  if (keepFamilyId) r.whereNot({ family_id: keepFamilyId });
+  await r.patch({ revokedAt: new Date() });
+  return n;
+}
+
+export const API_TOKEN_DEFAULT_TTL_DAYS = 90;
+export const API_TOKEN_MAX_TTL_DAYS = 365;
+
+/**
+ * Creates a personal API token; the token is returned once and only its hash is stored. It expires
+ * after 90 days unless `expiresAt` says otherwise (at most a year ahead); `neverExpires` is for
+ * admins only.
+ */
 export async function createApiToken(
   ctx: RequestContext,
-  input: { name: string; scopes: string[]; expiresAt?: Date | null },
+  input: { name: string; scopes: string[]; expiresAt?: Date | null; neverExpires?: boolean | null },
 ): Promise<{ token: string; row: ApiToken }> {
   const name = input.name.trim();
   if (name.length < 1 || name.length > 100) {
@@ -264,9 +402,7 @@ export async function createApiToken(
       },
     );
   }
-  if (input.expiresAt && input.expiresAt <= new Date()) {
-    throw new AppError('BAD_USER_INPUT', 'expiresAt must be in the future', { field: 'expiresAt' });
-  }
+  const expiresAt = apiTokenExpiry(ctx, input);
   const companyId = ctx.requireCompanyId();
   const { token, hash, prefix } = newApiToken(companyId);
   const trx = await ctx.trx();
@@ -275,16 +411,52 @@ export async function createApiToken(
     tokenPrefix: prefix,
     tokenHash: hash,
     scopes: [...new Set(input.scopes as Scope[])],
-    expiresAt: input.expiresAt ?? null,
+    expiresAt,
     createdByUserId: ctx.actor.kind === 'user' ? ctx.actor.userId : null,
   });
   await ctx.audit({
     action: 'api_token.create',
     subjectType: 'ApiToken',
     subjectId: row.id,
-    details: { name, scopes: row.scopes },
+    details: { name, scopes: row.scopes, expiresAt: expiresAt?.toISOString() ?? null },
   });
   return { token, row };
+}
+
+function apiTokenExpiry(
+  ctx: RequestContext,
+  input: { expiresAt?: Date | null; neverExpires?: boolean | null },
+): Date | null {
+  const now = Date.now();
+  if (input.neverExpires) {
+    if (input.expiresAt) {
+      throw new AppError('BAD_USER_INPUT', 'Give either expiresAt or neverExpires, not both', {
+        field: 'neverExpires',
+      });
+    }
+    const admin =
+      ctx.actor.kind === 'platform_admin' ||
+      (ctx.actor.kind === 'user' && ctx.actor.roles.includes('admin'));
+    if (!admin) {
+      ctx.deps.metrics.authorizationDenials.inc({ rule: 'api_token_never_expires' });
+      throw new AppError('FORBIDDEN', 'Only an admin creates a token that never expires', {
+        field: 'neverExpires',
+      });
+    }
+    return null;
+  }
+  if (!input.expiresAt) return new Date(now + API_TOKEN_DEFAULT_TTL_DAYS * 86_400_000);
+  if (Number.isNaN(input.expiresAt.getTime()) || input.expiresAt.getTime() <= now) {
+    throw new AppError('BAD_USER_INPUT', 'expiresAt must be in the future', { field: 'expiresAt' });
+  }
+  if (input.expiresAt.getTime() > now + API_TOKEN_MAX_TTL_DAYS * 86_400_000) {
+    throw new AppError(
+      'BAD_USER_INPUT',
+      `expiresAt must be at most ${API_TOKEN_MAX_TTL_DAYS} days ahead; use neverExpires for a token without expiry`,
+      { field: 'expiresAt' },
+    );
+  }
+  return input.expiresAt;
 }
 
 export async function revokeApiToken(ctx: RequestContext, id: string): Promise<ApiToken> {

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import { ANONYMOUS, type Actor } from '../context/actor';
 import type { AppDeps } from '../context/deps';
+import { USER_ROLES, type UserRole } from '../domain/enums';
 import { AppError } from '../errors/app-error';
 import { ActivityLog, ApiToken } from '../models';
 import { inTenantTransaction } from '../tenancy/tenant-binding';
@@ -62,6 +63,31 @@ export async function authenticateRequest(deps: AppDeps, req: Request): Promise<
   return auth;
 }
 
+/** Why a signed access token is no longer accepted, as counted in the auth failure metric. */
+const ACCESS_REFUSALS: Record<string, string> = {
+  company_archived: 'The company of this account is archived',
+  user_disabled: 'This account is disabled',
+  unknown_user: 'Invalid or expired access token',
+  session_revoked: 'This session has ended; sign in again',
+  unknown_company: 'Invalid or expired access token',
+  disabled: 'This account is disabled',
+  unknown_admin: 'Invalid or expired access token',
+};
+
+function refuseAccess(deps: AppDeps, status: string): AppError {
+  deps.metrics.authFailures.inc({ reason: `access_token_${status}` });
+  return new AppError('UNAUTHENTICATED', ACCESS_REFUSALS[status] ?? 'Invalid access token', {
+    details: { reason: status.toUpperCase() },
+  });
+}
+
+/**
+ * A valid signature is not enough: one indexed lookup (a SECURITY DEFINER function, since the
+ * tenant transaction is not open yet) checks that the session is still live, the user enabled and
+ * the company not archived, or that the platform admin still exists and is enabled. Logout,
+ * disabling a user, a password change and archiving a company therefore take effect at once. The
+ * roles come from the same lookup, so a role change does too.
+ */
 async function authenticateAccessToken(deps: AppDeps, token: string): Promise<Authentication> {
   const claims = await verifyAccessToken(deps.config.jwtSecret, token);
   if (!claims) {
@@ -69,16 +95,41 @@ async function authenticateAccessToken(deps: AppDeps, token: string): Promise<Au
     throw new AppError('UNAUTHENTICATED', 'Invalid or expired access token');
   }
   if (claims.typ === 'platform_admin') {
+    const issuedMs =
+      typeof claims.ims === 'number' && Number.isFinite(claims.ims)
+        ? claims.ims
+        : (claims.iat ?? 0) * 1000;
+    const { rows } = (await deps.db.knex.raw('select auth_platform_admin_status(?, ?) as status', [
+      claims.sub,
+      new Date(issuedMs),
+    ])) as { rows: { status: string }[] };
+    const status = rows[0]?.status ?? 'unknown_admin';
+    if (status !== 'active') throw refuseAccess(deps, status);
     return { actor: { kind: 'platform_admin', adminId: claims.sub }, companyId: null };
   }
   const companyId = claims.cid as string;
+  if (!claims.sid || !UUID.test(claims.sid) || !UUID.test(claims.sub)) {
+    deps.metrics.authFailures.inc({ reason: 'invalid_access_token' });
+    throw new AppError('UNAUTHENTICATED', 'Invalid or expired access token');
+  }
+  const { rows } = (await deps.db.knex.raw('select * from auth_user_access_status(?, ?, ?)', [
+    companyId,
+    claims.sub,
+    claims.sid,
+  ])) as { rows: { status: string; roles: string[] | null; staff_id: string | null }[] };
+  const live = rows[0];
+  const status = live?.status ?? 'unknown_company';
+  if (status !== 'active') throw refuseAccess(deps, status);
+  const roles = (live.roles ?? []).filter((r): r is UserRole =>
+    (USER_ROLES as readonly string[]).includes(r),
+  );
   return {
     actor: {
       kind: 'user',
       userId: claims.sub,
       companyId,
-      roles: claims.roles ?? [],
-      staffId: claims.stf ?? null,
+      roles,
+      staffId: live.staff_id,
       sessionId: claims.sid,
     },
     companyId,
@@ -93,10 +144,18 @@ async function authenticateApiToken(deps: AppDeps, token: string): Promise<Authe
   };
   if (!parsed) throw fail('malformed_api_token');
   const row = await inTenantTransaction(deps.db.knex, parsed.companyId, async (trx) => {
-    const found = await ApiToken.query(trx).findOne({ token_hash: parsed.hash });
+    const found = (await ApiToken.query(trx)
+      .findOne({ token_hash: parsed.hash })
+      .select(
+        'api_tokens.*',
+        trx.raw(
+          '(select c.archived_at is not null from companies c where c.id = api_tokens.company_id) as company_archived',
+        ),
+      )) as (ApiToken & { companyArchived?: boolean }) | undefined;
     if (!found || found.revokedAt || (found.expiresAt && found.expiresAt <= new Date())) {
       return found ? { invalid: true as const } : undefined;
     }
+    if (found.companyArchived) return { archived: true as const };
     // last_used_at is kept to the minute so a busy token does not write on every request.
     if (!found.lastUsedAt || Date.now() - found.lastUsedAt.getTime() > API_TOKEN_TOUCH_MS) {
       await ApiToken.query(trx).findById(found.id).patch({ lastUsedAt: new Date() });
@@ -105,6 +164,12 @@ async function authenticateApiToken(deps: AppDeps, token: string): Promise<Authe
   });
   if (!row) throw fail('unknown_api_token');
   if ('invalid' in row) throw fail('revoked_or_expired_api_token');
+  if ('archived' in row) {
+    deps.metrics.authFailures.inc({ reason: 'api_token_company_archived' });
+    throw new AppError('UNAUTHENTICATED', 'The company of this API token is archived', {
+      details: { reason: 'COMPANY_ARCHIVED' },
+    });
+  }
   const scopes = row.scopes.filter((s): s is (typeof SCOPES)[number] =>
     (SCOPES as readonly string[]).includes(s),
   );

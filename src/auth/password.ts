@@ -1,4 +1,5 @@
 import { hash, parseOptions, verify } from '@node-rs/argon2';
+import { AppError } from '../errors/app-error';
 
 /**
  * Password hashing with argon2id at OWASP's recommended minimum (m=19 MiB, t=2, p=1): about
@@ -26,8 +27,33 @@ export function hashPassword(plain: string): Promise<string> {
   return hash(plain, PASSWORD_HASH_OPTIONS);
 }
 
+export const PASSWORD_MIN_LENGTH = 12;
+export const PASSWORD_MAX_LENGTH = 256;
+
+/**
+ * The password policy for every new password: 12 to 256 characters (the maximum keeps a huge
+ * password from costing much hashing), and no NUL character.
+ */
+export function checkPasswordPolicy(password: string, field: string): string {
+  if (password.length < PASSWORD_MIN_LENGTH || password.length > PASSWORD_MAX_LENGTH) {
+    throw new AppError(
+      'BAD_USER_INPUT',
+      `${field} must be ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters`,
+      { field },
+    );
+  }
+  if (password.includes('\u0000')) {
+    throw new AppError('BAD_USER_INPUT', `${field} must not contain a NUL character`, { field });
+  }
+  return password;
+}
+
+/** Password verifications made by this process (sign-in and password changes), for tests and metrics. */
+export const passwordVerifications = { count: 0 };
+
 /** True when `plain` matches; false for a wrong password or a malformed hash. */
 export async function verifyPassword(passwordHash: string, plain: string): Promise<boolean> {
+  passwordVerifications.count += 1;
   try {
     return await verify(passwordHash, plain);
   } catch {

@@ -13,6 +13,10 @@ export interface AccessClaims {
   roles?: UserRole[];
   stf?: string | null;
   sid?: string;
+  /** Issue time in milliseconds (iat has whole seconds), to compare with a sign-out time. */
+  ims?: number;
+  /** Issued-at in seconds, as read from a verified token (set by signing, never passed in). */
+  iat?: number;
 }
 
 /** A short-lived HS256 access token. */
@@ -22,7 +26,7 @@ export async function signAccessToken(
   ttlSeconds: number,
 ): Promise<{ token: string; expiresAt: Date }> {
   const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
-  const { sub, ...rest } = claims;
+  const { sub, iat: _iat, ...rest } = claims;
   const token = await new SignJWT({ ...rest })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(sub)

@@ -17,6 +17,7 @@ import * as customerNameIndexes from '../../migrations/20261126005000_customer_n
 import * as providerCredentials from '../../migrations/20261129000200_provider_credentials';
 import * as webhookCredentialBinding from '../../migrations/20261129000210_webhook_credential_binding';
 import * as platformTelephonyRegistry from '../../migrations/20261129000220_platform_telephony_registry';
+import * as liveSessionChecks from '../../migrations/20261129000300_live_session_checks';
 import * as webhookRejected from '../../migrations/20261129000600_webhook_rejected';
 
 interface Migration {
@@ -48,6 +49,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261129000200_provider_credentials', providerCredentials],
   ['20261129000210_webhook_credential_binding', webhookCredentialBinding],
   ['20261129000220_platform_telephony_registry', platformTelephonyRegistry],
+  ['20261129000300_live_session_checks', liveSessionChecks],
   ['20261129000600_webhook_rejected', webhookRejected],
 ];
 

@@ -88,6 +88,20 @@ function isInternal(error: unknown): boolean {
   return true;
 }
 
+/** The longest retry-after of RATE_LIMITED errors, for the `Retry-After` response header. */
+function retryAfterSeconds(errors: readonly unknown[]): number | undefined {
+  let longest: number | undefined;
+  for (const error of errors) {
+    const original = unwrapResolverError(error);
+    if (!(original instanceof AppError) || original.code !== 'RATE_LIMITED') continue;
+    const seconds = original.details?.retryAfterSeconds;
+    if (typeof seconds === 'number' && (longest === undefined || seconds > longest)) {
+      longest = seconds;
+    }
+  }
+  return longest;
+}
+
 function touchesIntrospection(document: DocumentNode): boolean {
   let found = false;
   visit(document, {
@@ -110,7 +124,10 @@ function requestPlugin(deps: AppDeps): ApolloServerPlugin<GraphQLContextValue> {
             });
           }
         },
-        async didEncounterErrors({ contextValue, errors, operationName }) {
+        async didEncounterErrors({ contextValue, errors, operationName, response }) {
+          const retryAfter = retryAfterSeconds(errors);
+          if (retryAfter !== undefined)
+            response.http.headers.set('retry-after', String(retryAfter));
           for (const error of errors) {
             if (isInternal(error)) {
               deps.logger.error(
@@ -204,6 +221,7 @@ export async function createGraphQL(
               extensions: {
                 code: err.code,
                 ...(err.field ? { field: err.field } : {}),
+                ...(err.details ? { details: err.details } : {}),
                 requestId: requestIdOf(req),
                 http: { status: err.httpStatus },
               },

@@ -1,7 +1,11 @@
-import { Arg, Ctx, Field, InputType, Mutation, ObjectType, Resolver } from 'type-graphql';
+import { Arg, Ctx, Field, InputType, Int, Mutation, ObjectType, Resolver } from 'type-graphql';
 import type { GraphQLContextValue } from '../graphql/server';
+import { AppError } from '../errors/app-error';
 import { requiredText } from '../services/crud';
 import { DateTime } from './common';
+
+/** Longer input is refused before any hashing; real passwords are at most 256 characters. */
+const MAX_PASSWORD_INPUT = 1024;
 
 @ObjectType({ description: 'Tokens from a sign-in or refresh.' })
 export class AuthPayload {
@@ -37,10 +41,30 @@ class LoginInput {
   companySlug?: string | null;
 }
 
+@InputType()
+class ChangePasswordInput {
+  @Field()
+  currentPassword!: string;
+
+  @Field({ description: '12 to 256 characters.' })
+  newPassword!: string;
+}
+
+@ObjectType({ description: 'The result of a password change.' })
+export class PasswordChange {
+  @Field(() => Int, { description: 'How many other sessions of the user were signed out.' })
+  revokedSessions!: number;
+}
+
 @Resolver()
 export class AuthResolver {
   @Mutation(() => AuthPayload, { description: 'Signs in with email and password.' })
   async login(@Arg('input') input: LoginInput, @Ctx() { ctx, auth }: GraphQLContextValue) {
+    if (input.password.length > MAX_PASSWORD_INPUT) {
+      throw new AppError('BAD_USER_INPUT', 'input.password is too long', {
+        field: 'input.password',
+      });
+    }
     return auth.login(
       {
         email: requiredText(input.email, 'input.email', 320),
@@ -70,5 +94,21 @@ export class AuthResolver {
     @Ctx() { ctx, auth }: GraphQLContextValue,
   ) {
     return auth.logout(ctx, refreshToken);
+  }
+
+  @Mutation(() => PasswordChange, {
+    description:
+      'Changes your own password; needs the current one. Signs out every other session of yours.',
+  })
+  async changePassword(
+    @Arg('input') input: ChangePasswordInput,
+    @Ctx() { ctx, auth }: GraphQLContextValue,
+  ): Promise<PasswordChange> {
+    if (input.currentPassword.length > MAX_PASSWORD_INPUT) {
+      throw new AppError('BAD_USER_INPUT', 'The current password is wrong', {
+        field: 'input.currentPassword',
+      });
+    }
+    return auth.changePassword(ctx, input);
   }
 }

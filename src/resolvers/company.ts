@@ -11,7 +11,7 @@ import {
 } from 'type-graphql';
 import type { GraphQLContext } from '../graphql/context';
 import { EmailAddressResolver } from 'graphql-scalars';
-import { hashPassword } from '../auth/password';
+import { checkPasswordPolicy, hashPassword } from '../auth/password';
 import { actorId } from '../context/actor';
 import { translateDbError } from '../db/errors';
 import { AppError } from '../errors/app-error';
@@ -111,11 +111,7 @@ export class CompanyResolver {
     @Arg('input') input: CreatePlatformAdminInput,
     @Ctx() { ctx }: GraphQLContext,
   ): Promise<PlatformAdmin> {
-    if (input.password.length < 12 || input.password.length > 200) {
-      throw new AppError('BAD_USER_INPUT', 'input.password must be 12 to 200 characters', {
-        field: 'input.password',
-      });
-    }
+    checkPasswordPolicy(input.password, 'input.password');
     const name = requiredText(input.name, 'input.name');
     const email = input.email.toLowerCase();
     let id: string;

@@ -48,6 +48,7 @@ export const PERMISSIONS: IRuleTypeMap = {
     login: allow,
     refreshToken: allow,
     logout: signedIn,
+    changePassword: signedIn, // users only; the service refuses API tokens and platform admins
     updateCompany: write('company'),
     createUser: write('users'),
     updateUser: write('users'),
@@ -143,6 +144,7 @@ export const PERMISSIONS: IRuleTypeMap = {
     'refreshToken',
     'refreshTokenExpiresAt',
   ]),
+  PasswordChange: allowFields(['revokedSessions']),
   CreatedApiToken: allowFields(['token', 'apiToken']),
   PageInfo: allowFields(['hasNextPage', 'hasPreviousPage', 'startCursor', 'endCursor']),
   Dashboard: allowFields([

@@ -184,8 +184,17 @@ class CreateApiTokenInput {
   @Field(() => [String], { description: `Any of: ${SCOPES.join(', ')}.` })
   scopes!: string[];
 
-  @Field(() => DateTime, { nullable: true })
+  @Field(() => DateTime, {
+    nullable: true,
+    description: 'When the token stops working: at most a year ahead; 90 days when not given.',
+  })
   expiresAt?: Date | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'A token without expiry; only admins may create one. Not with expiresAt.',
+  })
+  neverExpires?: boolean | null;
 }
 
 @Resolver(() => UserNode)
@@ -266,10 +275,10 @@ export class UserResolver {
 
   @Mutation(() => UserNode)
   async updateUser(@Arg('input') input: UpdateUserInput, @Ctx() { ctx }: GraphQLContext) {
-    return updateUser(ctx, localId(ctx, input.id, 'User', 'input.id'), {
-      ...input,
-      staffId: optionalLocalId(ctx, input.staffId, 'Staff', 'input.staffId'),
-    });
+    const id = localId(ctx, input.id, 'User', 'input.id');
+    const staffId = optionalLocalId(ctx, input.staffId, 'Staff', 'input.staffId');
+    // One unit: a password reset or a disabled account never stands without its sessions revoked.
+    return ctx.unitOfWork(() => updateUser(ctx, id, { ...input, staffId }));
   }
 
   @Query(() => ApiTokenConnection, { description: 'API tokens of the company, newest first.' })

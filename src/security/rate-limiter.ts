@@ -2,9 +2,8 @@
  * A token bucket per key (the client address): `limit` requests a window, refilled continuously,
  * so a burst of `limit` is allowed and then one request every window/limit.
  *
- * Used for webhook deliveries (every request takes a token) and for failed sign-ins (only failures
- * take one; `peek` checks before the expensive password verification, `reset` forgets a key after a
- * success).
+ * Used for webhook deliveries (every request takes a token). Failed sign-ins have a limiter of
+ * their own with back-off and reservation before verification (`sign-in-limiter.ts`).
  *
  * The buckets live in this process's memory. With several server processes behind a load
  * balancer each process counts on its own, so the effective limit is multiplied by the number of

@@ -2,7 +2,8 @@ import type { RequestContext } from '../context/request-context';
 import { USER_ROLES, type UserRole } from '../domain/enums';
 import { AppError } from '../errors/app-error';
 import { Staff, User } from '../models';
-import { hashPassword } from '../auth/password';
+import { revokeUserSessions } from '../auth/auth.service';
+import { checkPasswordPolicy, hashPassword } from '../auth/password';
 import { createRow, getById, requiredText, updateRow } from './crud';
 
 const USER_FIELDS = {
@@ -61,12 +62,7 @@ function checkManageable(ctx: RequestContext, target: User): void {
   }
 }
 
-function checkPassword(password: string, field: string): string {
-  if (password.length < 12 || password.length > 200) {
-    throw new AppError('BAD_USER_INPUT', `${field} must be 12 to 200 characters`, { field });
-  }
-  return password;
-}
+const checkPassword = checkPasswordPolicy;
 
 async function checkStaff(ctx: RequestContext, staffId: string | null | undefined, field: string) {
   if (!staffId) return;
@@ -123,6 +119,13 @@ export async function updateUser(
       field: 'input.disabled',
     });
   }
+  if (input.password != null && self) {
+    throw new AppError(
+      'FORBIDDEN',
+      'Change your own password with changePassword, which needs the current one',
+      { field: 'input.password' },
+    );
+  }
   const roles = input.roles == null ? undefined : checkRoles(ctx, input.roles, 'input.roles');
   await checkStaff(ctx, input.staffId, 'input.staffId');
   const passwordHash =
@@ -142,6 +145,16 @@ export async function updateUser(
     },
     { what: 'User', fields: USER_FIELDS },
   );
+  // A password reset or a disabled account ends every session of the user at once.
+  if (passwordHash !== undefined || input.disabled === true) {
+    const revokedSessions = await revokeUserSessions(await ctx.trx(), id);
+    await ctx.audit({
+      action: passwordHash !== undefined ? 'user.password_reset' : 'user.disable',
+      subjectType: 'User',
+      subjectId: id,
+      details: { revokedSessions },
+    });
+  }
   if (roles) {
     await ctx.audit({
       action: 'user.roles_change',

@@ -47,8 +47,9 @@ afterAll(async () => s.close());
 
 async function statementsFor(first: number): Promise<{ statements: number; rows: number }> {
   let statements = 0;
-  const count = () => {
-    statements += 1;
+  // The webhook worker polls on the same pool once a second; its statements are not the request's.
+  const count = (q: { sql: string }) => {
+    if (!q.sql.includes('webhook_claim')) statements += 1;
   };
   s.t.db.knex.on('query', count);
   try {
@@ -72,8 +73,9 @@ test('statements per request do not grow with the page size', async () => {
   expect(one.rows).toBe(1);
   expect(hundred.rows).toBe(100);
   expect(hundred.statements).toBe(one.statements);
-  // BEGIN, set_config, the page, one batch each for customers, staff and services, COMMIT.
-  expect(hundred.statements).toBeLessThanOrEqual(7);
+  // The access-token liveness check, BEGIN, set_config, the page, one batch each for customers,
+  // staff and services, COMMIT.
+  expect(hundred.statements).toBeLessThanOrEqual(8);
   console.log(
     `statements per request: first:1 -> ${one.statements}, first:100 -> ${hundred.statements}`,
   );

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { startServer, type AppServer } from '../../src/app';
 import { createMetrics } from '../../src/observability/metrics';
-import { signAccessToken } from '../../src/auth/tokens';
 import { signRetell } from '../../src/webhooks/signatures';
+import { accessTokenFor } from '../helpers/access-token';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
 import {
   CALCOM_SECRET,
@@ -333,8 +333,8 @@ describe('ingest', () => {
 });
 
 describe('monitor through the server’s own authentication', () => {
-  const token = async (claims: Parameters<typeof signAccessToken>[1]) =>
-    (await signAccessToken(server.deps.config.jwtSecret, claims, 300)).token;
+  const token = async (claims: Parameters<typeof accessTokenFor>[2]) =>
+    accessTokenFor(t.superuser, server.deps.config.jwtSecret, claims);
   const monitor = (bearer?: string, companyId?: string) =>
     fetch(`${server.url}/api/webhooks/monitor`, {
       headers: {
