@@ -28,6 +28,8 @@ function named(name: string, check: Check) {
 
 /** Signed in (user, API token or super admin), in a company or not. */
 export const signedIn = named('signedIn', () => true);
+/** A company user signed in with a password session (not an API token, not a platform admin). */
+export const companyUser = named('companyUser', (ctx) => ctx.actor.kind === 'user');
 /** A super admin, with or without a chosen company. */
 export const superAdmin = named('superAdmin', (ctx) => isSuperAdmin(ctx.actor));
 /** A company admin, or a super admin with or without a chosen company (the webhook inbox). */

@@ -7,6 +7,7 @@ import {
   connectionRules,
   read,
   signedIn,
+  companyUser,
   superAdmin,
   write,
   writeWhenArg,
@@ -48,7 +49,7 @@ export const PERMISSIONS: IRuleTypeMap = {
     login: allow,
     refreshToken: allow,
     logout: signedIn,
-    changePassword: signedIn, // users only; the service refuses API tokens and platform admins
+    changePassword: companyUser, // the service refuses API tokens and platform admins too
     updateCompany: write('company'),
     createUser: write('users'),
     updateUser: write('users'),
