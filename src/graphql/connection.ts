@@ -136,12 +136,20 @@ function validSortValue(value: unknown, type: CursorValueType): boolean {
       if (!match || Number(match[1]) < 1) return false;
       const time = Date.parse(value);
       // Rejects impossible dates that Date would roll over (February 30, hour 24).
-      return Number.isFinite(time) && new Date(time).toISOString().slice(0, 19) === value.slice(0, 19);
+      return (
+        Number.isFinite(time) && new Date(time).toISOString().slice(0, 19) === value.slice(0, 19)
+      );
     }
     case 'text':
-      return typeof value === 'string' && value.length <= MAX_TEXT_VALUE && !value.includes('\u0000');
+      return (
+        typeof value === 'string' && value.length <= MAX_TEXT_VALUE && !value.includes('\u0000')
+      );
     case 'number':
-      return typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER;
+      return (
+        typeof value === 'number' &&
+        Number.isFinite(value) &&
+        Math.abs(value) <= Number.MAX_SAFE_INTEGER
+      );
   }
 }
 
