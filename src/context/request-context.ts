@@ -132,6 +132,7 @@ export class RequestContext {
    * work's, else the current mutation field's, else the request's.
    */
   trx(): Promise<Knex.Transaction> {
+    this.requireCompanyId();
     const store = currentScope.getStore();
     if (store && store.ctx === this) {
       if (store.unit) return Promise.resolve(store.unit);
@@ -148,15 +149,35 @@ export class RequestContext {
     return this.open(this.root);
   }
 
-  private open(scope: TxScope): Promise<Knex.Transaction> {
+  /**
+   * The transaction for the code running now when this context acts in no company: a super
+   * admin's platform operation, which reads and writes through the platform functions and binds
+   * the transaction to a company itself once it knows which (`bindTenant`). In a company it is
+   * `trx()`.
+   */
+  platformTrx(): Promise<Knex.Transaction> {
+    if (this.companyId) return this.trx();
+    const store = currentScope.getStore();
+    if (store && store.ctx === this) {
+      if (store.unit) return Promise.resolve(store.unit);
+      if (store.field && !store.field.done) return this.open(store.field, false);
+    }
+    if (this.finished) {
+      return Promise.reject(new AppError('INTERNAL', 'request context already finished'));
+    }
+    if (this.root.done) this.root = { readOnly: this.root.readOnly, done: false };
+    return this.open(this.root, false);
+  }
+
+  private open(scope: TxScope, bind = true): Promise<Knex.Transaction> {
     if (!scope.trxPromise) {
-      const companyId = this.requireCompanyId();
+      const companyId = bind ? this.requireCompanyId() : null;
       scope.trxPromise = (async () => {
         const trx = await this.deps.db.knex.transaction(
           scope.readOnly ? { readOnly: true } : undefined,
         );
         try {
-          await bindTenant(trx, companyId);
+          if (companyId) await bindTenant(trx, companyId);
         } catch (err) {
           await trx.rollback().catch(() => undefined);
           throw err;

@@ -352,46 +352,47 @@ export async function replayWebhookEvent(
     });
     return toView(row);
   }
-  const { metrics, logger, db } = ctx.deps;
-  return db.knex.transaction(async (trx) => {
-    const { rows } = await trx.raw<{ rows: Row[] }>(
-      `select ${VIEW_COLUMNS.join(', ')} from platform_webhook_events(?, null, false, null, null, null, null, 1)`,
-      [eventId],
-    );
-    const before = rows[0];
-    if (!before) throw notFound('Webhook event');
-    const row = await replayRow(trx, eventId, by, before.status);
-    metrics.tenantScopeBypasses.inc({ actor: ctx.actor.kind });
-    logger.info(
-      {
-        eventId,
+  const { metrics, logger } = ctx.deps;
+  // The field's transaction, not bound to a company: the event is read through the platform
+  // function, and the activity row is written once the event's company is known.
+  const trx = await ctx.platformTrx();
+  const { rows } = await trx.raw<{ rows: Row[] }>(
+    `select ${VIEW_COLUMNS.join(', ')} from platform_webhook_events(?, null, false, null, null, null, null, 1)`,
+    [eventId],
+  );
+  const before = rows[0];
+  if (!before) throw notFound('Webhook event');
+  const row = await replayRow(trx, eventId, by, before.status);
+  metrics.tenantScopeBypasses.inc({ actor: ctx.actor.kind });
+  logger.info(
+    {
+      eventId,
+      provider: before.provider,
+      previousStatus: before.status,
+      by,
+      requestId: ctx.requestId,
+    },
+    'webhook event replayed',
+  );
+  if (before.resolved_company_id) {
+    await bindTenant(trx, before.resolved_company_id);
+    await ActivityLog.query(trx).insert({
+      actorType: actorType(ctx.actor),
+      actorId: actorId(ctx.actor),
+      action: 'webhook_event.replayed',
+      subjectType: 'webhook_event',
+      subjectId: eventId,
+      reason: null,
+      details: {
         provider: before.provider,
+        eventType: before.event_type,
         previousStatus: before.status,
-        by,
-        requestId: ctx.requestId,
       },
-      'webhook event replayed',
-    );
-    if (before.resolved_company_id) {
-      await bindTenant(trx, before.resolved_company_id);
-      await ActivityLog.query(trx).insert({
-        actorType: actorType(ctx.actor),
-        actorId: actorId(ctx.actor),
-        action: 'webhook_event.replayed',
-        subjectType: 'webhook_event',
-        subjectId: eventId,
-        reason: null,
-        details: {
-          provider: before.provider,
-          eventType: before.event_type,
-          previousStatus: before.status,
-        },
-        requestId: ctx.requestId,
-        ip: ctx.ip ?? null,
-      });
-    }
-    return toView(row);
-  });
+      requestId: ctx.requestId,
+      ip: ctx.ip ?? null,
+    });
+  }
+  return toView(row);
 }
 
 async function replayRow(
