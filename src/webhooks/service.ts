@@ -139,15 +139,22 @@ function encodeCursor(at: string, id: string): string {
   return Buffer.from(JSON.stringify([at, id]), 'utf8').toString('base64url');
 }
 
+/** The instant a cursor carries, as CURSOR_AT writes it; anything else would fail in Postgres. */
+const CURSOR_INSTANT = /^(\d{4})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$/;
+
+function cursorInstant(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  const match = CURSOR_INSTANT.exec(value);
+  if (!match || Number(match[1]) < 1) return false;
+  const time = Date.parse(value);
+  return Number.isFinite(time) && new Date(time).toISOString().slice(0, 19) === value.slice(0, 19);
+}
+
 function decodeCursor(cursor: string): { at: string; id: string } {
   try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (
-      typeof at === 'string' &&
-      !Number.isNaN(Date.parse(at)) &&
-      typeof id === 'string' &&
-      UUID.test(id)
-    ) {
+    const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    const [at, id] = Array.isArray(decoded) ? decoded : [];
+    if (cursorInstant(at) && typeof id === 'string' && UUID.test(id)) {
       return { at, id };
     }
   } catch {
@@ -175,7 +182,7 @@ export async function listWebhookEvents(
   const scope = webhookScope(ctx);
   checkFilters(args);
   const first = Math.min(100, Math.max(1, Math.trunc(args.first ?? 20)));
-  const after = args.after ? decodeCursor(args.after) : null;
+  const after = args.after != null ? decodeCursor(args.after) : null;
   let rows: Row[];
   if (scope.kind === 'company') {
     if (args.companyId && args.companyId !== scope.companyId) {

@@ -410,3 +410,36 @@ test('a failed mutation field with a bad id leaves the fields before it committe
   });
   expect(await s.t.superuser('customer_notes').where({ body }).first()).toBeDefined();
 });
+
+test('a webhook inbox cursor is refused by shape and type before any SQL', async () => {
+  const base = await baseline('{ __typename }');
+  const query = 'query($c: String) { webhookEvents(first: 1, after: $c) { edges { cursor } } }';
+  const instant = (v: unknown) =>
+    typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(v);
+  const cursors = fc.oneof(
+    fc.string(),
+    fc.base64String(),
+    fc
+      .tuple(
+        fc.oneof(
+          fc.constantFrom('1', 'not-a-date', '2026-02-30T00:00:00Z', '+275760-09-13T00:00:00Z'),
+          fc.string(),
+          fc.double(),
+          fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+        ),
+        fc.oneof(fc.uuid(), fc.constantFrom('not-a-uuid', ''), fc.integer()),
+      )
+      .filter(([at, id]) => !(instant(at) && typeof id === 'string' && UUID.test(id)))
+      .map(encode),
+  );
+  await fc.assert(
+    fc.asyncProperty(cursors, async (cursor) => {
+      const { res, statements } = await run(query, { c: cursor });
+      expectBadInput(res, 'after', () => `cursor ${JSON.stringify(cursor)}`);
+      if (statements.length !== base) {
+        throw new Error(`cursor ${JSON.stringify(cursor)} cost SQL: ${JSON.stringify(statements)}`);
+      }
+    }),
+    { numRuns: RUNS },
+  );
+});
