@@ -353,7 +353,20 @@ test('statements: a plain query is one transaction; each mutation field its own,
   expect(two.statements.filter((q) => /^begin/i.test(q))).toHaveLength(2);
   expect(two.statements.filter((q) => /^commit/i.test(q))).toHaveLength(2);
   expect(two.statements).toHaveLength(12);
+  // The payload is read after the field committed, in a fresh READ ONLY transaction.
+  const payload = await statementsOf((requestId) =>
+    s.gql(
+      `mutation($c: ID!) { a: addCustomerNote(customerId: $c, body: "counted") { id author { name } } }`,
+      { c: customer },
+      { token, headers: { 'x-request-id': requestId } },
+    ),
+  );
+  expect(payload.result.errors).toBeUndefined();
+  const commit = payload.statements.findIndex((q) => /^commit/i.test(q));
+  expect(commit).toBe(5);
+  expect(payload.statements[commit + 1]).toMatch(/^BEGIN TRANSACTION READ ONLY/i);
+  expect(payload.statements[payload.statements.length - 1]).toMatch(/^commit/i);
   console.log(
-    `statements: node query ${query.statements.length}, one addCustomerNote ${one.statements.length}, two ${two.statements.length}`,
+    `statements: node query ${query.statements.length}, one addCustomerNote ${one.statements.length}, two ${two.statements.length}, one with a payload read ${payload.statements.length}`,
   );
 });
