@@ -97,7 +97,6 @@ export class RequestContext {
   readonly cache = new Map<string, unknown>();
   private root: TxScope = { readOnly: false, done: false };
   private finished = false;
-  private operation?: OperationKind;
 
   constructor(init: RequestContextInit) {
     this.deps = init.deps;
@@ -123,8 +122,9 @@ export class RequestContext {
    * writes (webhook events, jobs).
    */
   beginOperation(kind: OperationKind): void {
-    this.operation = kind;
-    if (!this.root.trxPromise && !this.root.done) this.root = { readOnly: true, done: false };
+    // A query's reads, or a mutation's payload reads (its writes run in the fields' transactions).
+    const readOnly = kind === 'query' || kind === 'mutation';
+    if (!this.root.trxPromise && !this.root.done) this.root = { readOnly, done: false };
   }
 
   /**
@@ -311,11 +311,6 @@ export class RequestContext {
     }
     if (ok) await commitTransaction(trx);
     else await trx.rollback();
-  }
-
-  /** The operation declared by `beginOperation`, if any. */
-  get operationKind(): OperationKind | undefined {
-    return this.operation;
   }
 
   /** Writes an activity log entry in the request's tenant transaction. */
