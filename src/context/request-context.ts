@@ -17,17 +17,75 @@ export interface RequestContextInit {
 }
 
 /**
- * The savepoint transaction of the unit of work being run, per async call tree. Code inside a unit
- * of work that asks its context for the transaction gets the savepoint: the outer transaction is
- * blocked until the savepoint ends, so using it there would wait forever.
+ * One database transaction a context owns: the request's own (for the reads of a query, or for a
+ * webhook event or job) or the one of a single root mutation field. Opened on first use.
  */
-const currentUnit = new AsyncLocalStorage<{ ctx: RequestContext; trx: Knex.Transaction }>();
+interface TxScope {
+  readonly readOnly: boolean;
+  trxPromise?: Promise<Knex.Transaction>;
+  /** Set once committed or rolled back; code still holding the scope then gets the request's. */
+  done: boolean;
+  /** The first error a top-level unit of work of this scope threw; the scope is then rolled back. */
+  failure?: { error: unknown };
+}
+
+/**
+ * Where the code running now stands, per async call tree: inside a root mutation field (its own
+ * transaction) and possibly inside a unit of work (the transaction or savepoint the unit runs in).
+ * Code inside a unit that asks its context for the transaction gets the unit's: an outer
+ * transaction is blocked while one of its savepoints is open, so using it there would wait forever.
+ */
+const currentScope = new AsyncLocalStorage<{
+  ctx: RequestContext;
+  field?: TxScope;
+  unit?: Knex.Transaction;
+}>();
+
+/** What the request runs: a query reads in one READ ONLY transaction, a mutation per field. */
+export type OperationKind = 'query' | 'mutation';
+
+/**
+ * A COMMIT that did not commit: Postgres answered it with ROLLBACK (the transaction had failed) or
+ * raised at commit time (a deferred constraint, a serialization failure). Nothing of the
+ * transaction was kept.
+ */
+export class CommitFailedError extends AppError {
+  constructor(cause?: unknown) {
+    super('INTERNAL', 'The transaction was not committed', { cause });
+  }
+}
+
+interface CommitOutcome {
+  response?: { command?: string };
+}
+
+/**
+ * Commits a transaction and proves it: knex resolves `commit()` even when Postgres answers COMMIT
+ * with ROLLBACK or the COMMIT itself fails (the failure only rejects the transaction's execution
+ * promise), so both are checked here.
+ */
+export async function commitTransaction(trx: Knex.Transaction): Promise<void> {
+  const outcome = (await trx.commit()) as CommitOutcome | undefined;
+  const execution = (trx as unknown as { executionPromise?: Promise<unknown> }).executionPromise;
+  try {
+    if (execution) await execution;
+  } catch (err) {
+    throw new CommitFailedError(err);
+  }
+  if (outcome?.response?.command?.toUpperCase() === 'ROLLBACK') throw new CommitFailedError();
+}
 
 /**
  * One typed context per unit of work (a GraphQL request, a webhook event, a voice-agent call),
  * built by the same code for all of them and passed as the first argument of every domain service.
- * It carries the actor, the tenant and one lazily opened transaction bound to that tenant: every
- * statement of the request runs in it, so the row level security setting holds for all of them.
+ * It carries the actor, the tenant, and owns every database transaction of the request: it alone
+ * opens, commits and rolls them back (see docs/architecture.md, "Transactions").
+ *
+ * - The request's transaction, bound to the tenant, opened on first use by `trx()`: the reads of a
+ *   query (READ ONLY), the reads of a mutation's payloads, or all the work of a webhook event or
+ *   job run by `runInContext`.
+ * - A transaction per root mutation field (`inFieldTransaction`), committed before the field's
+ *   value is returned; `trx()` and `unitOfWork()` inside the field use it.
  */
 export class RequestContext {
   readonly deps: AppDeps;
@@ -37,7 +95,7 @@ export class RequestContext {
   readonly ip?: string;
   /** Per-request caches (DataLoaders), keyed by name. */
   readonly cache = new Map<string, unknown>();
-  private trxPromise?: Promise<Knex.Transaction>;
+  private root: TxScope = { readOnly: false, done: false };
   private finished = false;
 
   constructor(init: RequestContextInit) {
@@ -58,10 +116,28 @@ export class RequestContext {
     return this.companyId;
   }
 
-  /** The request's tenant transaction (or the current unit of work's savepoint), opened on first use. */
+  /**
+   * Declares what the request runs, before any statement: a query's (and a mutation's payload)
+   * reads then share one READ ONLY transaction. Without it the request's transaction reads and
+   * writes (webhook events, jobs).
+   */
+  beginOperation(kind: OperationKind): void {
+    // A query's reads, or a mutation's payload reads (its writes run in the fields' transactions).
+    const readOnly = kind === 'query' || kind === 'mutation';
+    if (!this.root.trxPromise && !this.root.done) this.root = { readOnly, done: false };
+  }
+
+  /**
+   * The tenant transaction for the code running now, opened on first use: the current unit of
+   * work's, else the current mutation field's, else the request's.
+   */
   trx(): Promise<Knex.Transaction> {
-    const unit = currentUnit.getStore();
-    if (unit && unit.ctx === this) return Promise.resolve(unit.trx);
+    this.requireCompanyId();
+    const store = currentScope.getStore();
+    if (store && store.ctx === this) {
+      if (store.unit) return Promise.resolve(store.unit);
+      if (store.field && !store.field.done) return this.open(store.field);
+    }
     return this.rootTrx();
   }
 
@@ -69,12 +145,39 @@ export class RequestContext {
     if (this.finished) {
       return Promise.reject(new AppError('INTERNAL', 'request context already finished'));
     }
-    if (!this.trxPromise) {
-      const companyId = this.requireCompanyId();
-      this.trxPromise = (async () => {
-        const trx = await this.deps.db.knex.transaction();
+    if (this.root.done) this.root = { readOnly: this.root.readOnly, done: false };
+    return this.open(this.root);
+  }
+
+  /**
+   * The transaction for the code running now when this context acts in no company: a super
+   * admin's platform operation, which reads and writes through the platform functions and binds
+   * the transaction to a company itself once it knows which (`bindTenant`). In a company it is
+   * `trx()`.
+   */
+  platformTrx(): Promise<Knex.Transaction> {
+    if (this.companyId) return this.trx();
+    const store = currentScope.getStore();
+    if (store && store.ctx === this) {
+      if (store.unit) return Promise.resolve(store.unit);
+      if (store.field && !store.field.done) return this.open(store.field, false);
+    }
+    if (this.finished) {
+      return Promise.reject(new AppError('INTERNAL', 'request context already finished'));
+    }
+    if (this.root.done) this.root = { readOnly: this.root.readOnly, done: false };
+    return this.open(this.root, false);
+  }
+
+  private open(scope: TxScope, bind = true): Promise<Knex.Transaction> {
+    if (!scope.trxPromise) {
+      const companyId = bind ? this.requireCompanyId() : null;
+      scope.trxPromise = (async () => {
+        const trx = await this.deps.db.knex.transaction(
+          scope.readOnly ? { readOnly: true } : undefined,
+        );
         try {
-          await bindTenant(trx, companyId);
+          if (companyId) await bindTenant(trx, companyId);
         } catch (err) {
           await trx.rollback().catch(() => undefined);
           throw err;
@@ -82,37 +185,131 @@ export class RequestContext {
         return trx;
       })();
     }
-    return this.trxPromise;
+    return scope.trxPromise;
   }
 
   get hasTransaction(): boolean {
-    return this.trxPromise !== undefined;
+    return this.root.trxPromise !== undefined;
   }
 
   /**
-   * Runs one unit of work (a mutation) in a savepoint of the request transaction, so a failed
-   * mutation leaves nothing half-written while earlier ones in the same request stand.
+   * Runs one unit of work, so a failed one leaves nothing half-written. Inside a root mutation
+   * field the field's transaction is the unit (a failure rolls the whole field back); a unit inside
+   * a unit, or one outside any field (webhook events, jobs), runs in a savepoint, so a caller can
+   * recover from its failure. Code inside asking `trx()` gets the unit's transaction.
    */
   async unitOfWork<T>(fn: (trx: Knex.Transaction) => PromiseLike<T> | T): Promise<T> {
+    const store = currentScope.getStore();
+    const mine = store && store.ctx === this ? store : undefined;
+    if (mine?.unit) {
+      return savepoint(mine.unit, (inner) =>
+        currentScope.run({ ...mine, unit: inner }, () => fn(inner)),
+      );
+    }
+    const field = mine?.field && !mine.field.done ? mine.field : undefined;
+    if (field) {
+      const trx = await this.open(field);
+      try {
+        return await currentScope.run({ ctx: this, field, unit: trx }, () => fn(trx));
+      } catch (err) {
+        field.failure ??= { error: err };
+        throw err;
+      }
+    }
     const parent = await this.trx();
     return savepoint(parent, (inner) =>
-      currentUnit.run({ ctx: this, trx: inner }, () => fn(inner)),
+      currentScope.run({ ctx: this, field: mine?.field, unit: inner }, () => fn(inner)),
     );
   }
 
-  /** Commits (ok) or rolls back the request transaction, if one was opened. Idempotent. */
-  async finish(ok: boolean): Promise<void> {
-    if (this.finished) return;
-    this.finished = true;
-    if (!this.trxPromise) return;
+  /**
+   * Runs one root mutation field in a transaction of its own and commits it before returning the
+   * field's value, so a later field's failure cannot take it back and the answer never reports
+   * work that was not committed. A failure (of the field, of a unit of work in it, or of the
+   * COMMIT) rolls back this field only and is thrown, to be reported on the field. The request's
+   * read transaction, if a previous field's payload opened one, is ended first: a request holds
+   * one connection at a time.
+   */
+  async inFieldTransaction<T>(fn: () => PromiseLike<T> | T): Promise<T> {
+    await this.endRoot();
+    const field: TxScope = { readOnly: false, done: false };
+    let result: T;
+    try {
+      result = await currentScope.run({ ctx: this, field }, fn);
+      if (field.failure) throw field.failure.error;
+    } catch (err) {
+      await this.endField(field, false).catch((rollbackError: unknown) =>
+        this.deps.logger.error(
+          { err: rollbackError, requestId: this.requestId },
+          'rollback of a mutation field failed',
+        ),
+      );
+      // Rows read or primed in the rolled back transaction must not be served later.
+      this.cache.clear();
+      throw err;
+    }
+    try {
+      await this.endField(field, true);
+    } catch (err) {
+      this.cache.clear();
+      throw err;
+    }
+    return result;
+  }
+
+  private async endField(field: TxScope, commit: boolean): Promise<void> {
+    field.done = true;
+    if (!field.trxPromise) return;
     let trx: Knex.Transaction;
     try {
-      trx = await this.trxPromise;
+      trx = await field.trxPromise;
+    } catch (err) {
+      if (commit) throw err;
+      return;
+    }
+    if (commit) {
+      if (trx.isCompleted()) throw new CommitFailedError();
+      await commitTransaction(trx);
+    } else if (!trx.isCompleted()) {
+      await trx.rollback();
+    }
+  }
+
+  /** Commits the request's transaction, if open, so the next use opens a fresh one. */
+  private async endRoot(): Promise<void> {
+    const root = this.root;
+    if (!root.trxPromise || root.done) return;
+    root.done = true;
+    let trx: Knex.Transaction;
+    try {
+      trx = await root.trxPromise;
     } catch {
       return;
     }
-    if (trx.isCompleted()) return;
-    if (ok) await trx.commit();
+    if (!trx.isCompleted()) await commitTransaction(trx);
+  }
+
+  /**
+   * Commits (ok) or rolls back the request's transaction, if one was opened; a commit that did not
+   * commit throws. Idempotent.
+   */
+  async finish(ok: boolean): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    const root = this.root;
+    if (!root.trxPromise || root.done) return;
+    root.done = true;
+    let trx: Knex.Transaction;
+    try {
+      trx = await root.trxPromise;
+    } catch {
+      return;
+    }
+    if (trx.isCompleted()) {
+      if (ok) throw new CommitFailedError();
+      return;
+    }
+    if (ok) await commitTransaction(trx);
     else await trx.rollback();
   }
 

@@ -57,8 +57,12 @@ export interface ConnectionResult<T> {
   readonly totalCount: Promise<number>;
 }
 
+/** Names of the connection types built by `connectionOf`, whose cursors `paginate` writes. */
+export const KEYSET_CONNECTIONS = new Set<string>();
+
 /** Builds `<Name>Connection` and `<Name>Edge` object types for an item type. */
 export function connectionOf<T extends object>(itemType: ClassType<T>, name: string) {
+  KEYSET_CONNECTIONS.add(`${name}Connection`);
   @ObjectType(`${name}Edge`)
   class EdgeType {
     @Field(() => itemType)
@@ -85,6 +89,9 @@ export function connectionOf<T extends object>(itemType: ClassType<T>, name: str
   return { Connection: ConnectionType, Edge: EdgeType };
 }
 
+/** The type of a sort value, which decides what a cursor may carry for it. */
+export type CursorValueType = 'timestamp' | 'text' | 'number';
+
 /** A sort order a client may choose: an enum value mapped to a fixed, indexed column. */
 export interface OrderSpec {
   /** Stable name written into cursors, e.g. 'starts_at'. */
@@ -92,6 +99,8 @@ export interface OrderSpec {
   /** The column (qualified when needed) to sort by; NOT NULL, so keyset comparison is total. */
   column: string;
   direction: 'asc' | 'desc';
+  /** The sort value's type; by default a timestamp for keys ending in `_at`, else text. */
+  valueType?: CursorValueType;
 }
 
 interface CursorPayload {
@@ -105,35 +114,83 @@ function encodeCursor(payload: CursorPayload): string {
   return Buffer.from(JSON.stringify(payload)).toString('base64url');
 }
 
-function decodeCursor(
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const BASE64URL = /^[A-Za-z0-9_-]{1,1024}$/;
+const ORDER_KEY = /^[a-z][a-z0-9_]{0,62}$/;
+const ISO_INSTANT = /^(\d{4})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$/;
+const CURSOR_KEYS = ['c', 'i', 'k', 'v'];
+/** Longest sort text a cursor may carry (names and phone numbers are far shorter). */
+const MAX_TEXT_VALUE = 500;
+
+/** The value type of an order key when the order names none. */
+export function cursorValueType(key: string): CursorValueType {
+  return key.endsWith('_at') ? 'timestamp' : 'text';
+}
+
+/** Whether `value` is a sort value of `type` that Postgres takes as it is. */
+function validSortValue(value: unknown, type: CursorValueType): boolean {
+  switch (type) {
+    case 'timestamp': {
+      if (typeof value !== 'string') return false;
+      const match = ISO_INSTANT.exec(value);
+      if (!match || Number(match[1]) < 1) return false;
+      const time = Date.parse(value);
+      // Rejects impossible dates that Date would roll over (February 30, hour 24).
+      return (
+        Number.isFinite(time) && new Date(time).toISOString().slice(0, 19) === value.slice(0, 19)
+      );
+    }
+    case 'text':
+      return (
+        typeof value === 'string' && value.length <= MAX_TEXT_VALUE && !value.includes('\u0000')
+      );
+    case 'number':
+      return (
+        typeof value === 'number' &&
+        Number.isFinite(value) &&
+        Math.abs(value) <= Number.MAX_SAFE_INTEGER
+      );
+  }
+}
+
+/**
+ * Decodes and checks a cursor completely before any SQL: base64url of a JSON object with exactly
+ * the company (uuid), the order key, a sort value of that key's type and the row id (uuid).
+ * Anything else is BAD_USER_INPUT naming `field`; a well-formed cursor of another company is
+ * NOT_FOUND and counted as a cross-tenant attempt; one of another sort order is BAD_USER_INPUT.
+ */
+export function decodeCursor(
   ctx: RequestContext,
-  value: string,
+  value: unknown,
   field: string,
-  key: string,
+  order?: Pick<OrderSpec, 'key' | 'valueType'>,
 ): CursorPayload {
-  let payload: CursorPayload;
+  const invalid = () => new AppError('BAD_USER_INPUT', `${field} is not a valid cursor`, { field });
+  if (typeof value !== 'string' || !BASE64URL.test(value)) throw invalid();
+  let payload: unknown;
   try {
-    payload = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as CursorPayload;
+    payload = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
   } catch {
-    throw new AppError('BAD_USER_INPUT', `${field} is not a valid cursor`, { field });
+    throw invalid();
   }
-  if (
-    !payload ||
-    typeof payload.c !== 'string' ||
-    typeof payload.k !== 'string' ||
-    typeof payload.i !== 'string' ||
-    (typeof payload.v !== 'string' && typeof payload.v !== 'number')
-  ) {
-    throw new AppError('BAD_USER_INPUT', `${field} is not a valid cursor`, { field });
-  }
-  if (payload.c !== ctx.companyId) {
+  if (!payload || typeof payload !== 'object' || Array.isArray(payload)) throw invalid();
+  const p = payload as Record<string, unknown>;
+  if (Object.keys(p).sort().join() !== CURSOR_KEYS.join()) throw invalid();
+  if (typeof p.c !== 'string' || !UUID.test(p.c)) throw invalid();
+  if (typeof p.i !== 'string' || !UUID.test(p.i)) throw invalid();
+  if (typeof p.k !== 'string' || !ORDER_KEY.test(p.k)) throw invalid();
+  if (!validSortValue(p.v, cursorValueType(p.k))) throw invalid();
+  if (p.c.toLowerCase() !== ctx.companyId) {
     ctx.deps.metrics.crossTenantAttempts.inc({ path: 'graphql_cursor' });
     throw new AppError('NOT_FOUND', 'cursor not found', { field });
   }
-  if (payload.k !== key) {
-    throw new AppError('BAD_USER_INPUT', `${field} belongs to another sort order`, { field });
+  if (order) {
+    if (p.k !== order.key) {
+      throw new AppError('BAD_USER_INPUT', `${field} belongs to another sort order`, { field });
+    }
+    if (!validSortValue(p.v, order.valueType ?? cursorValueType(order.key))) throw invalid();
   }
-  return payload;
+  return p as unknown as CursorPayload;
 }
 
 function sortValue(value: unknown): string | number {
@@ -183,8 +240,8 @@ export async function paginate<M extends Model & { id: string }>(
   const dir = backward ? (forwardDir === 'asc' ? 'desc' : 'asc') : forwardDir;
   const page = query.clone();
 
-  const after = args.after ? decodeCursor(ctx, args.after, 'after', order.key) : undefined;
-  const before = args.before ? decodeCursor(ctx, args.before, 'before', order.key) : undefined;
+  const after = args.after ? decodeCursor(ctx, args.after, 'after', order) : undefined;
+  const before = args.before ? decodeCursor(ctx, args.before, 'before', order) : undefined;
   const cmp = (cursor: CursorPayload, towardsEnd: boolean) => {
     // towardsEnd: rows after the cursor in the forward order
     const op = (forwardDir === 'asc') === towardsEnd ? '>' : '<';

@@ -6,7 +6,14 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { expressMiddleware } from '@as-integrations/express5';
-import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLFormattedError } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  OperationTypeNode,
+  visit,
+  type DocumentNode,
+  type GraphQLFormattedError,
+} from 'graphql';
 import { authenticateRequest } from '../auth/authenticate';
 import { AuthService } from '../auth/auth.service';
 import type { AppDeps } from '../context/deps';
@@ -112,12 +119,21 @@ function touchesIntrospection(document: DocumentNode): boolean {
   return found;
 }
 
-/** Per request: commit or roll back its transaction, attach the request id, log internal errors. */
+/**
+ * Per request: declare the operation to the request context (which owns the transactions), commit
+ * the request's read transaction before the answer leaves (a failed commit replaces the data with
+ * an error), attach the request id, log internal errors.
+ */
 function requestPlugin(deps: AppDeps): ApolloServerPlugin<GraphQLContextValue> {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ contextValue, document }) {
+        async didResolveOperation({ contextValue, document, operation }) {
+          // Before any resolver runs: a query reads in one READ ONLY transaction; each root
+          // mutation field runs in a transaction of its own (see graphql/schema.ts).
+          contextValue.ctx.beginOperation(
+            operation?.operation === OperationTypeNode.MUTATION ? 'mutation' : 'query',
+          );
           if (touchesIntrospection(document) && contextValue.ctx.actor.kind === 'anonymous') {
             throw new GraphQLError('Sign in to explore the schema', {
               extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },

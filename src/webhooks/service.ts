@@ -139,15 +139,22 @@ function encodeCursor(at: string, id: string): string {
   return Buffer.from(JSON.stringify([at, id]), 'utf8').toString('base64url');
 }
 
+/** The instant a cursor carries, as CURSOR_AT writes it; anything else would fail in Postgres. */
+const CURSOR_INSTANT = /^(\d{4})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$/;
+
+function cursorInstant(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  const match = CURSOR_INSTANT.exec(value);
+  if (!match || Number(match[1]) < 1) return false;
+  const time = Date.parse(value);
+  return Number.isFinite(time) && new Date(time).toISOString().slice(0, 19) === value.slice(0, 19);
+}
+
 function decodeCursor(cursor: string): { at: string; id: string } {
   try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (
-      typeof at === 'string' &&
-      !Number.isNaN(Date.parse(at)) &&
-      typeof id === 'string' &&
-      UUID.test(id)
-    ) {
+    const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    const [at, id] = Array.isArray(decoded) ? decoded : [];
+    if (cursorInstant(at) && typeof id === 'string' && UUID.test(id)) {
       return { at, id };
     }
   } catch {
@@ -175,7 +182,7 @@ export async function listWebhookEvents(
   const scope = webhookScope(ctx);
   checkFilters(args);
   const first = Math.min(100, Math.max(1, Math.trunc(args.first ?? 20)));
-  const after = args.after ? decodeCursor(args.after) : null;
+  const after = args.after != null ? decodeCursor(args.after) : null;
   let rows: Row[];
   if (scope.kind === 'company') {
     if (args.companyId && args.companyId !== scope.companyId) {
@@ -352,46 +359,47 @@ export async function replayWebhookEvent(
     });
     return toView(row);
   }
-  const { metrics, logger, db } = ctx.deps;
-  return db.knex.transaction(async (trx) => {
-    const { rows } = await trx.raw<{ rows: Row[] }>(
-      `select ${VIEW_COLUMNS.join(', ')} from platform_webhook_events(?, null, false, null, null, null, null, 1)`,
-      [eventId],
-    );
-    const before = rows[0];
-    if (!before) throw notFound('Webhook event');
-    const row = await replayRow(trx, eventId, by, before.status);
-    metrics.tenantScopeBypasses.inc({ actor: ctx.actor.kind });
-    logger.info(
-      {
-        eventId,
+  const { metrics, logger } = ctx.deps;
+  // The field's transaction, not bound to a company: the event is read through the platform
+  // function, and the activity row is written once the event's company is known.
+  const trx = await ctx.platformTrx();
+  const { rows } = await trx.raw<{ rows: Row[] }>(
+    `select ${VIEW_COLUMNS.join(', ')} from platform_webhook_events(?, null, false, null, null, null, null, 1)`,
+    [eventId],
+  );
+  const before = rows[0];
+  if (!before) throw notFound('Webhook event');
+  const row = await replayRow(trx, eventId, by, before.status);
+  metrics.tenantScopeBypasses.inc({ actor: ctx.actor.kind });
+  logger.info(
+    {
+      eventId,
+      provider: before.provider,
+      previousStatus: before.status,
+      by,
+      requestId: ctx.requestId,
+    },
+    'webhook event replayed',
+  );
+  if (before.resolved_company_id) {
+    await bindTenant(trx, before.resolved_company_id);
+    await ActivityLog.query(trx).insert({
+      actorType: actorType(ctx.actor),
+      actorId: actorId(ctx.actor),
+      action: 'webhook_event.replayed',
+      subjectType: 'webhook_event',
+      subjectId: eventId,
+      reason: null,
+      details: {
         provider: before.provider,
+        eventType: before.event_type,
         previousStatus: before.status,
-        by,
-        requestId: ctx.requestId,
       },
-      'webhook event replayed',
-    );
-    if (before.resolved_company_id) {
-      await bindTenant(trx, before.resolved_company_id);
-      await ActivityLog.query(trx).insert({
-        actorType: actorType(ctx.actor),
-        actorId: actorId(ctx.actor),
-        action: 'webhook_event.replayed',
-        subjectType: 'webhook_event',
-        subjectId: eventId,
-        reason: null,
-        details: {
-          provider: before.provider,
-          eventType: before.event_type,
-          previousStatus: before.status,
-        },
-        requestId: ctx.requestId,
-        ip: ctx.ip ?? null,
-      });
-    }
-    return toView(row);
-  });
+      requestId: ctx.requestId,
+      ip: ctx.ip ?? null,
+    });
+  }
+  return toView(row);
 }
 
 async function replayRow(
