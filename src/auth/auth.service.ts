@@ -68,7 +68,7 @@ export class AuthService {
 
     // A platform operation: the only lookup by email across companies, through a SECURITY DEFINER
     // function that returns just the candidates' hashes.
-    const { rows } = (await this.deps.db.knex.raw(
+    const { rows } = (await this.deps.db.platform.raw(
       'select * from platform_login_candidates(?::citext)',
       [email],
     )) as { rows: LoginCandidate[] };
@@ -101,7 +101,7 @@ export class AuthService {
     this.perAccount.reset(accountKey);
 
     if (matched.kind === 'platform_admin') {
-      await this.deps.db.knex.raw('select platform_admin_touch_login(?)', [matched.account_id]);
+      await this.deps.db.platform.raw('select platform_admin_touch_login(?)', [matched.account_id]);
       const access = await signAccessToken(
         this.deps.config.jwtSecret,
         { sub: matched.account_id, typ: 'platform_admin' },

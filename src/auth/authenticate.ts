@@ -3,6 +3,7 @@ import { ANONYMOUS, type Actor } from '../context/actor';
 import type { AppDeps } from '../context/deps';
 import { AppError } from '../errors/app-error';
 import { ActivityLog, ApiToken } from '../models';
+import { writePlatformAudit } from '../services/platform-audit';
 import { inTenantTransaction } from '../tenancy/tenant-binding';
 import { parseApiToken, verifyAccessToken } from './tokens';
 import { SCOPES } from './permissions';
@@ -137,6 +138,15 @@ async function recordSuperAdminSwitch(
     return true;
   });
   if (!exists) throw new AppError('NOT_FOUND', 'Company not found', { field: 'X-Company-Id' });
+  await writePlatformAudit(deps.db.platform, {
+    actorType: 'platform_admin',
+    actorId: adminId,
+    action: 'platform.act_in_company',
+    targetCompanyId: companyId,
+    details: { method: req.method, path: req.path },
+    requestId: (req as { id?: string }).id ?? null,
+    ip: req.ip ?? null,
+  });
   deps.metrics.superAdminTenantSwitches.inc();
   deps.metrics.tenantScopeBypasses.inc({ actor: 'platform_admin' });
 }

@@ -9,6 +9,7 @@ import { CompanyResolver } from './company';
 import { CustomerNoteResolver, CustomerResolver } from './customer';
 import { DashboardResolver } from './dashboard';
 import { NodeResolver } from './node';
+import { PlatformAuditResolver } from './platform-audit';
 import { PolicyResolver } from './policy';
 import { ServiceResolver } from './service';
 import { StaffResolver, WorkingHourResolver } from './staff';
@@ -39,4 +40,5 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   DashboardResolver,
   SchedulingResolver,
   WebhookEventResolver,
+  PlatformAuditResolver,
 ];

@@ -219,7 +219,7 @@ export class UserResolver {
       };
     }
     if (actor.kind === 'platform_admin') {
-      const { rows } = (await ctx.deps.db.knex.raw('select * from platform_admin_profile(?)', [
+      const { rows } = (await ctx.deps.db.platform.raw('select * from platform_admin_profile(?)', [
         actor.adminId,
       ])) as { rows: { name: string; email: string }[] };
       return {

@@ -180,7 +180,7 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
     let stored: { id: string; inserted: boolean };
     try {
       stored = await withTimeout(
-        storeWebhookEvent(db.knex, parsed.envelope, {
+        storeWebhookEvent(db.platform, parsed.envelope, {
           raw: text,
           headers,
           sourceIp: req.ip ?? null,

@@ -3,7 +3,8 @@ import { actorId, actorType, type Actor } from '../context/actor';
 import type { RequestContext } from '../context/request-context';
 import { AppError, badInput, forbidden, notFound } from '../errors/app-error';
 import { ActivityLog } from '../models';
-import { bindTenant } from '../tenancy/tenant-binding';
+import { writePlatformAudit } from '../services/platform-audit';
+import { bindTenant, inTenantTransaction } from '../tenancy/tenant-binding';
 import {
   WEBHOOK_PROVIDERS,
   WEBHOOK_STATUSES,
@@ -199,7 +200,7 @@ export async function listWebhookEvents(
     if (after) q.whereRaw('(received_at, id) < (?::timestamptz, ?::uuid)', [after.at, after.id]);
     rows = (await q) as Row[];
   } else {
-    const { rows: found } = await ctx.deps.db.knex.raw<{ rows: Row[] }>(
+    const { rows: found } = await ctx.deps.db.platform.raw<{ rows: Row[] }>(
       `select ${VIEW_COLUMNS.join(', ')}, ${CURSOR_AT}
          from platform_webhook_events(null, ?, ?, ?, ?::text[], ?::timestamptz, ?::uuid, ?)`,
       [
@@ -274,7 +275,7 @@ export async function webhookStats(
       .orderBy('received_at', 'desc')
       .limit(limit)) as Row[];
   } else {
-    const knex = ctx.deps.db.knex;
+    const knex = ctx.deps.db.platform;
     counts = (
       await knex.raw<{
         rows: typeof counts;
@@ -333,27 +334,36 @@ export async function replayWebhookEvent(
   if (!UUID.test(eventId)) throw notFound('Webhook event');
   const by = actorLabel(ctx.actor);
   if (scope.kind === 'company') {
-    const trx = await ctx.trx();
-    const before = (await trx('webhook_events')
-      .first('status', 'provider', 'event_type')
-      .where({ id: eventId, resolved_company_id: scope.companyId })) as
-      { status: WebhookStatus; provider: string; event_type: string } | undefined;
-    if (!before) throw notFound('Webhook event');
-    const row = await replayRow(trx, eventId, by, before.status);
-    await ctx.audit({
-      action: 'webhook_event.replayed',
-      subjectType: 'webhook_event',
-      subjectId: eventId,
-      details: {
-        provider: before.provider,
-        eventType: before.event_type,
-        previousStatus: before.status,
-      },
+    // webhook_replay is a platform function: the runtime role cannot execute it, so the replay and
+    // its activity log entry run in one platform transaction bound to the company (the same row
+    // level security as the request's own transaction).
+    return inTenantTransaction(ctx.deps.db.platform, scope.companyId, async (trx) => {
+      const before = (await trx('webhook_events')
+        .first('status', 'provider', 'event_type')
+        .where({ id: eventId, resolved_company_id: scope.companyId })) as
+        { status: WebhookStatus; provider: string; event_type: string } | undefined;
+      if (!before) throw notFound('Webhook event');
+      const row = await replayRow(trx, eventId, by, before.status);
+      await ActivityLog.query(trx).insert({
+        actorType: actorType(ctx.actor),
+        actorId: actorId(ctx.actor),
+        action: 'webhook_event.replayed',
+        subjectType: 'webhook_event',
+        subjectId: eventId,
+        reason: null,
+        details: {
+          provider: before.provider,
+          eventType: before.event_type,
+          previousStatus: before.status,
+        },
+        requestId: ctx.requestId,
+        ip: ctx.ip ?? null,
+      });
+      return toView(row);
     });
-    return toView(row);
   }
   const { metrics, logger, db } = ctx.deps;
-  return db.knex.transaction(async (trx) => {
+  return db.platform.transaction(async (trx) => {
     const { rows } = await trx.raw<{ rows: Row[] }>(
       `select ${VIEW_COLUMNS.join(', ')} from platform_webhook_events(?, null, false, null, null, null, null, 1)`,
       [eventId],
@@ -361,6 +371,15 @@ export async function replayWebhookEvent(
     const before = rows[0];
     if (!before) throw notFound('Webhook event');
     const row = await replayRow(trx, eventId, by, before.status);
+    await writePlatformAudit(trx, {
+      actorType: ctx.actor.kind === 'platform_admin' ? 'platform_admin' : 'system',
+      actorId: actorId(ctx.actor),
+      action: 'webhook_event.replay',
+      targetCompanyId: before.resolved_company_id ?? null,
+      details: { eventId, provider: before.provider, previousStatus: before.status },
+      requestId: ctx.requestId,
+      ip: ctx.ip ?? null,
+    });
     metrics.tenantScopeBypasses.inc({ actor: ctx.actor.kind });
     logger.info(
       {
