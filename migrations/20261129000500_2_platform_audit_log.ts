@@ -11,7 +11,9 @@ import type { Knex } from 'knex';
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('platform_audit_log', (t) => {
     t.uuid('id').primary().defaultTo(knex.raw('gen_random_uuid()'));
-    t.timestamp('at', { useTz: true }).notNullable().defaultTo(knex.raw("date_trunc('milliseconds', now())"));
+    t.timestamp('at', { useTz: true })
+      .notNullable()
+      .defaultTo(knex.raw("date_trunc('milliseconds', now())"));
     t.text('actor_type').notNullable();
     t.uuid('actor_id');
     t.text('action').notNullable();

@@ -125,9 +125,9 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
     async acquireConnection(): Promise<PgliteConnection> {
       const release = await gate.enter();
       try {
-        const conn = await (ClientPgLite.prototype as unknown as PgliteAcquirer).acquireConnection.call(
-          this,
-        );
+        const conn = await (
+          ClientPgLite.prototype as unknown as PgliteAcquirer
+        ).acquireConnection.call(this);
         const role = this.config.sessionRole;
         if (gate.role !== role) {
           await conn.query(role ? `set role ${role}` : 'reset role');

@@ -55,7 +55,8 @@ export function encodeAuditCursor(row: PlatformAuditRow): string {
 }
 
 function decodeAuditCursor(value: string): Cursor {
-  const invalid = () => new AppError('BAD_USER_INPUT', 'after is not a valid cursor', { field: 'after' });
+  const invalid = () =>
+    new AppError('BAD_USER_INPUT', 'after is not a valid cursor', { field: 'after' });
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
