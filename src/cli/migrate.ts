@@ -14,6 +14,7 @@ export async function openConfiguredDatabase(config: Config): Promise<Database> 
   return openDatabase({
     url: config.databaseUrl,
     runtimeUrl: config.databaseRuntimeUrl,
+    platformUrl: config.databasePlatformUrl,
     pgliteDataDir: config.pgliteDataDir,
     poolMax: 2,
   });

@@ -40,6 +40,8 @@ export interface Database {
   readonly kind: DatabaseKind;
   readonly knex: Knex;
   readonly platform: Knex;
+  /** Which handles log in as their role themselves, by the variable that configures them. */
+  readonly separateLogins: Readonly<Record<string, boolean>>;
   withOwner<T>(fn: (owner: Knex) => Promise<T>): Promise<T>;
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -82,6 +84,10 @@ function openPostgres(options: DatabaseOptions): Database {
     kind: 'postgres',
     knex: runtime,
     platform,
+    separateLogins: {
+      DATABASE_RUNTIME_URL: !!options.runtimeUrl,
+      DATABASE_PLATFORM_URL: !!options.platformUrl,
+    },
     withOwner: (fn) => fn(owner),
     migrate: () => migrateLatest(owner),
     close: async () => {
@@ -174,6 +180,7 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
     kind: 'pglite',
     knex,
     platform,
+    separateLogins: {},
     withOwner: (fn) => fn(owner),
     migrate: () => migrateLatest(owner),
     close: async () => {
@@ -220,6 +227,27 @@ interface PgliteResponse {
 }
 interface PgliteProcessor {
   processResponse(obj: PgliteResponse, runner: unknown): unknown;
+}
+
+/**
+ * Checks, before serving, that the runtime and platform handles run as their roles, and that a
+ * separate login is that role itself (its session user), so `RESET ROLE` cannot reach another.
+ */
+export async function checkSessionRoles(db: Database): Promise<void> {
+  const problems: string[] = [];
+  const check = async (knex: Knex, role: string, variable: string) => {
+    const { rows } = (await knex.raw(
+      'select session_user::text as session, current_user::text as current',
+    )) as { rows: { session: string; current: string }[] };
+    const { session, current } = rows[0];
+    if (current !== role) problems.push(`${variable}: runs as ${current}, not ${role}`);
+    if (db.separateLogins[variable] && session !== role) {
+      problems.push(`${variable} must log in as ${role} itself (it logs in as ${session})`);
+    }
+  };
+  await check(db.knex, RUNTIME_ROLE, 'DATABASE_RUNTIME_URL');
+  await check(db.platform, PLATFORM_CLIENT_ROLE, 'DATABASE_PLATFORM_URL');
+  if (problems.length > 0) throw new Error(`database roles:\n  - ${problems.join('\n  - ')}`);
 }
 
 export async function migrateLatest(owner: Knex): Promise<void> {
