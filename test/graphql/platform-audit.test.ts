@@ -63,7 +63,10 @@ test("a super admin's switch into a company is written to the platform audit log
     { token: root, headers: { 'x-company-id': w.a.id, 'x-request-id': 'req-switch-1' } },
   );
   expect(res.errors).toBeUndefined();
-  const [entry] = await entries().where({ action: 'platform.act_in_company', request_id: 'req-switch-1' });
+  const [entry] = await entries().where({
+    action: 'platform.act_in_company',
+    request_id: 'req-switch-1',
+  });
   expect(entry).toMatchObject({
     actor_type: 'platform_admin',
     actor_id: w.superAdmin.id,
@@ -77,10 +80,14 @@ test("a super admin's switch into a company is written to the platform audit log
   expect(company).toHaveLength(1);
   // A company that does not exist: refused, nothing written.
   const before = (await entries()).length;
-  const missing = await s.gql('{ company { id } }', {}, {
-    token: root,
-    headers: { 'x-company-id': '00000000-0000-4000-8000-00000000dead' },
-  });
+  const missing = await s.gql(
+    '{ company { id } }',
+    {},
+    {
+      token: root,
+      headers: { 'x-company-id': '00000000-0000-4000-8000-00000000dead' },
+    },
+  );
   expect(missing.errors?.[0].extensions?.code).toBe('NOT_FOUND');
   expect((await entries()).length).toBe(before);
 });
@@ -106,10 +113,9 @@ test('platformAuditLog pages through the trail, newest first, for super admins o
     { first: 100, after: first.data!.platformAuditLog.pageInfo.endCursor },
     { token: root },
   );
-  const actions = [
-    ...first.data!.platformAuditLog.nodes,
-    ...rest.data!.platformAuditLog.nodes,
-  ].map((n: { requestId: string }) => n.requestId);
+  const actions = [...first.data!.platformAuditLog.nodes, ...rest.data!.platformAuditLog.nodes].map(
+    (n: { requestId: string }) => n.requestId,
+  );
   expect(actions).toEqual((await entries()).map((e) => e.request_id));
 
   // Bad input: a clear error with its field, never INTERNAL.

@@ -116,7 +116,9 @@ test('a worker killed mid-event: its lease runs out, another worker applies the 
 test('a worker that lost its lease cannot commit its effect', async () => {
   const { id, callId } = await deliver(a);
   const slow = new WebhookWorker(deps, { workerId: 'slow', leaseMs: 200 });
-  const [event] = (await claimWebhookEvents(t.db.platform, 'slow', 10, 200)).filter((e) => e.id === id);
+  const [event] = (await claimWebhookEvents(t.db.platform, 'slow', 10, 200)).filter(
+    (e) => e.id === id,
+  );
   await sleep(250);
   // Meanwhile another worker reclaims and processes it.
   const fast = new WebhookWorker(deps, { workerId: 'fast' });
