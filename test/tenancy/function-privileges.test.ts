@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { openDatabase, type Database } from '../../src/db/database';
+import { checkSessionRoles, openDatabase, type Database } from '../../src/db/database';
 import { PLATFORM_CLIENT_ROLE, RUNTIME_ROLE } from '../../src/db/schema-helpers';
 import { bindTenant } from '../../src/tenancy/tenant-binding';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
@@ -341,6 +341,22 @@ describe('with logins of their own (as production requires)', () => {
     );
     expect(rows).toHaveLength(2);
     expect(await db.platform('users').select('id')).toEqual([]);
+  });
+
+  test('the server refuses to start when DATABASE_RUNTIME_URL logs in as another role', async () => {
+    await expect(checkSessionRoles(db)).resolves.toBeUndefined();
+    // The owner's URL given as the runtime login: RESET ROLE would reach the owner.
+    const wrong = await openDatabase({
+      url: t.url,
+      runtimeUrl: t.url,
+      platformUrl: loginUrl(PLATFORM_CLIENT_ROLE),
+      poolMax: 1,
+    });
+    try {
+      await expect(checkSessionRoles(wrong)).rejects.toThrow(/DATABASE_RUNTIME_URL/);
+    } finally {
+      await wrong.close();
+    }
   });
 
   test('the platform caller role is a member of the runtime role, never the other way round', async () => {
