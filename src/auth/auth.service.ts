@@ -15,6 +15,7 @@ import {
   safeEqualHex,
   signAccessToken,
 } from './tokens';
+import { writePlatformAudit } from '../services/platform-audit';
 
 export interface TokenPair {
   accessToken: string;
@@ -102,6 +103,13 @@ export class AuthService {
 
     if (matched.kind === 'platform_admin') {
       await this.deps.db.platform.raw('select platform_admin_touch_login(?)', [matched.account_id]);
+      await writePlatformAudit(this.deps.db.platform, {
+        actorType: 'platform_admin',
+        actorId: matched.account_id,
+        action: 'platform_admin.sign_in',
+        requestId: meta.requestId ?? null,
+        ip: meta.ip ?? null,
+      });
       const access = await signAccessToken(
         this.deps.config.jwtSecret,
         { sub: matched.account_id, typ: 'platform_admin' },

@@ -164,6 +164,14 @@ export class CompanyResolver {
     const { rows } = (await ctx.deps.db.platform.raw('select * from platform_companies()')) as {
       rows: Array<CompanyRow & { default_region?: string; currency?: string }>;
     };
+    await writePlatformAudit(ctx.deps.db.platform, {
+      actorType: 'platform_admin',
+      actorId: actorId(ctx.actor),
+      action: 'platform.list_companies',
+      details: { returned: rows.length },
+      requestId: ctx.requestId,
+      ip: ctx.ip ?? null,
+    });
     return rows.map((r) =>
       toCompany({ ...r, default_region: r.default_region ?? '', currency: r.currency ?? '' }),
     );

@@ -214,6 +214,10 @@ export async function listWebhookEvents(
       ],
     );
     rows = found;
+    await auditPlatformRead(ctx, 'webhook_event.list_across_companies', args.companyId ?? null, {
+      unroutableOnly: args.unroutableOnly ?? false,
+      returned: Math.min(found.length, first),
+    });
   }
   const page = rows.slice(0, first);
   const edges = page.map((r) => ({ cursor: encodeCursor(r.cursor_at!, r.id), node: toView(r) }));
@@ -311,6 +315,24 @@ export async function webhookStats(
     totals,
     recentFailures: failures.map(toView),
   };
+}
+
+/** A super admin's read of events across companies, in the platform audit log. */
+async function auditPlatformRead(
+  ctx: RequestContext,
+  action: string,
+  companyId: string | null,
+  details: Record<string, unknown>,
+): Promise<void> {
+  await writePlatformAudit(ctx.deps.db.platform, {
+    actorType: ctx.actor.kind === 'platform_admin' ? 'platform_admin' : 'system',
+    actorId: actorId(ctx.actor),
+    action,
+    targetCompanyId: companyId,
+    details,
+    requestId: ctx.requestId,
+    ip: ctx.ip ?? null,
+  });
 }
 
 const REPLAYABLE: readonly WebhookStatus[] = ['failed', 'dead', 'unroutable'];

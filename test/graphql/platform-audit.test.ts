@@ -92,6 +92,37 @@ test("a super admin's switch into a company is written to the platform audit log
   expect((await entries()).length).toBe(before);
 });
 
+test("a super admin's sign-in and cross-company reads are written to the platform audit log", async () => {
+  const [signIn] = await entries().where({ action: 'platform_admin.sign_in' });
+  expect(signIn).toMatchObject({ actor_type: 'platform_admin', actor_id: w.superAdmin.id });
+  const res = await s.gql(
+    '{ companies { id } }',
+    {},
+    { token: root, headers: { 'x-request-id': 'req-companies-1' } },
+  );
+  expect(res.errors).toBeUndefined();
+  const [listed] = await entries().where({ request_id: 'req-companies-1' });
+  expect(listed).toMatchObject({
+    action: 'platform.list_companies',
+    actor_id: w.superAdmin.id,
+    details: { returned: 2 },
+  });
+  const events = await s.gql(
+    '{ webhookEvents(first: 5, unroutableOnly: true) { edges { cursor } } }',
+    {},
+    { token: root, headers: { 'x-request-id': 'req-events-1' } },
+  );
+  expect(events.errors).toBeUndefined();
+  const [eventsRead] = await entries().where({ request_id: 'req-events-1' });
+  expect(eventsRead).toMatchObject({
+    action: 'webhook_event.list_across_companies',
+    details: { unroutableOnly: true, returned: 0 },
+  });
+  // A company user's sign-in is no platform action.
+  await w.login(w.a.users.manager.email);
+  expect(await entries().where({ action: 'platform_admin.sign_in' })).toHaveLength(1);
+});
+
 const LIST = `query ($first: Int!, $after: String) {
   platformAuditLog(first: $first, after: $after) {
     totalCount
