@@ -47,7 +47,19 @@ export class ConfigError extends Error {
 
 const DEV_JWT_SECRET = 'development-only-secret-change-me-0123456789';
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export interface LoadOptions {
+  /**
+   * false for the command-line tools (migrate, seed), which sign no tokens: a real database without
+   * JWT_SECRET is refused only for the server.
+   */
+  server?: boolean;
+}
+
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
+): Config {
+  const server = options.server ?? true;
   const problems: string[] = [];
   const nodeEnv = env.NODE_ENV ?? 'development';
   if (!['development', 'test', 'production'].includes(nodeEnv)) {
@@ -118,7 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push('JWT_SECRET must be set to at least 32 characters in production');
   } else if (jwtRaw !== undefined && jwtRaw.length < 32) {
     problems.push('JWT_SECRET must be at least 32 characters');
-  } else if (!jwtRaw && databaseUrl && !explicitDevelopment) {
+  } else if (server && !jwtRaw && databaseUrl && !explicitDevelopment) {
     problems.push(
       'JWT_SECRET is required with DATABASE_URL: tokens would be signed with the public development secret (set NODE_ENV=development explicitly to allow that on a development database)',
     );

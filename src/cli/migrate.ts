@@ -48,7 +48,7 @@ export function printMigrations(applied: readonly string[]): void {
 export function runCommand(main: (config: Config) => Promise<void>): void {
   let config: Config;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, { server: false });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);

@@ -54,6 +54,10 @@ test('a real database with NODE_ENV unset and no JWT_SECRET refuses to start', (
   // Before: the public development secret signed tokens and demo users were seeded into it.
   const list = problems({ DATABASE_URL: 'postgres://app@db/app' });
   expect(list).toEqual([expect.stringMatching(/JWT_SECRET.*NODE_ENV=development/)]);
+  // The command-line tools sign no tokens: migrations may run without it.
+  expect(loadConfig({ DATABASE_URL: 'postgres://app@db/app' }, { server: false }).databaseUrl).toBe(
+    'postgres://app@db/app',
+  );
   // NODE_ENV=test is not development either.
   expect(problems({ NODE_ENV: 'test', DATABASE_URL: 'postgres://app@db/app' })).toEqual([
     expect.stringContaining('JWT_SECRET'),
