@@ -34,6 +34,10 @@ export async function createMigratedDatabase(baseUrl: string, name: string): Pro
   const owner = connect(url);
   try {
     await migrateLatest(owner);
+    // The production-mode server logs in as the runtime and platform roles themselves (as
+    // production requires); on the benchmark's trust-auth server they need only a login.
+    await owner.raw('alter role app_runtime login');
+    await owner.raw('alter role app_platform_client login');
   } finally {
     await owner.destroy();
   }

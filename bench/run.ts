@@ -98,6 +98,14 @@ interface RunState {
   credentialKeys: string;
 }
 
+/** The same database, logged in as `role` (no password: the benchmark server trusts local logins). */
+function loginUrl(databaseUrl: string, role: string): string {
+  const url = new URL(databaseUrl);
+  url.username = role;
+  url.password = '';
+  return url.toString();
+}
+
 function serverEnv(state: RunState, databaseUrl: string, kind: ServerName): Record<string, string> {
   const env: Record<string, string> = {
     NODE_ENV: kind === 'prod' ? 'production' : 'development',
@@ -115,6 +123,10 @@ function serverEnv(state: RunState, databaseUrl: string, kind: ServerName): Reco
     ACCESS_TOKEN_TTL_SECONDS: '7200',
     SEED_DEMO_DATA: 'false',
   };
+  if (kind === 'prod') {
+    env.DATABASE_RUNTIME_URL = loginUrl(databaseUrl, 'app_runtime');
+    env.DATABASE_PLATFORM_URL = loginUrl(databaseUrl, 'app_platform_client');
+  }
   if (kind === 'shieldOff') env.BENCH_DISABLE_SHIELD = 'true';
   if (kind === 'filterOff') env.BENCH_DISABLE_TENANT_FILTER = 'true';
   return env;

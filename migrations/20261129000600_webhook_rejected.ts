@@ -55,7 +55,7 @@ export async function up(knex: Knex): Promise<void> {
     'revoke all on function webhook_reject(text, text, text, text, text, text, jsonb, text, text) from public',
   );
   await knex.raw(
-    'grant execute on function webhook_reject(text, text, text, text, text, text, jsonb, text, text) to app_runtime',
+    'grant execute on function webhook_reject(text, text, text, text, text, text, jsonb, text, text) to app_platform_client',
   );
 
   // Retention: rejected deliveries go after the same 30 days as processed and ignored ones.

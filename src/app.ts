@@ -2,7 +2,7 @@ import http from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Config } from './config';
 import type { AppDeps } from './context/deps';
-import { openDatabase, migrationsCurrent } from './db/database';
+import { checkSessionRoles, openDatabase, migrationsCurrent } from './db/database';
 import { createLogger } from './observability/logger';
 import { createMetrics } from './observability/metrics';
 import { mountMetrics, observeHttp } from './observability/http';
@@ -41,6 +41,7 @@ export async function createDeps(config: Config): Promise<AppDeps> {
   const db = await openDatabase({
     url: config.databaseUrl,
     runtimeUrl: config.databaseRuntimeUrl,
+    platformUrl: config.databasePlatformUrl,
     pgliteDataDir: config.pgliteDataDir,
     poolMax: config.dbPoolMax,
   });
@@ -113,6 +114,7 @@ export async function createApp(deps: AppDeps): Promise<{
 /** Opens the database, migrates, builds the app and listens. */
 export async function startServer(deps: AppDeps): Promise<AppServer> {
   await deps.db.migrate();
+  await checkSessionRoles(deps.db);
   if (deps.config.seedDemoData) await seedDemoData(deps.db, deps.logger);
   const { app, services, onClose } = await createApp(deps);
   const server = http.createServer(app);

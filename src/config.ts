@@ -16,6 +16,8 @@ export interface Config {
   host: string;
   databaseUrl?: string;
   databaseRuntimeUrl?: string;
+  /** A login of the platform caller role (app_platform_client), for `db.platform`. */
+  databasePlatformUrl?: string;
   pgliteDataDir: string;
   dbPoolMax: number;
   jwtSecret: Uint8Array;
@@ -55,7 +57,19 @@ export class ConfigError extends Error {
 
 const DEV_JWT_SECRET = 'development-only-secret-change-me-0123456789';
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export interface LoadOptions {
+  /**
+   * false for the command-line tools (migrate, seed), which sign no tokens: a real database without
+   * JWT_SECRET is refused only for the server.
+   */
+  server?: boolean;
+}
+
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
+): Config {
+  const server = options.server ?? true;
   const problems: string[] = [];
   const nodeEnv = env.NODE_ENV ?? 'development';
   if (!['development', 'test', 'production'].includes(nodeEnv)) {
@@ -87,13 +101,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((s) => s.trim())
       .filter(Boolean);
 
-  const databaseUrl = env.DATABASE_URL || undefined;
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    problems.push('DATABASE_URL must be a postgres:// connection string');
-  }
+  // Only an explicit NODE_ENV=development makes a real database a development one: an unset
+  // NODE_ENV must not turn a production database into one signed with the public secret.
+  const explicitDevelopment = env.NODE_ENV === 'development';
+  const pgUrl = (name: string): string | undefined => {
+    const value = env[name] || undefined;
+    if (value && !/^postgres(ql)?:\/\//.test(value)) {
+      problems.push(`${name} must be a postgres:// connection string`);
+    }
+    return value;
+  };
+  const databaseUrl = pgUrl('DATABASE_URL');
+  const databaseRuntimeUrl = pgUrl('DATABASE_RUNTIME_URL');
+  const databasePlatformUrl = pgUrl('DATABASE_PLATFORM_URL');
   if (production && !databaseUrl) {
     problems.push(
       'DATABASE_URL is required in production (the embedded database is for development)',
+    );
+  }
+  if (production && databaseUrl && !databaseRuntimeUrl) {
+    problems.push(
+      'DATABASE_RUNTIME_URL is required in production: a login that is the app_runtime role itself, so RESET ROLE cannot reach the schema owner (also what a transaction-mode pooler needs)',
+    );
+  }
+  if (production && databaseUrl && !databasePlatformUrl) {
+    problems.push(
+      'DATABASE_PLATFORM_URL is required in production: a login that is the app_platform_client role itself (sign-in, webhooks and other platform operations use it)',
+    );
+  }
+  if (!databaseUrl && (databaseRuntimeUrl || databasePlatformUrl)) {
+    problems.push(
+      'DATABASE_RUNTIME_URL and DATABASE_PLATFORM_URL need DATABASE_URL (the schema owner, for migrations)',
     );
   }
 
@@ -102,6 +140,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push('JWT_SECRET must be set to at least 32 characters in production');
   } else if (jwtRaw !== undefined && jwtRaw.length < 32) {
     problems.push('JWT_SECRET must be at least 32 characters');
+  } else if (server && !jwtRaw && databaseUrl && !explicitDevelopment) {
+    problems.push(
+      'JWT_SECRET is required with DATABASE_URL: tokens would be signed with the public development secret (set NODE_ENV=development explicitly to allow that on a development database)',
+    );
   }
 
   let trustProxy: Config['trustProxy'] = false;
@@ -110,6 +152,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (/^\d+$/.test(trustRaw)) trustProxy = Number(trustRaw);
     else if (['true', 'false'].includes(trustRaw)) trustProxy = trustRaw === 'true';
     else trustProxy = trustRaw; // a list of addresses or subnets, as Express accepts
+  }
+  if (production && trustProxy === true) {
+    problems.push(
+      'TRUST_PROXY=true is refused in production: it trusts any X-Forwarded-For, so a client picks its own address for rate limits; give the number of proxy hops (e.g. 1) or the proxy addresses',
+    );
+  }
+
+  // Demo users with a published password: only on the embedded database, or when asked for.
+  const seedDemoData = bool('SEED_DEMO_DATA', !databaseUrl && nodeEnv === 'development');
+  if (production && seedDemoData) {
+    problems.push('SEED_DEMO_DATA is refused in production: the demo users have a public password');
   }
 
   const benchDisableShield = bool('BENCH_DISABLE_SHIELD', false);
@@ -151,7 +204,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: int('PORT', 4000, 0, 65535),
     host: env.HOST || '127.0.0.1',
     databaseUrl,
-    databaseRuntimeUrl: env.DATABASE_RUNTIME_URL || undefined,
+    databaseRuntimeUrl,
+    databasePlatformUrl,
     pgliteDataDir: env.PGLITE_DATA_DIR || path.resolve('.data', 'pglite'),
     dbPoolMax: int('DB_POOL_MAX', 10, 1, 200),
     jwtSecret: new TextEncoder().encode(jwtRaw || DEV_JWT_SECRET),
@@ -171,12 +225,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxMs: int('LOGIN_BACKOFF_MAX_MS', DEFAULT_SIGN_IN_LIMITS.maxMs, 1, 86_400_000),
     },
     introspection: bool('GRAPHQL_INTROSPECTION', !production),
-    playground: bool('GRAPHQL_PLAYGROUND', true),
+    playground: bool('GRAPHQL_PLAYGROUND', !production),
     trustProxy,
     metricsToken: env.METRICS_TOKEN || undefined,
     metricsPort: metricsPortRaw ? int('METRICS_PORT', 0, 1, 65535) : undefined,
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
-    seedDemoData: bool('SEED_DEMO_DATA', nodeEnv === 'development'),
+    seedDemoData,
     benchDisableShield,
     benchDisableTenantFilter,
     retellApiKeys: list('RETELL_API_KEYS'),

@@ -16,6 +16,7 @@ import {
   safeEqualHex,
   signAccessToken,
 } from './tokens';
+import { writePlatformAudit } from '../services/platform-audit';
 
 export interface TokenPair {
   accessToken: string;
@@ -87,7 +88,7 @@ export class AuthService {
     const { metrics } = this.deps;
     // A platform operation: the only lookup by email across companies, through a SECURITY DEFINER
     // function that returns just the candidates' hashes.
-    const { rows } = (await this.deps.db.knex.raw(
+    const { rows } = (await this.deps.db.platform.raw(
       'select * from platform_login_candidates(?::citext)',
       [email],
     )) as { rows: LoginCandidate[] };
@@ -123,7 +124,14 @@ export class AuthService {
     meta: { ip?: string; userAgent?: string; requestId?: string },
   ): Promise<TokenPair> {
     if (matched.kind === 'platform_admin') {
-      await this.deps.db.knex.raw('select platform_admin_touch_login(?)', [matched.account_id]);
+      await this.deps.db.platform.raw('select platform_admin_touch_login(?)', [matched.account_id]);
+      await writePlatformAudit(this.deps.db.platform, {
+        actorType: 'platform_admin',
+        actorId: matched.account_id,
+        action: 'platform_admin.sign_in',
+        requestId: meta.requestId ?? null,
+        ip: meta.ip ?? null,
+      });
       const access = await signAccessToken(
         this.deps.config.jwtSecret,
         { sub: matched.account_id, typ: 'platform_admin', ims: Date.now() },
@@ -213,7 +221,7 @@ export class AuthService {
   async logout(ctx: RequestContext, refreshToken?: string | null): Promise<boolean> {
     if (ctx.actor.kind === 'platform_admin') {
       // Platform admins have no refresh sessions: every access token issued to them until now ends.
-      await this.deps.db.knex.raw('select platform_admin_end_sessions(?, ?)', [
+      await this.deps.db.platform.raw('select platform_admin_end_sessions(?, ?)', [
         ctx.actor.adminId,
         new Date(),
       ]);

@@ -4,6 +4,7 @@ import type { AppDeps } from '../context/deps';
 import { USER_ROLES, type UserRole } from '../domain/enums';
 import { AppError } from '../errors/app-error';
 import { ActivityLog, ApiToken } from '../models';
+import { writePlatformAudit } from '../services/platform-audit';
 import { inTenantTransaction } from '../tenancy/tenant-binding';
 import { parseApiToken, verifyAccessToken } from './tokens';
 import { SCOPES } from './permissions';
@@ -99,7 +100,7 @@ async function authenticateAccessToken(deps: AppDeps, token: string): Promise<Au
       typeof claims.ims === 'number' && Number.isFinite(claims.ims)
         ? claims.ims
         : (claims.iat ?? 0) * 1000;
-    const { rows } = (await deps.db.knex.raw('select auth_platform_admin_status(?, ?) as status', [
+    const { rows } = (await deps.db.platform.raw('select auth_platform_admin_status(?, ?) as status', [
       claims.sub,
       new Date(issuedMs),
     ])) as { rows: { status: string }[] };
@@ -112,7 +113,7 @@ async function authenticateAccessToken(deps: AppDeps, token: string): Promise<Au
     deps.metrics.authFailures.inc({ reason: 'invalid_access_token' });
     throw new AppError('UNAUTHENTICATED', 'Invalid or expired access token');
   }
-  const { rows } = (await deps.db.knex.raw('select * from auth_user_access_status(?, ?, ?)', [
+  const { rows } = (await deps.db.platform.raw('select * from auth_user_access_status(?, ?, ?)', [
     companyId,
     claims.sub,
     claims.sid,
@@ -202,6 +203,15 @@ async function recordSuperAdminSwitch(
     return true;
   });
   if (!exists) throw new AppError('NOT_FOUND', 'Company not found', { field: 'X-Company-Id' });
+  await writePlatformAudit(deps.db.platform, {
+    actorType: 'platform_admin',
+    actorId: adminId,
+    action: 'platform.act_in_company',
+    targetCompanyId: companyId,
+    details: { method: req.method, path: req.path },
+    requestId: (req as { id?: string }).id ?? null,
+    ip: req.ip ?? null,
+  });
   deps.metrics.superAdminTenantSwitches.inc();
   deps.metrics.tenantScopeBypasses.inc({ actor: 'platform_admin' });
 }

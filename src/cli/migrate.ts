@@ -14,6 +14,7 @@ export async function openConfiguredDatabase(config: Config): Promise<Database> 
   return openDatabase({
     url: config.databaseUrl,
     runtimeUrl: config.databaseRuntimeUrl,
+    platformUrl: config.databasePlatformUrl,
     pgliteDataDir: config.pgliteDataDir,
     poolMax: 2,
   });
@@ -47,7 +48,7 @@ export function printMigrations(applied: readonly string[]): void {
 export function runCommand(main: (config: Config) => Promise<void>): void {
   let config: Config;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, { server: false });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);

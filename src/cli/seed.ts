@@ -15,6 +15,13 @@ async function seed(config: Config): Promise<void> {
     console.error('Refusing to seed demo data with NODE_ENV=production.');
     process.exit(2);
   }
+  if (!config.seedDemoData) {
+    // Demo users have a published password: a real database gets them only when asked for.
+    console.error(
+      'Refusing to seed demo data (users with the password demo-password) into DATABASE_URL: set SEED_DEMO_DATA=true to do it.',
+    );
+    process.exit(2);
+  }
   console.log(`Database: ${describeDatabase(config)}`);
   const db = await openConfiguredDatabase(config);
   try {

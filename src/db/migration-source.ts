@@ -18,6 +18,8 @@ import * as providerCredentials from '../../migrations/20261129000200_provider_c
 import * as webhookCredentialBinding from '../../migrations/20261129000210_webhook_credential_binding';
 import * as platformTelephonyRegistry from '../../migrations/20261129000220_platform_telephony_registry';
 import * as liveSessionChecks from '../../migrations/20261129000300_live_session_checks';
+import * as platformClientRole from '../../migrations/20261129000500_1_platform_client_role';
+import * as platformAuditLog from '../../migrations/20261129000500_2_platform_audit_log';
 import * as webhookRejected from '../../migrations/20261129000600_webhook_rejected';
 
 interface Migration {
@@ -50,6 +52,8 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261129000210_webhook_credential_binding', webhookCredentialBinding],
   ['20261129000220_platform_telephony_registry', platformTelephonyRegistry],
   ['20261129000300_live_session_checks', liveSessionChecks],
+  ['20261129000500_1_platform_client_role', platformClientRole],
+  ['20261129000500_2_platform_audit_log', platformAuditLog],
   ['20261129000600_webhook_rejected', webhookRejected],
 ];
 

@@ -10,6 +10,11 @@ import type { Knex } from 'knex';
 
 export const RUNTIME_ROLE = 'app_runtime';
 export const PLATFORM_ROLE = 'app_platform';
+/**
+ * The only role that may execute the SECURITY DEFINER functions; `db.platform` runs as it. A member
+ * of app_runtime (same table privileges, same row level security), never the other way round.
+ */
+export const PLATFORM_CLIENT_ROLE = 'app_platform_client';
 
 /** The tenant set by `set_config('app.company_id', $1, true)`; an unset or empty value means no rows. */
 export const CURRENT_TENANT_SQL = `(select nullif(current_setting('app.company_id', true), ''))::uuid`;

@@ -64,11 +64,23 @@ query UpcomingAppointments {
 
 const INIT = `(function () {
   var fetcher = GraphiQL.createFetcher({ url: window.location.origin + '/graphql' });
+  // The headers hold a bearer token: they live in this tab's session storage, which ends with the
+  // tab, never in local storage, which outlives it and every other page of the origin can read.
+  var storage = null;
+  try { storage = window.sessionStorage; } catch (e) {}
+  try {
+    // Earlier versions kept the headers (and tabs with them) in local storage: remove them.
+    for (var i = window.localStorage.length - 1; i >= 0; i--) {
+      var key = window.localStorage.key(i);
+      if (key && key.indexOf('graphiql:') === 0) window.localStorage.removeItem(key);
+    }
+  } catch (e) {}
   var stored = null;
-  try { stored = window.localStorage.getItem('graphiql:headers'); } catch (e) {}
+  try { stored = storage && storage.getItem('graphiql:headers'); } catch (e) {}
   var root = ReactDOM.createRoot(document.getElementById('graphiql'));
   root.render(React.createElement(GraphiQL, {
     fetcher: fetcher,
+    storage: storage || undefined,
     defaultQuery: ${JSON.stringify(EXAMPLE)},
     defaultHeaders: stored || '{}',
     defaultEditorToolsVisibility: 'headers',

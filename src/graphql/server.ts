@@ -44,6 +44,8 @@ const CLIENT_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE',
   'UNAUTHENTICATED',
   'FORBIDDEN',
+  // From authentication (a super admin naming a company that does not exist).
+  'NOT_FOUND',
 ]);
 
 export function formatError(
@@ -83,6 +85,12 @@ export function formatError(
     path: formatted.path,
     extensions: { code: 'INTERNAL' },
   };
+}
+
+/** A graphql-js message without its trailing "Did you mean ...?" suggestion. */
+export function withoutSuggestions(message: string): string {
+  const at = message.search(/\s*Did you mean /);
+  return at === -1 ? message : message.slice(0, at);
 }
 
 function isInternal(error: unknown): boolean {
@@ -171,8 +179,12 @@ function requestPlugin(deps: AppDeps): ApolloServerPlugin<GraphQLContextValue> {
             }
           }
           if (response.body.kind === 'single' && response.body.singleResult.errors) {
+            // Anonymous callers get no schema hints: "Did you mean ...?" would let them map the
+            // schema field by field without introspection.
+            const anonymous = ctx.actor.kind === 'anonymous';
             response.body.singleResult.errors = response.body.singleResult.errors.map((e) => ({
               ...e,
+              ...(anonymous ? { message: withoutSuggestions(e.message) } : {}),
               extensions: { ...e.extensions, requestId: ctx.requestId },
             }));
           }

@@ -96,17 +96,23 @@ export function observeDatabase(
   const onResponse = (_response: unknown, query: KnexQuery) => settle(query, 'success');
   const onError = (_err: unknown, query: KnexQuery) => settle(query, 'error');
 
-  knex.on('query', onQuery);
-  knex.on('query-response', onResponse);
-  knex.on('query-error', onError);
+  // The platform handle's statements (sign-in, webhook ingest) are timed the same way.
+  const observed = deps.db.platform === knex ? [knex] : [knex, deps.db.platform];
+  for (const k of observed) {
+    k.on('query', onQuery);
+    k.on('query-response', onResponse);
+    k.on('query-error', onError);
+  }
 
   metrics.sources.pool = poolReader(deps);
   metrics.sources.business = businessRefresher(deps);
 
   const uninstall = () => {
-    knex.off('query', onQuery);
-    knex.off('query-response', onResponse);
-    knex.off('query-error', onError);
+    for (const k of observed) {
+      k.off('query', onQuery);
+      k.off('query-response', onResponse);
+      k.off('query-error', onError);
+    }
     pending.clear();
     metrics.sources.pool = undefined;
     metrics.sources.business = undefined;
@@ -195,7 +201,8 @@ const COLLECTOR_LOG_INTERVAL_MS = 60_000;
  */
 function businessRefresher(deps: AppDeps): () => Promise<void> {
   const { metrics, logger } = deps;
-  const knex = deps.db.knex;
+  // The cross-tenant aggregates are platform functions: only the platform handle may call them.
+  const knex = deps.db.platform;
   let inFlight: Promise<void> | undefined;
   const lastLogged = new Map<string, number>();
 

@@ -15,8 +15,9 @@ import { checkPasswordPolicy, hashPassword } from '../auth/password';
 import { actorId } from '../context/actor';
 import { translateDbError } from '../db/errors';
 import { AppError } from '../errors/app-error';
-import { requiredText } from '../services/crud';
+import { optionalText, requiredText } from '../services/crud';
 import { checkRegion } from '../services/phone';
+import { writePlatformAudit } from '../services/platform-audit';
 import { checkTimezone } from '../services/timezone';
 import { DateTime } from './common';
 
@@ -114,13 +115,26 @@ export class CompanyResolver {
     checkPasswordPolicy(input.password, 'input.password');
     const name = requiredText(input.name, 'input.name');
     const email = input.email.toLowerCase();
+    const passwordHash = await hashPassword(input.password);
     let id: string;
     try {
-      const { rows } = (await ctx.deps.db.knex.raw(
-        'select platform_create_admin(?::citext, ?, ?) as id',
-        [email, name, await hashPassword(input.password)],
-      )) as { rows: { id: string }[] };
-      id = rows[0].id;
+      // A platform operation: the new admin and its platform audit entry commit together.
+      id = await ctx.deps.db.platform.transaction(async (trx) => {
+        const { rows } = (await trx.raw('select platform_create_admin(?::citext, ?, ?) as id', [
+          email,
+          name,
+          passwordHash,
+        ])) as { rows: { id: string }[] };
+        await writePlatformAudit(trx, {
+          actorType: 'platform_admin',
+          actorId: actorId(ctx.actor),
+          action: 'platform_admin.create',
+          details: { createdAdminId: rows[0].id, email },
+          requestId: ctx.requestId,
+          ip: ctx.ip ?? null,
+        });
+        return rows[0].id;
+      });
     } catch (err) {
       translateDbError(err, { platform_admins_email_unique: 'input.email' });
     }
@@ -144,9 +158,17 @@ export class CompanyResolver {
   async companies(@Ctx() { ctx }: GraphQLContext): Promise<CompanyType[]> {
     // A named platform operation through a SECURITY DEFINER function; counted.
     ctx.deps.metrics.tenantScopeBypasses.inc({ actor: ctx.actor.kind });
-    const { rows } = (await ctx.deps.db.knex.raw('select * from platform_companies()')) as {
+    const { rows } = (await ctx.deps.db.platform.raw('select * from platform_companies()')) as {
       rows: Array<CompanyRow & { default_region?: string; currency?: string }>;
     };
+    await writePlatformAudit(ctx.deps.db.platform, {
+      actorType: 'platform_admin',
+      actorId: actorId(ctx.actor),
+      action: 'platform.list_companies',
+      details: { returned: rows.length },
+      requestId: ctx.requestId,
+      ip: ctx.ip ?? null,
+    });
     return rows.map((r) =>
       toCompany({ ...r, default_region: r.default_region ?? '', currency: r.currency ?? '' }),
     );

@@ -9,6 +9,7 @@ import { CompanyResolver } from './company';
 import { CustomerNoteResolver, CustomerResolver } from './customer';
 import { DashboardResolver } from './dashboard';
 import { NodeResolver } from './node';
+import { PlatformAuditResolver } from './platform-audit';
 import { PolicyResolver } from './policy';
 import { ProviderCredentialResolver, RetellAgentResolver } from './provider-credential';
 import { ServiceResolver } from './service';
@@ -42,4 +43,5 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   WebhookEventResolver,
   ProviderCredentialResolver,
   RetellAgentResolver,
+  PlatformAuditResolver,
 ];

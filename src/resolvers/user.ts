@@ -202,6 +202,16 @@ export class UserResolver {
   @Query(() => Viewer, { description: 'The signed-in caller.' })
   async me(@Ctx() { ctx }: GraphQLContext): Promise<Viewer> {
     const { actor } = ctx;
+    // Read before the request's tenant transaction opens: the embedded database has one
+    // connection, which that transaction holds until the request ends.
+    const profile =
+      actor.kind === 'platform_admin'
+        ? (
+            (await ctx.deps.db.platform.raw('select * from platform_admin_profile(?)', [
+              actor.adminId,
+            ])) as { rows: { name: string; email: string }[] }
+          ).rows[0]
+        : undefined;
     const company = ctx.companyId ? ((await (await ctx.trx())('companies').first()) ?? null) : null;
     if (actor.kind === 'user') {
       const user = await loadRelated(ctx, User, actor.userId);
@@ -228,13 +238,10 @@ export class UserResolver {
       };
     }
     if (actor.kind === 'platform_admin') {
-      const { rows } = (await ctx.deps.db.knex.raw('select * from platform_admin_profile(?)', [
-        actor.adminId,
-      ])) as { rows: { name: string; email: string }[] };
       return {
         actorType: ActorType.PLATFORM_ADMIN,
-        name: rows[0]?.name ?? null,
-        email: rows[0]?.email ?? null,
+        name: profile?.name ?? null,
+        email: profile?.email ?? null,
         roles: [Role.SUPER_ADMIN],
         scopes: [],
         user: null,

@@ -125,7 +125,7 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
     verify: async (req, body, at) => {
       const endpointId = String(req.params.endpointId ?? '');
       const found = await lookupEndpointCredential(
-        db.knex,
+        db.platform,
         config.credentialKeys,
         log,
         provider,
@@ -217,7 +217,7 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
     let stored: { id: string; inserted: boolean };
     try {
       stored = await withTimeout(
-        storeRejectedWebhookEvent(db.knex, rejection, meta),
+        storeRejectedWebhookEvent(db.platform, rejection, meta),
         storeTimeoutMs,
       );
     } catch (err) {
@@ -295,7 +295,7 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
     let stored: { id: string; inserted: boolean };
     try {
       stored = await withTimeout(
-        storeWebhookEvent(db.knex, parsed.envelope, { raw: parsed.raw, ...meta }, binding),
+        storeWebhookEvent(db.platform, parsed.envelope, { raw: parsed.raw, ...meta }, binding),
         storeTimeoutMs,
       );
     } catch (err) {
@@ -327,7 +327,7 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
     }
     if (binding) {
       // Best effort: the event is stored; a failed bookkeeping write must not fail the delivery.
-      markCredentialUsed(db.knex, binding.credentialId, binding.companyId).catch((err: unknown) =>
+      markCredentialUsed(db.platform, binding.credentialId, binding.companyId).catch((err: unknown) =>
         log.warn({ err, credentialId: binding.credentialId }, 'credential last use not recorded'),
       );
     }

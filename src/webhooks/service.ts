@@ -3,7 +3,8 @@ import { actorId, actorType, type Actor } from '../context/actor';
 import type { RequestContext } from '../context/request-context';
 import { AppError, badInput, forbidden, notFound } from '../errors/app-error';
 import { ActivityLog } from '../models';
-import { bindTenant } from '../tenancy/tenant-binding';
+import { writePlatformAudit } from '../services/platform-audit';
+import { bindTenant, inTenantTransaction } from '../tenancy/tenant-binding';
 import {
   WEBHOOK_PROVIDERS,
   WEBHOOK_STATUSES,
@@ -206,7 +207,7 @@ export async function listWebhookEvents(
     if (after) q.whereRaw('(received_at, id) < (?::timestamptz, ?::uuid)', [after.at, after.id]);
     rows = (await q) as Row[];
   } else {
-    const { rows: found } = await ctx.deps.db.knex.raw<{ rows: Row[] }>(
+    const { rows: found } = await ctx.deps.db.platform.raw<{ rows: Row[] }>(
       `select ${VIEW_COLUMNS.join(', ')}, ${CURSOR_AT}
          from platform_webhook_events(null, ?, ?, ?, ?::text[], ?::timestamptz, ?::uuid, ?)`,
       [
@@ -220,6 +221,10 @@ export async function listWebhookEvents(
       ],
     );
     rows = found;
+    await auditPlatformRead(ctx, 'webhook_event.list_across_companies', args.companyId ?? null, {
+      unroutableOnly: args.unroutableOnly ?? false,
+      returned: Math.min(found.length, first),
+    });
   }
   const page = rows.slice(0, first);
   const edges = page.map((r) => ({ cursor: encodeCursor(r.cursor_at!, r.id), node: toView(r) }));
@@ -281,7 +286,7 @@ export async function webhookStats(
       .orderBy('received_at', 'desc')
       .limit(limit)) as Row[];
   } else {
-    const knex = ctx.deps.db.knex;
+    const knex = ctx.deps.db.platform;
     counts = (
       await knex.raw<{
         rows: typeof counts;
@@ -319,6 +324,24 @@ export async function webhookStats(
   };
 }
 
+/** A super admin's read of events across companies, in the platform audit log. */
+async function auditPlatformRead(
+  ctx: RequestContext,
+  action: string,
+  companyId: string | null,
+  details: Record<string, unknown>,
+): Promise<void> {
+  await writePlatformAudit(ctx.deps.db.platform, {
+    actorType: ctx.actor.kind === 'platform_admin' ? 'platform_admin' : 'system',
+    actorId: actorId(ctx.actor),
+    action,
+    targetCompanyId: companyId,
+    details,
+    requestId: ctx.requestId,
+    ip: ctx.ip ?? null,
+  });
+}
+
 const REPLAYABLE: readonly WebhookStatus[] = ['failed', 'dead', 'unroutable'];
 
 function actorLabel(actor: Actor): string {
@@ -340,66 +363,83 @@ export async function replayWebhookEvent(
   if (!UUID.test(eventId)) throw notFound('Webhook event');
   const by = actorLabel(ctx.actor);
   if (scope.kind === 'company') {
-    const trx = await ctx.trx();
-    const before = (await trx('webhook_events')
-      .first('status', 'provider', 'event_type')
-      .where({ id: eventId, resolved_company_id: scope.companyId })) as
-      { status: WebhookStatus; provider: string; event_type: string } | undefined;
+    // webhook_replay is a platform function: the runtime role cannot execute it, so the replay and
+    // its activity log entry run in one platform transaction bound to the company (the same row
+    // level security as the request's own transaction).
+    return inTenantTransaction(ctx.deps.db.platform, scope.companyId, async (trx) => {
+      const before = (await trx('webhook_events')
+        .first('status', 'provider', 'event_type')
+        .where({ id: eventId, resolved_company_id: scope.companyId })) as
+        { status: WebhookStatus; provider: string; event_type: string } | undefined;
+      if (!before) throw notFound('Webhook event');
+      const row = await replayRow(trx, eventId, by, before.status);
+      await ActivityLog.query(trx).insert({
+        actorType: actorType(ctx.actor),
+        actorId: actorId(ctx.actor),
+        action: 'webhook_event.replayed',
+        subjectType: 'webhook_event',
+        subjectId: eventId,
+        reason: null,
+        details: {
+          provider: before.provider,
+          eventType: before.event_type,
+          previousStatus: before.status,
+        },
+        requestId: ctx.requestId,
+        ip: ctx.ip ?? null,
+      });
+      return toView(row);
+    });
+  }
+  const { metrics, logger, db } = ctx.deps;
+  return db.platform.transaction(async (trx) => {
+    const { rows } = await trx.raw<{ rows: Row[] }>(
+      `select ${VIEW_COLUMNS.join(', ')} from platform_webhook_events(?, null, false, null, null, null, null, 1)`,
+      [eventId],
+    );
+    const before = rows[0];
     if (!before) throw notFound('Webhook event');
     const row = await replayRow(trx, eventId, by, before.status);
-    await ctx.audit({
-      action: 'webhook_event.replayed',
-      subjectType: 'webhook_event',
-      subjectId: eventId,
-      details: {
-        provider: before.provider,
-        eventType: before.event_type,
-        previousStatus: before.status,
-      },
-    });
-    return toView(row);
-  }
-  const { metrics, logger } = ctx.deps;
-  // The field's transaction, not bound to a company: the event is read through the platform
-  // function, and the activity row is written once the event's company is known.
-  const trx = await ctx.platformTrx();
-  const { rows } = await trx.raw<{ rows: Row[] }>(
-    `select ${VIEW_COLUMNS.join(', ')} from platform_webhook_events(?, null, false, null, null, null, null, 1)`,
-    [eventId],
-  );
-  const before = rows[0];
-  if (!before) throw notFound('Webhook event');
-  const row = await replayRow(trx, eventId, by, before.status);
-  metrics.tenantScopeBypasses.inc({ actor: ctx.actor.kind });
-  logger.info(
-    {
-      eventId,
-      provider: before.provider,
-      previousStatus: before.status,
-      by,
-      requestId: ctx.requestId,
-    },
-    'webhook event replayed',
-  );
-  if (before.resolved_company_id) {
-    await bindTenant(trx, before.resolved_company_id);
-    await ActivityLog.query(trx).insert({
-      actorType: actorType(ctx.actor),
+    await writePlatformAudit(trx, {
+      actorType: ctx.actor.kind === 'platform_admin' ? 'platform_admin' : 'system',
       actorId: actorId(ctx.actor),
-      action: 'webhook_event.replayed',
-      subjectType: 'webhook_event',
-      subjectId: eventId,
-      reason: null,
-      details: {
-        provider: before.provider,
-        eventType: before.event_type,
-        previousStatus: before.status,
-      },
+      action: 'webhook_event.replay',
+      targetCompanyId: before.resolved_company_id ?? null,
+      details: { eventId, provider: before.provider, previousStatus: before.status },
       requestId: ctx.requestId,
       ip: ctx.ip ?? null,
     });
-  }
-  return toView(row);
+    metrics.tenantScopeBypasses.inc({ actor: ctx.actor.kind });
+    logger.info(
+      {
+        eventId,
+        provider: before.provider,
+        previousStatus: before.status,
+        by,
+        requestId: ctx.requestId,
+      },
+      'webhook event replayed',
+    );
+    if (before.resolved_company_id) {
+      await bindTenant(trx, before.resolved_company_id);
+      await ActivityLog.query(trx).insert({
+        actorType: actorType(ctx.actor),
+        actorId: actorId(ctx.actor),
+        action: 'webhook_event.replayed',
+        subjectType: 'webhook_event',
+        subjectId: eventId,
+        reason: null,
+        details: {
+          provider: before.provider,
+          eventType: before.event_type,
+          previousStatus: before.status,
+        },
+        requestId: ctx.requestId,
+        ip: ctx.ip ?? null,
+      });
+    }
+    return toView(row);
+  });
 }
 
 async function replayRow(

@@ -149,7 +149,7 @@ export class WebhookWorker implements BackgroundService {
     // Small batches keep each delete short; a bounded number per run keeps the worker responsive.
     let deleted = 0;
     for (let i = 0; i < PURGE_MAX_BATCHES && this.running; i++) {
-      const { rows } = await this.deps.db.knex.raw<{ rows: { n: number }[] }>(
+      const { rows } = await this.deps.db.platform.raw<{ rows: { n: number }[] }>(
         'select webhook_purge(?, ?) as n',
         [before, PURGE_BATCH],
       );
@@ -162,7 +162,7 @@ export class WebhookWorker implements BackgroundService {
   /** Claims one batch and processes it; returns how many events were claimed. */
   async runOnce(): Promise<number> {
     const { batchSize, leaseMs, workerId, concurrency } = this.options;
-    const events = await claimWebhookEvents(this.deps.db.knex, workerId, batchSize, leaseMs);
+    const events = await claimWebhookEvents(this.deps.db.platform, workerId, batchSize, leaseMs);
     let next = 0;
     const lane = async () => {
       while (next < events.length) {
@@ -214,17 +214,19 @@ export class WebhookWorker implements BackgroundService {
         { eventId: event.id, provider: event.provider, reason: plan.reason },
         'webhook event unroutable',
       );
-      await completeWebhookEvent(db.knex, event.id, workerId, 'unroutable', null, plan.reason);
+      await completeWebhookEvent(db.platform, event.id, workerId, 'unroutable', null, plan.reason);
       return 'unroutable';
     }
     if (plan.kind === 'ignore') {
-      await completeWebhookEvent(db.knex, event.id, workerId, 'ignored', plan.companyId, null);
+      await completeWebhookEvent(db.platform, event.id, workerId, 'ignored', plan.companyId, null);
       return 'ignored';
     }
     setCompany(plan.companyId);
     const result = await runInContext(
       {
-        deps: this.deps,
+        // The effect and the event's completion commit in one transaction, so it runs on the
+        // platform handle (same row level security as the runtime role, bound to the company).
+        deps: { ...this.deps, db: { ...db, knex: db.platform } },
         actor: { kind: 'system', name: 'webhook' },
         companyId: plan.companyId,
         requestId: `webhook:${event.id}`,
@@ -257,7 +259,7 @@ export class WebhookWorker implements BackgroundService {
         apply: (ctx: RequestContext) => Promise<EffectResult>;
       }
   > {
-    const knex = this.deps.db.knex;
+    const knex = this.deps.db.platform;
     const payload = isRecord(event.payload) ? event.payload : {};
     const bound = event.credentialCompanyId;
     if (event.provider === 'retell') {
@@ -335,7 +337,7 @@ export class WebhookWorker implements BackgroundService {
     );
     try {
       const recorded = await failWebhookEvent(
-        this.deps.db.knex,
+        this.deps.db.platform,
         event.id,
         workerId,
         companyId,

@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 import { chromium, type Browser } from 'playwright-core';
+import { loadConfig } from '../../src/config';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { createWorld, type World } from '../helpers/world';
 
@@ -43,6 +44,13 @@ test('open the playground, set a token, run a query, see the result', async () =
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
 
+  // A token an earlier version left in local storage is removed when the playground opens.
+  await page.goto(`${s.url}/healthz`);
+  await page.evaluate(() => {
+    window.localStorage.setItem('graphiql:headers', '{"Authorization":"Bearer legacy-token"}');
+    window.localStorage.setItem('unrelated', 'kept');
+  });
+
   await page.goto(`${s.url}/graphql`);
   expect(page.url()).toBe(`${s.url}/playground`);
   await page.waitForSelector('.graphiql-container', { timeout: 20_000 }).catch(async (e) => {
@@ -82,6 +90,43 @@ test('open the playground, set a token, run a query, see the result', async () =
   expect(text).toContain(w.a.users.admin.email);
   expect(text).toContain('ADMIN');
   await page.screenshot({ path: 'test-results/playground.png' });
+
+  // The token is kept in this tab's session storage, never in local storage.
+  const storage = await page.evaluate(() => {
+    const dump = (st: Storage) =>
+      Array.from({ length: st.length }, (_, i) => st.key(i)!).map((k) => `${k}=${st.getItem(k)}`);
+    return { local: dump(window.localStorage), session: dump(window.sessionStorage) };
+  });
+  expect(storage.session.join('\n')).toContain(token);
+  expect(storage.local.join('\n')).not.toContain(token);
+  expect(storage.local.join('\n')).not.toContain('legacy-token');
+  expect(storage.local).toContain('unrelated=kept');
   expect(external).toEqual([]);
   expect(errors).toEqual([]);
+}, 60_000);
+
+test('off by default in production: no /playground, and /graphql does not redirect', async () => {
+  const production = loadConfig({
+    NODE_ENV: 'production',
+    DATABASE_URL: 'postgres://owner@db/app',
+    DATABASE_RUNTIME_URL: 'postgres://app_runtime@db/app',
+    DATABASE_PLATFORM_URL: 'postgres://app_platform_client@db/app',
+    JWT_SECRET: 'x'.repeat(40),
+    METRICS_TOKEN: 'metrics-secret',
+  });
+  expect(production.playground).toBe(false);
+  const off = await startTestServer({ playground: production.playground });
+  try {
+    const page = await fetch(`${off.url}/playground`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(404);
+    const script = await fetch(`${off.url}/playground/assets/init.js`);
+    expect(script.status).toBe(404);
+    const graphql = await fetch(`${off.url}/graphql`, {
+      headers: { accept: 'text/html' },
+      redirect: 'manual',
+    });
+    expect(graphql.status).not.toBe(302);
+  } finally {
+    await off.close();
+  }
 }, 60_000);

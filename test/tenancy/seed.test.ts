@@ -335,8 +335,8 @@ test('every demo user can be found at sign-in and has the demo password', async 
     ]),
   );
   for (const user of DEMO_USERS) {
-    // The same lookup sign-in makes, as the runtime role.
-    const { rows: found } = await t.db.knex.raw<{
+    // The same lookup sign-in makes, as the platform caller role.
+    const { rows: found } = await t.db.platform.raw<{
       rows: { kind: string; company_id: string | null; password_hash: string; disabled: boolean }[];
     }>('select * from platform_login_candidates(?::citext)', [user.email]);
     expect(found).toHaveLength(1);

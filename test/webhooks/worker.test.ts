@@ -97,7 +97,7 @@ function asActor<T>(token: string, fn: (ctx: RequestContext) => Promise<T>): Pro
 test('a worker killed mid-event: its lease runs out, another worker applies the event once', async () => {
   const { id, callId } = await deliver(a);
   // The dead worker claimed it with a short lease and never finished.
-  const claimed = await claimWebhookEvents(t.db.knex, 'doomed-worker', 10, 1500);
+  const claimed = await claimWebhookEvents(t.db.platform, 'doomed-worker', 10, 1500);
   expect(claimed.map((e) => e.id)).toContain(id);
   expect(await eventRow(id)).toMatchObject({
     status: 'processing',
@@ -116,7 +116,9 @@ test('a worker killed mid-event: its lease runs out, another worker applies the 
 test('a worker that lost its lease cannot commit its effect', async () => {
   const { id, callId } = await deliver(a);
   const slow = new WebhookWorker(deps, { workerId: 'slow', leaseMs: 200 });
-  const [event] = (await claimWebhookEvents(t.db.knex, 'slow', 10, 200)).filter((e) => e.id === id);
+  const [event] = (await claimWebhookEvents(t.db.platform, 'slow', 10, 200)).filter(
+    (e) => e.id === id,
+  );
   await sleep(250);
   // Meanwhile another worker reclaims and processes it.
   const fast = new WebhookWorker(deps, { workerId: 'fast' });
