@@ -60,9 +60,17 @@ export interface ConnectionResult<T> {
 /** Names of the connection types built by `connectionOf`, whose cursors `paginate` writes. */
 export const KEYSET_CONNECTIONS = new Set<string>();
 
-/** Builds `<Name>Connection` and `<Name>Edge` object types for an item type. */
-export function connectionOf<T extends object>(itemType: ClassType<T>, name: string) {
-  KEYSET_CONNECTIONS.add(`${name}Connection`);
+/**
+ * Builds `<Name>Connection` and `<Name>Edge` object types for an item type. A connection whose
+ * cursors `paginate` does not write (a platform list with a cursor of its own) passes
+ * `{ keyset: false }` and checks its cursors itself.
+ */
+export function connectionOf<T extends object>(
+  itemType: ClassType<T>,
+  name: string,
+  options: { keyset?: boolean } = {},
+) {
+  if (options.keyset !== false) KEYSET_CONNECTIONS.add(`${name}Connection`);
   @ObjectType(`${name}Edge`)
   class EdgeType {
     @Field(() => itemType)

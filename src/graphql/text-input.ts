@@ -65,7 +65,7 @@ class Planner {
           item(value, path);
           return;
         }
-        value.forEach((v, i) => item(v, `${path}[${i}]`));
+        value.forEach((v, i) => item(v, `${path}.${i}`));
       };
     }
     if (type instanceof GraphQLEnumType) return null;

@@ -41,9 +41,11 @@ export class PlatformAuditEntryType {
   ip!: string | null;
 }
 
+// Its cursor is (at, id) of the platform trail, checked by decodeAuditCursor before any SQL.
 export const PlatformAuditEntryConnection = connectionOf(
   PlatformAuditEntryType,
   'PlatformAuditEntry',
+  { keyset: false },
 ).Connection;
 
 @Resolver(() => PlatformAuditEntryType)

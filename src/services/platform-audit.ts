@@ -69,6 +69,7 @@ function decodeAuditCursor(value: string): Cursor {
     typeof c.at !== 'string' ||
     typeof c.id !== 'string' ||
     !UUID.test(c.id) ||
+    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(c.at) ||
     Number.isNaN(Date.parse(c.at))
   ) {
     throw invalid();

@@ -92,7 +92,9 @@ export function jsonProblem(
     if (typeof v !== 'object' || v === null) continue;
     if (depth >= maxDepth) return { path, problem: `nests deeper than ${maxDepth} levels` };
     if (Array.isArray(v)) {
-      v.forEach((item, i) => stack.push({ value: item, path: `${path}[${i}]`, depth: depth + 1 }));
+      v.forEach((item, i) =>
+        stack.push({ value: item, path: path ? `${path}.${i}` : String(i), depth: depth + 1 }),
+      );
       continue;
     }
     for (const [key, item] of Object.entries(v as Record<string, unknown>)) {

@@ -196,7 +196,7 @@ describe('text at the edge', () => {
           token: admin,
         },
       ),
-      'ids[1]',
+      'ids.1',
     );
   });
 

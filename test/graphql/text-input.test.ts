@@ -42,7 +42,7 @@ function placements(
   if (isListType(type)) {
     return placements(type.ofType, leaf, seen).map((p) => ({
       value: [p.value],
-      suffix: `[0]${p.suffix}`,
+      suffix: `.0${p.suffix}`,
     }));
   }
   if (type instanceof GraphQLEnumType) return [];
@@ -160,7 +160,7 @@ describe('text rules', () => {
     expect(jsonDepth('"\\"[["')).toBe(0);
     expect(jsonDepth('['.repeat(1_000_000), 64)).toBe(65);
     expect(jsonProblem({ a: [{ b: 'x\ud800' }] })).toEqual({
-      path: 'a[0].b',
+      path: 'a.0.b',
       problem: 'holds an unpaired surrogate character',
     });
     expect(jsonProblem({ a: 'x\u0000' }, { allowNulInValues: true })).toBeNull();
