@@ -14,6 +14,8 @@ export interface RequestContextInit {
   companyId: string | null;
   requestId?: string;
   ip?: string;
+  /** Statement timeout of the request transaction (GraphQL requests), in milliseconds. */
+  statementTimeoutMs?: number;
 }
 
 /**
@@ -35,6 +37,7 @@ export class RequestContext {
   readonly companyId: string | null;
   readonly requestId: string;
   readonly ip?: string;
+  private readonly statementTimeoutMs?: number;
   /** Per-request caches (DataLoaders), keyed by name. */
   readonly cache = new Map<string, unknown>();
   private trxPromise?: Promise<Knex.Transaction>;
@@ -46,6 +49,7 @@ export class RequestContext {
     this.companyId = init.companyId;
     this.requestId = init.requestId ?? randomUUID();
     this.ip = init.ip;
+    this.statementTimeoutMs = init.statementTimeoutMs;
   }
 
   /** The company id, or FORBIDDEN when this context acts in no company. */
@@ -74,7 +78,7 @@ export class RequestContext {
       this.trxPromise = (async () => {
         const trx = await this.deps.db.knex.transaction();
         try {
-          await bindTenant(trx, companyId);
+          await bindTenant(trx, companyId, { statementTimeoutMs: this.statementTimeoutMs });
         } catch (err) {
           await trx.rollback().catch(() => undefined);
           throw err;

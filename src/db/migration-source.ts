@@ -14,6 +14,7 @@ import * as webhooks from '../../migrations/20261126002000_webhooks';
 import * as scheduling from '../../migrations/20261126003000_scheduling';
 import * as observabilityFunctions from '../../migrations/20261126004000_observability_functions';
 import * as customerNameIndexes from '../../migrations/20261126005000_customer_name_indexes';
+import * as companyApiPoints from '../../migrations/20261129000700_company_api_points';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -41,6 +42,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261126003000_scheduling', scheduling],
   ['20261126004000_observability_functions', observabilityFunctions],
   ['20261126005000_customer_name_indexes', customerNameIndexes],
+  ['20261129000700_company_api_points', companyApiPoints],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

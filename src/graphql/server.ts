@@ -20,6 +20,7 @@ import { applyPermissions } from './permissions';
 import { PERMISSIONS } from '../resolvers/permissions';
 import { buildAppSchema } from './schema';
 import { playgroundRouter, wantsPlayground } from './playground';
+import { createGraphqlLimits } from './limits';
 
 export interface GraphQLContextValue extends GraphQLContext {
   auth: AuthService;
@@ -36,6 +37,8 @@ const CLIENT_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE',
   'UNAUTHENTICATED',
   'FORBIDDEN',
+  'RATE_LIMITED',
+  'QUERY_LIMIT_EXCEEDED',
 ]);
 
 export function formatError(
@@ -153,6 +156,7 @@ export async function createGraphQL(
   const base = buildAppSchema();
   const schema = config.benchDisableShield ? base : applyPermissions(base, PERMISSIONS);
   const auth = new AuthService(deps);
+  const limits = createGraphqlLimits(deps, schema);
   const apollo = new ApolloServer<GraphQLContextValue>({
     schema,
     introspection: config.introspection,
@@ -167,6 +171,7 @@ export async function createGraphQL(
       // compute cache hints, which measured about 15% of the server CPU of a page of appointments.
       ApolloServerPluginCacheControlDisabled(),
       requestPlugin(deps),
+      limits.plugin,
       ...extraPlugins,
     ],
   });
@@ -183,6 +188,7 @@ export async function createGraphQL(
   router.use(
     '/graphql',
     express.json({ limit: '1mb' }),
+    limits.middleware,
     expressMiddleware(apollo, {
       context: async ({ req }): Promise<GraphQLContextValue> => {
         let authentication;
@@ -210,6 +216,7 @@ export async function createGraphQL(
           companyId: authentication.companyId,
           requestId: requestIdOf(req),
           ip: req.ip,
+          statementTimeoutMs: config.graphqlLimits.statementTimeoutMs,
         });
         annotateRequestLog(req, {
           companyId: ctx.companyId ?? undefined,
@@ -220,5 +227,11 @@ export async function createGraphQL(
       },
     }),
   );
-  return { router, stop: () => apollo.stop() };
+  return {
+    router,
+    stop: async () => {
+      await apollo.stop();
+      await limits.close();
+    },
+  };
 }

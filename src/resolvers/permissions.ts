@@ -41,6 +41,8 @@ export const PERMISSIONS: IRuleTypeMap = {
     availableSlots: read('appointments'),
     webhookEvents: adminOrSuperAdmin,
     webhookStats: adminOrSuperAdmin,
+    // GraphQL limits: the caller's own points bucket; a company's limit is set by super admins.
+    rateLimit: signedIn,
   },
   Mutation: {
     login: allow,
@@ -84,7 +86,19 @@ export const PERMISSIONS: IRuleTypeMap = {
     completeCallbackRequest: write('callbacks'),
     expireCallbackRequest: write('callbacks'),
     replayWebhookEvent: adminOrSuperAdmin,
+    setCompanyApiPointsLimit: superAdmin,
   },
+  RateLimit: allowFields([
+    'scope',
+    'limit',
+    'remaining',
+    'used',
+    'cost',
+    'resetAt',
+    'windowSeconds',
+    'maxOperationCost',
+  ]),
+  CompanyApiLimit: allowFields(['pointsPerWindow', 'effectivePointsPerWindow', 'windowSeconds']),
   Availability: allowFields([
     'timeZone',
     'durationMinutes',

@@ -1,0 +1,33 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { RequestHandler } from 'express';
+import type { GraphQLSchema } from 'graphql';
+import type { AppDeps } from '../../context/deps';
+import type { GraphQLContext } from '../context';
+import { loadPersistedOperations } from './persisted-operations';
+import { createLimitsPlugin } from './plugin';
+import { createLimitsRuntime } from './runtime';
+import { staticLimitsMiddleware } from './static-limits';
+
+/**
+ * The GraphQL API's abuse protection (docs/api-limits.md): static limits in front of Apollo
+ * Server, and the points buckets, answer-size cap and statement-timeout reporting as a plugin.
+ */
+export function createGraphqlLimits<TContext extends GraphQLContext>(
+  deps: AppDeps,
+  schema: GraphQLSchema,
+): {
+  middleware: RequestHandler;
+  plugin: ApolloServerPlugin<TContext>;
+  close(): Promise<void>;
+} {
+  const limits = deps.config.graphqlLimits;
+  const runtime = createLimitsRuntime(deps);
+  const persisted = limits.persistedOperationsFile
+    ? loadPersistedOperations(limits.persistedOperationsFile)
+    : undefined;
+  return {
+    middleware: staticLimitsMiddleware({ schema, limits, persisted, hits: runtime.hits }),
+    plugin: createLimitsPlugin<TContext>(deps, schema, runtime),
+    close: () => runtime.store.close(),
+  };
+}
