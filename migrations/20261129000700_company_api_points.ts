@@ -26,9 +26,20 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(
     `grant execute on function platform_set_company_api_points(uuid, integer) to app_runtime`,
   );
+  // The companies with a limit of their own, read by the server every minute (not per request).
+  await knex.raw(`
+    create function platform_company_api_points()
+    returns table (id uuid, api_points_per_hour integer)
+    language sql stable security definer set search_path = pg_catalog, public as $$
+      select c.id, c.api_points_per_hour from companies c where c.api_points_per_hour is not null
+    $$`);
+  await knex.raw(`alter function platform_company_api_points() owner to app_platform`);
+  await knex.raw('revoke all on function platform_company_api_points() from public');
+  await knex.raw(`grant execute on function platform_company_api_points() to app_runtime`);
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.raw('drop function platform_company_api_points()');
   await knex.raw('drop function platform_set_company_api_points(uuid, integer)');
   await knex.raw(`revoke update (api_points_per_hour) on companies from app_platform`);
   await knex.raw('alter table companies drop column api_points_per_hour');

@@ -156,7 +156,7 @@ export async function createGraphQL(
   const base = buildAppSchema();
   const schema = config.benchDisableShield ? base : applyPermissions(base, PERMISSIONS);
   const auth = new AuthService(deps);
-  const limits = createGraphqlLimits(deps, schema);
+  const limits = await createGraphqlLimits(deps, schema);
   const apollo = new ApolloServer<GraphQLContextValue>({
     schema,
     introspection: config.introspection,

@@ -103,7 +103,7 @@ export class RateLimitResolver {
         subjectId: companyId,
         details: { previous: rows[0]?.previous ?? null, pointsPerWindow },
       });
-      limitsRuntimeOf(ctx.deps).forgetCompanyLimit(companyId);
+      limitsRuntimeOf(ctx.deps).setCompanyLimit(companyId, pointsPerWindow);
       return {
         pointsPerWindow,
         effectivePointsPerWindow: pointsPerWindow ?? limits.companyPointsPerWindow,

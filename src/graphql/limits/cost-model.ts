@@ -189,6 +189,10 @@ export function actualCost(
       for (const item of value) walk(item, depth + 1);
       return;
     }
+    // Scalars may serialize to objects of their own (a DateTime is a Date until JSON): only plain
+    // objects are objects of the answer.
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null) return;
     if (depth > 0) objects += 1;
     for (const key in value) walk((value as Record<string, unknown>)[key], depth + 1);
   };

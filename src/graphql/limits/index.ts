@@ -12,22 +12,23 @@ import { staticLimitsMiddleware } from './static-limits';
  * The GraphQL API's abuse protection (docs/api-limits.md): static limits in front of Apollo
  * Server, and the points buckets, answer-size cap and statement-timeout reporting as a plugin.
  */
-export function createGraphqlLimits<TContext extends GraphQLContext>(
+export async function createGraphqlLimits<TContext extends GraphQLContext>(
   deps: AppDeps,
   schema: GraphQLSchema,
-): {
+): Promise<{
   middleware: RequestHandler;
   plugin: ApolloServerPlugin<TContext>;
   close(): Promise<void>;
-} {
+}> {
   const limits = deps.config.graphqlLimits;
   const runtime = createLimitsRuntime(deps);
+  await runtime.refreshCompanyLimits();
   const persisted = limits.persistedOperationsFile
     ? loadPersistedOperations(limits.persistedOperationsFile)
     : undefined;
   return {
     middleware: staticLimitsMiddleware({ schema, limits, persisted, hits: runtime.hits }),
     plugin: createLimitsPlugin<TContext>(deps, schema, runtime),
-    close: () => runtime.store.close(),
+    close: () => runtime.close(),
   };
 }

@@ -11,17 +11,20 @@ export interface BucketRef {
   limit: number;
 }
 
-/** How long a company's own limit is remembered before it is read again. */
-export const COMPANY_LIMIT_TTL_MS = 60_000;
+/** How often the companies' own limits are read again (changes made by another process). */
+export const COMPANY_LIMIT_REFRESH_MS = 60_000;
 
 /** The points buckets and limit counters of one server, shared by the plugin and the resolvers. */
 export interface LimitsRuntime {
   store: PointsStore;
   hits: LimitHits;
-  /** The buckets a request is charged to (a company's own limit is read at most once a minute). */
+  /** The buckets a request is charged to. */
   bucketsFor(ctx: RequestContext): Promise<BucketRef[]>;
-  /** Forgets a company's remembered limit, after a super admin changed it. */
-  forgetCompanyLimit(companyId: string): void;
+  /** Takes a company's new limit at once, after a super admin changed it (null: the default). */
+  setCompanyLimit(companyId: string, limit: number | null): void;
+  /** Reads the companies' own limits; at start and then every minute, never per request. */
+  refreshCompanyLimits(): Promise<void>;
+  close(): Promise<void>;
   /** The bucket state charged for the request being served, set by the plugin. */
   stateOf(ctx: RequestContext): ChargedState | undefined;
   setState(ctx: RequestContext, state: ChargedState): void;
@@ -51,23 +54,24 @@ export function createLimitsRuntime(deps: AppDeps): LimitsRuntime {
     logger: deps.logger,
     onFailOpen: () => deps.metrics.graphqlBucketFailOpen.inc(),
   });
-  const companyLimits = new Map<string, { limit: number | null; until: number }>();
+  // Companies with a limit of their own (a platform setting): a few rows, read in one statement
+  // outside any request, so charging an operation never needs SQL.
+  let companyLimits = new Map<string, number>();
   const states = new WeakMap<RequestContext, ChargedState>();
-
-  const companyLimit = async (ctx: RequestContext, companyId: string): Promise<number> => {
-    const cached = companyLimits.get(companyId);
-    if (cached && cached.until > Date.now()) {
-      return cached.limit ?? limits.companyPointsPerWindow;
+  const companyLimit = async (_ctx: RequestContext, companyId: string): Promise<number> =>
+    companyLimits.get(companyId) ?? limits.companyPointsPerWindow;
+  const refreshCompanyLimits = async () => {
+    try {
+      const { rows } = (await deps.db.knex.raw(
+        'select id, api_points_per_hour from platform_company_api_points()',
+      )) as { rows: Array<{ id: string; api_points_per_hour: number }> };
+      companyLimits = new Map(rows.map((r) => [r.id, r.api_points_per_hour]));
+    } catch (err) {
+      deps.logger.warn({ err }, 'could not read the companies’ GraphQL points limits');
     }
-    const trx = await ctx.trx();
-    const row = (await trx('companies').select('api_points_per_hour').first()) as
-      | { api_points_per_hour: number | null }
-      | undefined;
-    const limit = row?.api_points_per_hour ?? null;
-    if (companyLimits.size > 10_000) companyLimits.clear();
-    companyLimits.set(companyId, { limit, until: Date.now() + COMPANY_LIMIT_TTL_MS });
-    return limit ?? limits.companyPointsPerWindow;
   };
+  const timer = setInterval(() => void refreshCompanyLimits(), COMPANY_LIMIT_REFRESH_MS);
+  timer.unref();
 
   const runtime: LimitsRuntime = {
     store,
@@ -106,8 +110,15 @@ export function createLimitsRuntime(deps: AppDeps): LimitsRuntime {
         },
       ];
     },
-    forgetCompanyLimit(companyId) {
-      companyLimits.delete(companyId);
+    setCompanyLimit(companyId, limit) {
+      if (limit === null) companyLimits.delete(companyId);
+      else companyLimits.set(companyId, limit);
+    },
+    refreshCompanyLimits,
+    async close() {
+      clearInterval(timer);
+      runtimes.delete(deps);
+      await store.close();
     },
     stateOf: (ctx) => states.get(ctx),
     setState: (ctx, state) => {

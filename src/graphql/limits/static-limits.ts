@@ -131,7 +131,12 @@ export function staticLimitsMiddleware(options: {
         result = {
           document,
           valid: false,
-          limit: new QueryLimitError('fragmentCycle', 0, undefined, cycle.message),
+          limit: new QueryLimitError(
+            'fragmentCycle',
+            0,
+            undefined,
+            `Fragment cycles are not allowed: ${cycle.message}`,
+          ),
         };
       } else {
         result = { document, valid: errors.length === 0 };
