@@ -130,8 +130,12 @@ export function createPointsStore(options: PointsStoreOptions): PointsStore {
       } catch {
         // The window still ends; the bucket is only stricter until then.
       }
-      const before = { ...res, consumedPoints: res.consumedPoints - points } as RateLimiterRes;
-      return { allowed: false, ...state(before, limit) };
+      const after = state(res, limit);
+      return {
+        allowed: false,
+        ...after,
+        remaining: Math.max(0, limit - (res.consumedPoints - points)),
+      };
     },
     async refund(key, points) {
       if (points <= 0) return;
