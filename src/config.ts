@@ -65,6 +65,8 @@ export interface GraphqlLimitsConfig {
   persistedOperationsFile?: string;
   /** Only persisted operations for signed-in users and anonymous callers; API tokens stay free. */
   persistedOperationsOnly: boolean;
+  /** Only for the benchmark: serve GraphQL without these limits, to measure them. Refused in production. */
+  benchDisable: boolean;
 }
 
 export class ConfigError extends Error {
@@ -154,6 +156,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'GRAPHQL_PERSISTED_OPERATIONS_ONLY needs GRAPHQL_PERSISTED_OPERATIONS_FILE (the allowed operations)',
     );
   }
+  const benchDisableLimits = bool('BENCH_DISABLE_GRAPHQL_LIMITS', false);
+  if (production && benchDisableLimits) {
+    problems.push('BENCH_DISABLE_GRAPHQL_LIMITS is refused in production');
+  }
   const graphqlLimits: GraphqlLimitsConfig = {
     redisUrl,
     redisKeyPrefix: env.GRAPHQL_RATE_LIMIT_KEY_PREFIX || 'gql-points',
@@ -171,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxResponseBytes: int('GRAPHQL_MAX_RESPONSE_BYTES', 5 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     persistedOperationsFile,
     persistedOperationsOnly,
+    benchDisable: benchDisableLimits,
   };
 
   const metricsPortRaw = env.METRICS_PORT;

@@ -173,6 +173,59 @@ export function operationCost(
   }
 }
 
+/** The objects of an answer and its approximate size as JSON, from one walk over it. */
+export interface AnswerMeasure {
+  objects: number;
+  /** Approximate length of the answer as JSON (escapes and number digits estimated). */
+  bytes: number;
+}
+
+/**
+ * Walks an answer once: counts its objects (each list item counts) and estimates its size as JSON,
+ * for the actual cost and the answer-size cap without serializing the answer twice.
+ */
+export function measureAnswer(data: unknown): AnswerMeasure {
+  let objects = 0;
+  let bytes = 0;
+  const walk = (value: unknown, depth: number): void => {
+    if (value === null || value === undefined) {
+      bytes += 4;
+      return;
+    }
+    const type = typeof value;
+    if (type === 'string') {
+      bytes += (value as string).length + 2;
+      return;
+    }
+    if (type !== 'object') {
+      bytes += 8;
+      return;
+    }
+    if (Array.isArray(value)) {
+      bytes += 2 + value.length;
+      for (let i = 0; i < value.length; i += 1) walk(value[i], depth + 1);
+      return;
+    }
+    // Scalars may serialize to objects of their own (a DateTime is a Date until JSON): only plain
+    // objects are objects of the answer.
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if ((proto !== Object.prototype && proto !== null) || depth > 64) {
+      bytes += 32;
+      return;
+    }
+    if (depth > 0) objects += 1;
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
+    bytes += 2;
+    for (let i = 0; i < keys.length; i += 1) {
+      bytes += keys[i].length + 4;
+      walk(record[keys[i]], depth + 1);
+    }
+  };
+  walk(data, 0);
+  return { objects, bytes };
+}
+
 /**
  * What an operation actually cost once answered: the objects in its answer (each list item counts),
  * at least the base cost of each mutation, and never more than the requested cost.
@@ -181,24 +234,11 @@ export function actualCost(
   data: unknown,
   requested: number,
   operation: 'query' | 'mutation' | 'subscription' | undefined,
+  objects = measureAnswer(data).objects,
 ): number {
-  let objects = 0;
-  const walk = (value: unknown, depth: number): void => {
-    if (value === null || typeof value !== 'object' || depth > 64) return;
-    if (Array.isArray(value)) {
-      for (const item of value) walk(item, depth + 1);
-      return;
-    }
-    // Scalars may serialize to objects of their own (a DateTime is a Date until JSON): only plain
-    // objects are objects of the answer.
-    const proto = Object.getPrototypeOf(value) as unknown;
-    if (proto !== Object.prototype && proto !== null) return;
-    if (depth > 0) objects += 1;
-    for (const key in value) walk((value as Record<string, unknown>)[key], depth + 1);
-  };
-  walk(data, 0);
+  let total = objects;
   if (operation === 'mutation' && data && typeof data === 'object') {
-    objects += Object.keys(data).length * MUTATION_COST;
+    total += Object.keys(data).length * MUTATION_COST;
   }
-  return Math.min(requested, objects);
+  return Math.min(requested, total);
 }

@@ -21,6 +21,9 @@ export async function createGraphqlLimits<TContext extends GraphQLContext>(
   close(): Promise<void>;
 }> {
   const limits = deps.config.graphqlLimits;
+  if (limits.benchDisable) {
+    return { middleware: (_req, _res, next) => next(), plugin: {}, close: async () => undefined };
+  }
   const runtime = createLimitsRuntime(deps);
   await runtime.refreshCompanyLimits();
   const persisted = limits.persistedOperationsFile

@@ -2,7 +2,7 @@ import type { ApolloServerPlugin, GraphQLRequestContextWillSendResponse } from '
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { AppDeps } from '../../context/deps';
 import type { GraphQLContext } from '../context';
-import { actualCost, operationCost } from './cost-model';
+import { actualCost, measureAnswer, operationCost } from './cost-model';
 import type { LimitsRuntime } from './runtime';
 import { currentStaticCost } from './static-limits';
 
@@ -128,8 +128,14 @@ export function createLimitsPlugin<TContext extends GraphQLContext>(
                 },
               },
             ];
-          } else if (result.data) {
-            const bytes = Buffer.byteLength(JSON.stringify(result.data), 'utf8');
+          }
+          // One walk gives the answer's size (estimated; exact when near the cap) and its objects.
+          const measured = result.data ? measureAnswer(result.data) : undefined;
+          if (!timedOut && result.data && measured) {
+            const bytes =
+              measured.bytes > limits.maxResponseBytes / 2
+                ? Buffer.byteLength(JSON.stringify(result.data), 'utf8')
+                : measured.bytes;
             if (bytes > limits.maxResponseBytes) {
               hits.countFor('responseSize', ctx?.companyId ?? null);
               result.data = null;
@@ -153,13 +159,18 @@ export function createLimitsPlugin<TContext extends GraphQLContext>(
             actual =
               result.data === undefined || result.data === null
                 ? requested
-                : actualCost(result.data, requested, operationType as 'query' | undefined);
+                : actualCost(
+                    result.data,
+                    requested,
+                    operationType as 'query' | undefined,
+                    measured?.objects,
+                  );
             const refund = requested - actual;
             if (refund > 0) {
-              // Not awaited: the answer reports the bucket as it will be after the refund.
+              // Settled in the background: the answer reports the bucket as it will be after.
               for (const b of charged.buckets) {
                 if (b.failOpen) continue;
-                void store.refund(b.key, refund);
+                store.refund(b.key, refund);
                 b.remaining = Math.min(b.limit, b.remaining + refund);
               }
             }

@@ -30,14 +30,20 @@ export interface PointsStore {
   readonly kind: 'redis' | 'memory';
   /** Takes `points` from the bucket; refused (and nothing taken) when fewer are left. */
   consume(key: string, points: number, limit: number): Promise<ConsumeResult>;
-  /** Gives back points taken earlier (an operation that cost less than it was charged). */
-  refund(key: string, points: number): Promise<void>;
+  /**
+   * Gives back points taken earlier (an operation that cost less than it was charged). Refunds are
+   * collected and settled together within a second, or with the key's next charge, so an answer
+   * does not pay for a second round trip to Redis.
+   */
+  refund(key: string, points: number): void;
   peek(key: string, limit: number): Promise<BucketState & { failOpen?: boolean }>;
   close(): Promise<void>;
 }
 
 /** How long a Redis call may take before the bucket fails open. */
 const REDIS_TIMEOUT_MS = 250;
+/** How often collected refunds are settled. */
+const REFUND_FLUSH_MS = 1000;
 /** At most one log line per this many milliseconds while Redis is unreachable. */
 const FAIL_OPEN_LOG_MS = 60_000;
 
@@ -113,12 +119,36 @@ export function createPointsStore(options: PointsStoreOptions): PointsStore {
     };
   };
 
+  const pendingRefunds = new Map<string, number>();
+  const settle = async (key: string, points: number) => {
+    try {
+      await limiter.reward(key, points);
+    } catch (err) {
+      failOpen(err, 0);
+    }
+  };
+  const flush = () => {
+    const due = [...pendingRefunds];
+    pendingRefunds.clear();
+    for (const [key, points] of due) void settle(key, points);
+  };
+  const timer = setInterval(flush, REFUND_FLUSH_MS);
+  timer.unref();
+
   return {
     kind: client ? 'redis' : 'memory',
     async consume(key, points, limit) {
+      // A refund still pending for this key is settled with this charge, in one call.
+      const pending = pendingRefunds.get(key) ?? 0;
+      pendingRefunds.delete(key);
+      const net = points - pending;
       let res: RateLimiterRes;
       try {
-        res = await limiter.consume(key, points);
+        if (net > 0) res = await limiter.consume(key, net);
+        else {
+          if (net < 0) await limiter.reward(key, -net);
+          res = (await limiter.get(key)) ?? new RateLimiterRes(0, windowSeconds * 1000, 0, true);
+        }
       } catch (err) {
         if (err instanceof RateLimiterRes) res = err;
         else return failOpen(err, limit);
@@ -126,7 +156,7 @@ export function createPointsStore(options: PointsStoreOptions): PointsStore {
       if (res.consumedPoints <= limit) return { allowed: true, ...state(res, limit) };
       // Refused: the points go back, so a refused operation costs nothing.
       try {
-        await limiter.reward(key, points);
+        if (net > 0) await limiter.reward(key, points);
       } catch {
         // The window still ends; the bucket is only stricter until then.
       }
@@ -137,13 +167,9 @@ export function createPointsStore(options: PointsStoreOptions): PointsStore {
         remaining: Math.max(0, limit - (res.consumedPoints - points)),
       };
     },
-    async refund(key, points) {
+    refund(key, points) {
       if (points <= 0) return;
-      try {
-        await limiter.reward(key, points);
-      } catch (err) {
-        failOpen(err, 0);
-      }
+      pendingRefunds.set(key, (pendingRefunds.get(key) ?? 0) + points);
     },
     async peek(key, limit) {
       try {
@@ -153,6 +179,10 @@ export function createPointsStore(options: PointsStoreOptions): PointsStore {
       }
     },
     async close() {
+      clearInterval(timer);
+      const due = [...pendingRefunds];
+      pendingRefunds.clear();
+      await Promise.all(due.map(([key, points]) => settle(key, points)));
       if (client) client.disconnect();
     },
   };

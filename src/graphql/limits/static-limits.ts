@@ -40,7 +40,14 @@ interface Checked {
   limit?: QueryLimitError;
   /** Whether the document passed the specification's validation (else Apollo answers it). */
   valid: boolean;
+  /** Costs computed for this document, by operation name and variables (small ones only). */
+  costs?: Map<string, number>;
 }
+
+/** Variables longer than this (as JSON) are priced afresh each time instead of remembered. */
+const COST_KEY_LIMIT = 512;
+/** Remembered costs per document. */
+const COSTS_PER_DOCUMENT = 64;
 
 /** Distinct documents whose checks are remembered; the oldest is dropped past this. */
 const CACHE_SIZE = 1000;
@@ -259,14 +266,27 @@ export function staticLimitsMiddleware(options: {
     const operationName =
       typeof source.operationName === 'string' ? source.operationName : undefined;
     const operation = operationOf(checked.document, operationName);
-    let cost: number;
+    let cost: number | undefined;
+    // The walk takes longer than the rest of these checks: a repeated operation with the same
+    // variables (a page of appointments, a dashboard) is priced once.
+    const variablesJson = variables === undefined ? '' : JSON.stringify(variables);
+    const costKey =
+      variablesJson.length <= COST_KEY_LIMIT ? `${operationName ?? ''}\u0000${variablesJson}` : undefined;
+    if (costKey !== undefined) cost = checked.costs?.get(costKey);
     try {
-      cost = operationCost(
-        schema,
-        checked.document,
-        variables && typeof variables === 'object' ? (variables as Record<string, unknown>) : {},
-        operationName,
-      );
+      if (cost === undefined) {
+        cost = operationCost(
+          schema,
+          checked.document,
+          variables && typeof variables === 'object' ? (variables as Record<string, unknown>) : {},
+          operationName,
+        );
+        if (costKey !== undefined) {
+          checked.costs ??= new Map();
+          if (checked.costs.size >= COSTS_PER_DOCUMENT) checked.costs.clear();
+          checked.costs.set(costKey, cost);
+        }
+      }
     } catch (err) {
       if (err instanceof QueryLimitError) {
         reject(req, res, 400, limitError(err));
