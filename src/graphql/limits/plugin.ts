@@ -4,7 +4,7 @@ import type { AppDeps } from '../../context/deps';
 import type { GraphQLContext } from '../context';
 import { actualCost, measureAnswer, operationCost } from './cost-model';
 import type { LimitsRuntime } from './runtime';
-import { currentStaticCost } from './static-limits';
+import { staticCostOf } from './static-limits';
 
 /** Postgres: canceling statement due to statement timeout. */
 const QUERY_CANCELED = '57014';
@@ -47,8 +47,8 @@ export function createLimitsPlugin<TContext extends GraphQLContext>(
   };
 
   return {
-    async requestDidStart() {
-      const fromStatic = currentStaticCost();
+    async requestDidStart({ request }) {
+      const fromStatic = staticCostOf(request.http?.body);
       let requested: number | undefined;
       let operationType: string | undefined;
       let refused: { retryAfter: number } | undefined;

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import {
@@ -27,11 +26,15 @@ export interface StaticCost {
   operation: OperationTypeNode | undefined;
 }
 
-const costStorage = new AsyncLocalStorage<StaticCost>();
+/**
+ * The costs computed here, by the request body they were computed for: Apollo Server hands the
+ * same body object to its plugins (an async-local store would tax every promise of the request).
+ */
+const costs = new WeakMap<object, StaticCost>();
 
-/** The cost the static checks computed for the request being served, if they ran. */
-export function currentStaticCost(): StaticCost | undefined {
-  return costStorage.getStore();
+/** The cost the static checks computed for a request body, if they ran. */
+export function staticCostOf(body: unknown): StaticCost | undefined {
+  return body && typeof body === 'object' ? costs.get(body) : undefined;
 }
 
 interface Checked {
@@ -323,7 +326,8 @@ export function staticLimitsMiddleware(options: {
       );
       return;
     }
-    costStorage.run({ cost, operation }, () => next());
+    if (!get) costs.set(source, { cost, operation });
+    next();
   };
 }
 
