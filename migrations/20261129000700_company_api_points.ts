@@ -22,7 +22,9 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(
     `alter function platform_set_company_api_points(uuid, integer) owner to app_platform`,
   );
-  await knex.raw('revoke all on function platform_set_company_api_points(uuid, integer) from public');
+  await knex.raw(
+    'revoke all on function platform_set_company_api_points(uuid, integer) from public',
+  );
   await knex.raw(
     `grant execute on function platform_set_company_api_points(uuid, integer) to app_runtime`,
   );

@@ -1,4 +1,14 @@
-import { Arg, Ctx, Extensions, Field, Int, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
+import {
+  Arg,
+  Ctx,
+  Extensions,
+  Field,
+  Int,
+  Mutation,
+  ObjectType,
+  Query,
+  Resolver,
+} from 'type-graphql';
 import type { GraphQLContext } from '../graphql/context';
 import { AppError } from '../errors/app-error';
 import { cost } from '../graphql/limits/cost-model';

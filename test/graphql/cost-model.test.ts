@@ -24,9 +24,24 @@ test.each([
   ['me', '{ me { name roles } }', {}, 1],
   ['appointments page of 50', APPOINTMENTS_PAGE, { first: 50 }, 301],
   ['appointments page of 1', APPOINTMENTS_PAGE, { first: 1 }, 7],
-  ['appointments page of 100 with edges', '{ appointments(first: 100) { edges { cursor node { id customer { name } } } } }', {}, 301],
-  ['dashboard', '{ dashboard { upcomingToday callsToday appointmentsByStatus { status count } } }', {}, 11],
-  ['nested connection multiplies', '{ customers(first: 10) { nodes { name notes(first: 10) { nodes { body } } } } }', {}, 121],
+  [
+    'appointments page of 100 with edges',
+    '{ appointments(first: 100) { edges { cursor node { id customer { name } } } } }',
+    {},
+    301,
+  ],
+  [
+    'dashboard',
+    '{ dashboard { upcomingToday callsToday appointmentsByStatus { status count } } }',
+    {},
+    11,
+  ],
+  [
+    'nested connection multiplies',
+    '{ customers(first: 10) { nodes { name notes(first: 10) { nodes { body } } } } }',
+    {},
+    121,
+  ],
   ['node', '{ node(id: "x") { id } }', {}, 1],
   ['nodes by 3 ids', '{ nodes(ids: ["a", "b", "c"]) { id } }', {}, 3],
   [
@@ -68,7 +83,14 @@ test('range days: local dates include their last day; unreadable ranges count as
 });
 
 test('the actual cost counts the objects answered, never more than requested', () => {
-  const data = { appointments: { nodes: [{ id: 1, customer: { name: 'a' } }, { id: 2, customer: null }] } };
+  const data = {
+    appointments: {
+      nodes: [
+        { id: 1, customer: { name: 'a' } },
+        { id: 2, customer: null },
+      ],
+    },
+  };
   expect(actualCost(data, 301, 'query')).toBe(4);
   expect(actualCost(data, 3, 'query')).toBe(3);
   expect(actualCost({ logout: true }, 10, 'mutation')).toBe(10);

@@ -92,7 +92,10 @@ async function round(url: string): Promise<Round> {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body,
     });
-    const json = (await res.json()) as { errors?: unknown; data?: { appointments: { nodes: unknown[] } } };
+    const json = (await res.json()) as {
+      errors?: unknown;
+      data?: { appointments: { nodes: unknown[] } };
+    };
     if (json.errors || json.data?.appointments.nodes.length !== 50) {
       throw new Error(`unexpected answer: ${JSON.stringify(json).slice(0, 300)}`);
     }

@@ -42,7 +42,12 @@ async function send(body: unknown, token = staff): Promise<Answer> {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify(body),
     });
-    return { status: res.status, headers: res.headers, body: (await res.json()) as any, statements };
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: (await res.json()) as any,
+      statements,
+    };
   } finally {
     s.t.db.knex.off('query', count);
   }
@@ -153,7 +158,9 @@ test('nested connections multiply: a page of 100 inside a page of 100 is refused
 });
 
 test('limit hits are counted with the company of a valid access token', async () => {
-  await send({ query: `{ ${Array.from({ length: 40 }, (_, i) => `m${i}: me { name }`).join(' ')} }` });
+  await send({
+    query: `{ ${Array.from({ length: 40 }, (_, i) => `m${i}: me { name }`).join(' ')} }`,
+  });
   await new Promise((r) => setTimeout(r, 50));
   const text = await s.server.deps.metrics.registry.getSingleMetricAsString(
     'app_graphql_limit_hits_total',
@@ -163,9 +170,12 @@ test('limit hits are counted with the company of a valid access token', async ()
 });
 
 test('an ordinary page passes, priced in extensions.cost and the RateLimit headers', async () => {
-  const answer = await send({
-    query: '{ appointments(first: 10) { totalCount nodes { id startsAt customer { name } } } }',
-  }, admin);
+  const answer = await send(
+    {
+      query: '{ appointments(first: 10) { totalCount nodes { id startsAt customer { name } } } }',
+    },
+    admin,
+  );
   expect(answer.status).toBe(200);
   expect(answer.body.errors).toBeUndefined();
   expect(answer.statements).toBeGreaterThan(0); // the counter sees the statements of a request

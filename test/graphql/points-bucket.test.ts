@@ -126,7 +126,11 @@ test('two server processes on one Redis share a company bucket; another company 
   expect(other.headers.get('ratelimit-remaining')).toBe(String(LIMIT - 2));
 
   // rateLimit is free and answers even with an empty bucket.
-  const state = await post(one.url, '{ rateLimit { scope limit remaining used cost resetAt windowSeconds maxOperationCost } }', adminA);
+  const state = await post(
+    one.url,
+    '{ rateLimit { scope limit remaining used cost resetAt windowSeconds maxOperationCost } }',
+    adminA,
+  );
   expect(state.status).toBe(200);
   expect(state.body.data.rateLimit).toMatchObject({
     scope: 'company',
@@ -193,7 +197,8 @@ test('a super admin sets a company’s limit; it is audited and applies at once;
   );
   expect(denied.body.errors[0].extensions.code).toBe('FORBIDDEN');
 
-  const log = await one.t.superuser('activity_logs')
+  const log = await one.t
+    .superuser('activity_logs')
     .where({ company_id: w.a.id, action: 'company.api_points_limit.set' })
     .first();
   expect(log).toMatchObject({ actor_type: 'platform_admin', actor_id: w.superAdmin.id });

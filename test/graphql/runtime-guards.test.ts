@@ -103,7 +103,8 @@ test('API tokens (partners) have a bucket of their own and are not held to persi
       },
       companyId: w.a.id,
     },
-    (ctx) => ctx.unitOfWork(() => createApiToken(ctx, { name: 'partner', scopes: ['appointments:read'] })),
+    (ctx) =>
+      ctx.unitOfWork(() => createApiToken(ctx, { name: 'partner', scopes: ['appointments:read'] })),
   );
   // 1 + 2 × (1 + 1) = 5 points: the token's whole bucket.
   const page = '{ appointments(first: 2) { nodes { id service { name } } } }';
@@ -118,7 +119,10 @@ test('API tokens (partners) have a bucket of their own and are not held to persi
   const spend = await post({ query: '{ appointments(first: 3) { nodes { id } } }' }, token);
   // What the first one did not use came back; 4 points are not enough for this one.
   expect(spend.status).toBe(429);
-  expect(spend.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'apiToken' });
+  expect(spend.body.errors[0].extensions).toMatchObject({
+    code: 'RATE_LIMITED',
+    scope: 'apiToken',
+  });
   // The company's bucket is not the one that ran out.
   const company = await post({ query: PERSISTED }, admin);
   expect(company.status).toBe(200);
@@ -150,7 +154,9 @@ test('each request transaction carries the statement timeout, so a slow statemen
     statementTimeoutMs: 200,
   });
   const trx = await ctx.trx();
-  const { rows } = (await trx.raw('show statement_timeout')) as { rows: Array<Record<string, string>> };
+  const { rows } = (await trx.raw('show statement_timeout')) as {
+    rows: Array<Record<string, string>>;
+  };
   expect(rows[0].statement_timeout).toBe('200ms');
   const started = Date.now();
   await expect(trx.raw('select pg_sleep(2)')).rejects.toMatchObject({ code: '57014' });

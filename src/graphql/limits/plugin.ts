@@ -14,7 +14,8 @@ function pgCode(error: unknown): string | undefined {
   for (let i = 0; i < 5 && current && typeof current === 'object'; i += 1) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
-    current = (current as { originalError?: unknown; cause?: unknown }).originalError ??
+    current =
+      (current as { originalError?: unknown; cause?: unknown }).originalError ??
       (current as { cause?: unknown }).cause;
   }
   return undefined;
@@ -79,11 +80,9 @@ export function createLimitsPlugin<TContext extends GraphQLContext>(
           const empty = results.findIndex((r) => !r.allowed);
           if (empty < 0) return;
           // Give back what the other buckets took: a refused operation costs nothing.
-          await Promise.all(
-            results.map((r, i) =>
-              r.allowed && !r.failOpen ? store.refund(buckets[i].key, requested as number) : null,
-            ),
-          );
+          results.forEach((r, i) => {
+            if (r.allowed && !r.failOpen) store.refund(buckets[i].key, requested as number);
+          });
           const bucket = results[empty];
           refused = { retryAfter: bucket.resetSeconds };
           hits.countFor('points', ctx.companyId);

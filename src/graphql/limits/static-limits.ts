@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import {
   GraphQLError,
+  Kind,
   specifiedRules,
   validate,
   type DocumentNode,
@@ -203,8 +204,7 @@ export function staticLimitsMiddleware(options: {
     }
     let query = source.query;
     const extensions = parseMaybeJson(source.extensions) as
-      | { persistedQuery?: { sha256Hash?: unknown } }
-      | undefined;
+      { persistedQuery?: { sha256Hash?: unknown } } | undefined;
     const hash = extensions?.persistedQuery?.sha256Hash;
     if (persisted && typeof hash === 'string' && typeof query !== 'string') {
       const text = persisted.byHash(hash);
@@ -274,7 +274,9 @@ export function staticLimitsMiddleware(options: {
     // variables (a page of appointments, a dashboard) is priced once.
     const variablesJson = variables === undefined ? '' : JSON.stringify(variables);
     const costKey =
-      variablesJson.length <= COST_KEY_LIMIT ? `${operationName ?? ''}\u0000${variablesJson}` : undefined;
+      variablesJson.length <= COST_KEY_LIMIT
+        ? `${operationName ?? ''}\u0000${variablesJson}`
+        : undefined;
     if (costKey !== undefined) cost = checked.costs?.get(costKey);
     try {
       if (cost === undefined) {
@@ -345,7 +347,7 @@ function operationOf(
   operationName: string | undefined,
 ): OperationTypeNode | undefined {
   for (const definition of document.definitions) {
-    if (definition.kind !== 'OperationDefinition') continue;
+    if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
     if (operationName === undefined || definition.name?.value === operationName) {
       return definition.operation;
     }
