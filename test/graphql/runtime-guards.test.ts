@@ -192,3 +192,53 @@ test('without Redis reachable the bucket fails open, counted and answered', asyn
     await down.close();
   }
 });
+
+test('a statement cancelled by the timeout answers a clear error, counted with the company', async () => {
+  const { HeaderMap } = await import('@apollo/server');
+  const { GraphQLError } = await import('graphql');
+  const { createLimitsPlugin } = await import('../../src/graphql/limits/plugin');
+  const { limitsRuntimeOf } = await import('../../src/graphql/limits/runtime');
+  const { buildAppSchema } = await import('../../src/graphql/schema');
+  const deps = s.server.deps;
+  const plugin = createLimitsPlugin(deps, buildAppSchema(), limitsRuntimeOf(deps));
+  const ctx = new RequestContext({
+    deps,
+    actor: { kind: 'system', name: 'scheduler' },
+    companyId: w.a.id,
+    requestId: 'timeout-request',
+  });
+  const listener = (await plugin.requestDidStart!({ request: { http: { body: {} } } } as never))!;
+  const cancelled = Object.assign(new Error('canceling statement due to statement timeout'), {
+    code: '57014',
+  });
+  await listener.didEncounterErrors!({
+    contextValue: { ctx },
+    errors: [new GraphQLError('Internal error', { originalError: cancelled })],
+  } as never);
+  const response = {
+    http: { headers: new HeaderMap() },
+    body: {
+      kind: 'single',
+      singleResult: {
+        data: null,
+        errors: [{ message: 'Internal error', extensions: { code: 'INTERNAL' } }],
+      },
+    },
+  };
+  await listener.willSendResponse!({ contextValue: { ctx }, response } as never);
+  expect(response.body.singleResult.errors).toEqual([
+    {
+      message: 'The operation ran longer than the statement timeout of 200 ms',
+      extensions: {
+        code: 'QUERY_LIMIT_EXCEEDED',
+        limit: 'statementTimeout',
+        max: 200,
+        requestId: 'timeout-request',
+      },
+    },
+  ]);
+  const metric = await deps.metrics.registry.getSingleMetricAsString(
+    'app_graphql_limit_hits_total',
+  );
+  expect(metric).toContain(`limit="statementTimeout",company_id="${w.a.id}"`);
+});
