@@ -86,6 +86,7 @@ export function createLimitsPlugin<TContext extends GraphQLContext>(
           const bucket = results[empty];
           refused = { retryAfter: bucket.resetSeconds };
           hits.countFor('points', ctx.companyId);
+          deps.metrics.rateLimitRejections.inc({ limiter: 'graphql_points' });
           throw new GraphQLError(
             `The ${buckets[empty].scope} points bucket holds ${bucket.remaining} of ${bucket.limit} points; this operation costs ${requested}. Try again in ${bucket.resetSeconds} s.`,
             {
