@@ -41,8 +41,6 @@ export const PERMISSIONS: IRuleTypeMap = {
     availableSlots: read('appointments'),
     webhookEvents: adminOrSuperAdmin,
     webhookStats: adminOrSuperAdmin,
-    // GraphQL limits: the caller's own points bucket; a company's limit is set by super admins.
-    rateLimit: signedIn,
   },
   Mutation: {
     login: allow,
@@ -86,19 +84,7 @@ export const PERMISSIONS: IRuleTypeMap = {
     completeCallbackRequest: write('callbacks'),
     expireCallbackRequest: write('callbacks'),
     replayWebhookEvent: adminOrSuperAdmin,
-    setCompanyApiPointsLimit: superAdmin,
   },
-  RateLimit: allowFields([
-    'scope',
-    'limit',
-    'remaining',
-    'used',
-    'cost',
-    'resetAt',
-    'windowSeconds',
-    'maxOperationCost',
-  ]),
-  CompanyApiLimit: allowFields(['pointsPerWindow', 'effectivePointsPerWindow', 'windowSeconds']),
   Availability: allowFields([
     'timeZone',
     'durationMinutes',
@@ -338,3 +324,23 @@ export const PERMISSIONS: IRuleTypeMap = {
   ...connectionRules('PolicyConfiguration'),
   ...connectionRules('ActivityLog'),
 };
+
+// GraphQL limits (docs/api-limits.md): the caller's own points bucket, free to read; a company's
+// limit is set by super admins only.
+Object.assign(PERMISSIONS.Query as Record<string, unknown>, { rateLimit: signedIn });
+Object.assign(PERMISSIONS.Mutation as Record<string, unknown>, {
+  setCompanyApiPointsLimit: superAdmin,
+});
+Object.assign(PERMISSIONS, {
+  RateLimit: allowFields([
+    'scope',
+    'limit',
+    'remaining',
+    'used',
+    'cost',
+    'resetAt',
+    'windowSeconds',
+    'maxOperationCost',
+  ]),
+  CompanyApiLimit: allowFields(['pointsPerWindow', 'effectivePointsPerWindow', 'windowSeconds']),
+});
