@@ -46,6 +46,39 @@ export interface Config {
   webhookRateLimitPerMinute: number;
   voiceAgentToken?: string;
   voiceAgentAllowedIps: string[];
+  /** Limits of the GraphQL API against expensive or hostile queries; see docs/api-limits.md. */
+  graphqlLimits: GraphqlLimitsConfig;
+}
+
+export interface GraphqlLimitsConfig {
+  /** Shared points buckets in Redis; without it each process keeps its buckets in memory. */
+  redisUrl?: string;
+  /** Key prefix in Redis, so several deployments (or test runs) can share one Redis. */
+  redisKeyPrefix: string;
+  maxDocumentBytes: number;
+  maxTokens: number;
+  maxDepth: number;
+  maxAliases: number;
+  maxDirectives: number;
+  /** Highest cost of one operation. */
+  maxCost: number;
+  /** Points a company may spend per window, unless a super admin set its own limit. */
+  companyPointsPerWindow: number;
+  /** Points one API token may spend per window (within its company's). */
+  tokenPointsPerWindow: number;
+  /** Points a caller without a company (sign-in, super admins outside a company) may spend, per address or admin. */
+  anonymousPointsPerWindow: number;
+  windowSeconds: number;
+  /** Per-request statement timeout of the request transaction. */
+  statementTimeoutMs: number;
+  /** Largest serialized GraphQL response. */
+  maxResponseBytes: number;
+  /** JSON file mapping sha256 hashes to operation documents (persisted operations). */
+  persistedOperationsFile?: string;
+  /** Only persisted operations for signed-in users and anonymous callers; API tokens stay free. */
+  persistedOperationsOnly: boolean;
+  /** Only for the benchmark: serve GraphQL without these limits, to measure them. Refused in production. */
+  benchDisable: boolean;
 }
 
 export class ConfigError extends Error {
@@ -197,6 +230,40 @@ export function loadConfig(
   if (production && [...credentialKeys.keys.values()].some((k) => k.equals(devKey))) {
     problems.push('CREDENTIAL_ENCRYPTION_KEYS must not contain the development key in production');
   }
+  const redisUrl = env.REDIS_URL || undefined;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
+    problems.push('REDIS_URL must be a redis:// or rediss:// URL');
+  }
+  const persistedOperationsFile = env.GRAPHQL_PERSISTED_OPERATIONS_FILE || undefined;
+  const persistedOperationsOnly = bool('GRAPHQL_PERSISTED_OPERATIONS_ONLY', false);
+  if (persistedOperationsOnly && !persistedOperationsFile) {
+    problems.push(
+      'GRAPHQL_PERSISTED_OPERATIONS_ONLY needs GRAPHQL_PERSISTED_OPERATIONS_FILE (the allowed operations)',
+    );
+  }
+  const benchDisableLimits = bool('BENCH_DISABLE_GRAPHQL_LIMITS', false);
+  if (production && benchDisableLimits) {
+    problems.push('BENCH_DISABLE_GRAPHQL_LIMITS is refused in production');
+  }
+  const graphqlLimits: GraphqlLimitsConfig = {
+    redisUrl,
+    redisKeyPrefix: env.GRAPHQL_RATE_LIMIT_KEY_PREFIX || 'gql-points',
+    maxDocumentBytes: int('GRAPHQL_MAX_DOCUMENT_BYTES', 32 * 1024, 1024, 1024 * 1024),
+    maxTokens: int('GRAPHQL_MAX_TOKENS', 3000, 100, 100_000),
+    maxDepth: int('GRAPHQL_MAX_DEPTH', 12, 2, 100),
+    maxAliases: int('GRAPHQL_MAX_ALIASES', 30, 1, 1000),
+    maxDirectives: int('GRAPHQL_MAX_DIRECTIVES', 50, 1, 1000),
+    maxCost: int('GRAPHQL_MAX_COST', 10_000, 10, 10_000_000),
+    companyPointsPerWindow: int('GRAPHQL_COMPANY_POINTS', 500_000, 1, 1_000_000_000),
+    tokenPointsPerWindow: int('GRAPHQL_TOKEN_POINTS', 100_000, 1, 1_000_000_000),
+    anonymousPointsPerWindow: int('GRAPHQL_ANONYMOUS_POINTS', 5_000, 1, 1_000_000_000),
+    windowSeconds: int('GRAPHQL_POINTS_WINDOW_SECONDS', 3600, 1, 86_400),
+    statementTimeoutMs: int('GRAPHQL_STATEMENT_TIMEOUT_MS', 10_000, 0, 600_000),
+    maxResponseBytes: int('GRAPHQL_MAX_RESPONSE_BYTES', 5 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    persistedOperationsFile,
+    persistedOperationsOnly,
+    benchDisable: benchDisableLimits,
+  };
 
   const metricsPortRaw = env.METRICS_PORT;
   const config: Config = {
@@ -240,6 +307,7 @@ export function loadConfig(
     webhookRateLimitPerMinute: int('WEBHOOK_RATE_LIMIT_PER_MINUTE', 60, 1, 100000),
     voiceAgentToken: env.VOICE_AGENT_TOKEN || undefined,
     voiceAgentAllowedIps: list('VOICE_AGENT_ALLOWED_IPS'),
+    graphqlLimits,
   };
   if (production && config.metricsToken === undefined && config.metricsPort === undefined) {
     problems.push('set METRICS_TOKEN or METRICS_PORT in production so /metrics is not public');

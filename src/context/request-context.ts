@@ -14,6 +14,8 @@ export interface RequestContextInit {
   companyId: string | null;
   requestId?: string;
   ip?: string;
+  /** Statement timeout of the request transaction (GraphQL requests), in milliseconds. */
+  statementTimeoutMs?: number;
 }
 
 /**
@@ -93,6 +95,7 @@ export class RequestContext {
   readonly companyId: string | null;
   readonly requestId: string;
   readonly ip?: string;
+  private readonly statementTimeoutMs?: number;
   /** Per-request caches (DataLoaders), keyed by name. */
   readonly cache = new Map<string, unknown>();
   private root: TxScope = { readOnly: false, done: false };
@@ -104,6 +107,7 @@ export class RequestContext {
     this.companyId = init.companyId;
     this.requestId = init.requestId ?? randomUUID();
     this.ip = init.ip;
+    this.statementTimeoutMs = init.statementTimeoutMs;
   }
 
   /** The company id, or FORBIDDEN when this context acts in no company. */
@@ -177,7 +181,13 @@ export class RequestContext {
           scope.readOnly ? { readOnly: true } : undefined,
         );
         try {
-          if (companyId) await bindTenant(trx, companyId);
+          if (companyId) {
+            await bindTenant(trx, companyId, { statementTimeoutMs: this.statementTimeoutMs });
+          } else if (this.statementTimeoutMs) {
+            await trx.raw(`select set_config('statement_timeout', ?, true)`, [
+              `${Math.floor(this.statementTimeoutMs)}ms`,
+            ]);
+          }
         } catch (err) {
           await trx.rollback().catch(() => undefined);
           throw err;

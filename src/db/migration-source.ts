@@ -21,6 +21,7 @@ import * as liveSessionChecks from '../../migrations/20261129000300_live_session
 import * as platformClientRole from '../../migrations/20261129000500_1_platform_client_role';
 import * as platformAuditLog from '../../migrations/20261129000500_2_platform_audit_log';
 import * as webhookRejected from '../../migrations/20261129000600_webhook_rejected';
+import * as companyApiPoints from '../../migrations/20261129000700_company_api_points';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -55,6 +56,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261129000500_1_platform_client_role', platformClientRole],
   ['20261129000500_2_platform_audit_log', platformAuditLog],
   ['20261129000600_webhook_rejected', webhookRejected],
+  ['20261129000700_company_api_points', companyApiPoints],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,5 +1,6 @@
 import type { Model, QueryBuilder } from 'objection';
-import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
+import { ArgsType, Extensions, Field, Int, ObjectType, type ClassType } from 'type-graphql';
+import { cost, TOTAL_COUNT_COST } from './limits/cost-model';
 import { AppError } from '../errors/app-error';
 import type { RequestContext } from '../context/request-context';
 
@@ -92,6 +93,7 @@ export function connectionOf<T extends object>(
     pageInfo!: PageInfo;
 
     @Field(() => Int, { description: 'All items that match the filter; computed only when asked.' })
+    @Extensions(cost(TOTAL_COUNT_COST))
     totalCount!: number;
   }
   return { Connection: ConnectionType, Edge: EdgeType };

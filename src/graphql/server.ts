@@ -28,6 +28,7 @@ import { applyPermissions } from './permissions';
 import { PERMISSIONS } from '../resolvers/permissions';
 import { buildAppSchema } from './schema';
 import { playgroundRouter, wantsPlayground } from './playground';
+import { createGraphqlLimits } from './limits';
 
 export interface GraphQLContextValue extends GraphQLContext {
   auth: AuthService;
@@ -46,6 +47,8 @@ const CLIENT_CODES = new Set([
   'FORBIDDEN',
   // From authentication (a super admin naming a company that does not exist).
   'NOT_FOUND',
+  'RATE_LIMITED',
+  'QUERY_LIMIT_EXCEEDED',
 ]);
 
 export function formatError(
@@ -208,6 +211,7 @@ export async function createGraphQL(
   const base = buildAppSchema();
   const schema = config.benchDisableShield ? base : applyPermissions(base, PERMISSIONS);
   const auth = new AuthService(deps);
+  const limits = await createGraphqlLimits(deps, schema);
   const apollo = new ApolloServer<GraphQLContextValue>({
     schema,
     introspection: config.introspection,
@@ -222,6 +226,7 @@ export async function createGraphQL(
       // compute cache hints, which measured about 15% of the server CPU of a page of appointments.
       ApolloServerPluginCacheControlDisabled(),
       requestPlugin(deps),
+      limits.plugin,
       ...extraPlugins,
     ],
   });
@@ -238,6 +243,7 @@ export async function createGraphQL(
   router.use(
     '/graphql',
     express.json({ limit: '1mb' }),
+    limits.middleware,
     expressMiddleware(apollo, {
       context: async ({ req }): Promise<GraphQLContextValue> => {
         let authentication;
@@ -266,6 +272,7 @@ export async function createGraphQL(
           companyId: authentication.companyId,
           requestId: requestIdOf(req),
           ip: req.ip,
+          statementTimeoutMs: config.graphqlLimits.statementTimeoutMs,
         });
         annotateRequestLog(req, {
           companyId: ctx.companyId ?? undefined,
@@ -276,5 +283,11 @@ export async function createGraphQL(
       },
     }),
   );
-  return { router, stop: () => apollo.stop() };
+  return {
+    router,
+    stop: async () => {
+      await apollo.stop();
+      await limits.close();
+    },
+  };
 }

@@ -264,6 +264,17 @@ export function createMetrics() {
     labelNames: ['company_id'] as const,
     registers: [registry],
   });
+  const graphqlLimitHits = new Counter({
+    name: 'app_graphql_limit_hits_total',
+    help: 'GraphQL requests stopped by a limit (cost, depth, aliases, tokens, size, points bucket, statement timeout, response size), by limit and company id (capped; unknown before authentication).',
+    labelNames: ['limit', 'company_id'] as const,
+    registers: [registry],
+  });
+  const graphqlBucketFailOpen = new Counter({
+    name: 'app_graphql_points_bucket_fail_open_total',
+    help: 'GraphQL requests let through unmetered because the points bucket store (Redis) could not be reached.',
+    registers: [registry],
+  });
   const collectorErrors = new Counter({
     name: 'app_metrics_collector_errors_total',
     help: 'Scrape-time gauges that could not be read, by collector.',
@@ -294,6 +305,10 @@ export function createMetrics() {
     /** The company ids allowed on app_tenant_server_errors_total; see countTenantServerError. */
     tenantServerErrorCompanies: new BoundedLabel(100, 'other'),
     collectorErrors,
+    graphqlLimitHits,
+    /** The company ids allowed on app_graphql_limit_hits_total. */
+    graphqlLimitHitCompanies: new BoundedLabel(100, 'other'),
+    graphqlBucketFailOpen,
     appointmentsBooked,
     appointmentsCancelled,
     appointmentsRescheduled,

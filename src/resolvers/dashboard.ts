@@ -1,5 +1,6 @@
 import { DateTime as Luxon } from 'luxon';
-import { Arg, Ctx, Field, Float, Int, ObjectType, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, Extensions, Field, Float, Int, ObjectType, Query, Resolver } from 'type-graphql';
+import { cost, DASHBOARD_COST } from '../graphql/limits/cost-model';
 import type { GraphQLContext } from '../graphql/context';
 import { companySettings } from '../services/phone';
 import { AppError } from '../errors/app-error';
@@ -51,6 +52,7 @@ export class DashboardResolver {
   @Query(() => Dashboard, {
     description: 'Daily figures, computed by aggregate SQL. `date` is YYYY-MM-DD (default today).',
   })
+  @Extensions(cost(DASHBOARD_COST))
   async dashboard(
     @Arg('date', () => String, { nullable: true }) date: string | null,
     @Ctx() { ctx }: GraphQLContext,

@@ -17,6 +17,7 @@ import { StaffResolver, WorkingHourResolver } from './staff';
 import { UserResolver } from './user';
 import { SchedulingResolver } from './scheduling';
 import { WebhookEventResolver } from './webhook-event';
+import { RateLimitResolver } from './rate-limit';
 
 /** Every resolver class of the schema. */
 // type-graphql takes resolver classes as plain Function values.
@@ -44,4 +45,5 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   ProviderCredentialResolver,
   RetellAgentResolver,
   PlatformAuditResolver,
+  RateLimitResolver,
 ];

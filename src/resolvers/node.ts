@@ -1,4 +1,5 @@
-import { Arg, Ctx, Field, ID, InterfaceType, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, Extensions, Field, ID, InterfaceType, Query, Resolver } from 'type-graphql';
+import { cost, nodesCost } from '../graphql/limits/cost-model';
 import type { GraphQLContext } from '../graphql/context';
 import { fromGlobalId, type DecodedGlobalId } from '../graphql/global-id';
 import { loaderFor } from '../graphql/loaders';
@@ -79,6 +80,7 @@ export class NodeResolver {
     nullable: 'items',
     description: 'Fetches up to 100 objects by global id, in order; null where not found.',
   })
+  @Extensions(cost(nodesCost))
   async nodes(
     @Arg('ids', () => [ID]) ids: string[],
     @Ctx() { ctx }: GraphQLContext,

@@ -368,3 +368,23 @@ Object.assign(PERMISSIONS.Mutation as Record<string, unknown>, {
   revokeProviderCredential: write('webhooks'),
   assignRetellAgent: superAdmin,
 });
+
+// GraphQL limits (docs/api-limits.md): the caller's own points bucket, free to read; a company's
+// limit is set by super admins only.
+Object.assign(PERMISSIONS.Query as Record<string, unknown>, { rateLimit: signedIn });
+Object.assign(PERMISSIONS.Mutation as Record<string, unknown>, {
+  setCompanyApiPointsLimit: superAdmin,
+});
+Object.assign(PERMISSIONS, {
+  RateLimit: allowFields([
+    'scope',
+    'limit',
+    'remaining',
+    'used',
+    'cost',
+    'resetAt',
+    'windowSeconds',
+    'maxOperationCost',
+  ]),
+  CompanyApiLimit: allowFields(['pointsPerWindow', 'effectivePointsPerWindow', 'windowSeconds']),
+});

@@ -9,7 +9,9 @@ import {
   ObjectType,
   Query,
   Resolver,
+  Extensions,
 } from 'type-graphql';
+import { availableSlotsCost, cost } from '../graphql/limits/cost-model';
 import type { GraphQLContext } from '../graphql/context';
 import { localId, optionalLocalId } from '../graphql/ids';
 import { loaderFor } from '../graphql/loaders';
@@ -266,6 +268,7 @@ export class SchedulingResolver {
     description:
       'Free start times for a service, optionally for one staff member or branch. `from` and `to` are dates (YYYY-MM-DD, in the branch time zone; `to` inclusive) or ISO date-times; at most 31 days.',
   })
+  @Extensions(cost(availableSlotsCost))
   async availableSlots(
     @Arg('serviceId', () => ID) serviceId: string,
     @Arg('from') from: string,

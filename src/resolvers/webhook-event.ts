@@ -1,4 +1,16 @@
-import { Arg, Ctx, Field, ID, Int, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
+import {
+  Arg,
+  Ctx,
+  Extensions,
+  Field,
+  ID,
+  Int,
+  Mutation,
+  ObjectType,
+  Query,
+  Resolver,
+} from 'type-graphql';
+import { cost, WEBHOOK_STATS_COST } from '../graphql/limits/cost-model';
 import type { GraphQLContext } from '../graphql/context';
 import {
   listWebhookEvents,
@@ -151,6 +163,7 @@ export class WebhookEventResolver {
   }
 
   @Query(() => WebhookStats)
+  @Extensions(cost(WEBHOOK_STATS_COST))
   async webhookStats(@Ctx() { ctx }: GraphQLContext) {
     const stats = await webhookStats(ctx);
     return { ...stats, recentFailures: stats.recentFailures.map(asPayload) };

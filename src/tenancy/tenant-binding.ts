@@ -23,11 +23,24 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * `set_config(..., true)` (transaction-local, so a pooled connection never carries it to the next
  * request), and the transaction object is marked so the tenant query builder can read it.
  */
-export async function bindTenant(trx: Knex.Transaction, companyId: string): Promise<void> {
+export async function bindTenant(
+  trx: Knex.Transaction,
+  companyId: string,
+  options: { statementTimeoutMs?: number } = {},
+): Promise<void> {
   if (!UUID.test(companyId)) {
     throw new AppError('INTERNAL', 'tenant binding needs a company id');
   }
-  await trx.raw(`select set_config('app.company_id', ?, true)`, [companyId]);
+  const timeout = options.statementTimeoutMs;
+  if (timeout !== undefined && timeout > 0) {
+    // The same statement sets the request's statement timeout, also transaction-local.
+    await trx.raw(
+      `select set_config('app.company_id', ?, true), set_config('statement_timeout', ?, true)`,
+      [companyId, `${Math.floor(timeout)}ms`],
+    );
+  } else {
+    await trx.raw(`select set_config('app.company_id', ?, true)`, [companyId]);
+  }
   markTenant(trx, { companyId });
 }
 

@@ -10,9 +10,12 @@ const ALLOWED: Record<string, string> = {
   'src/auth/auth.service.ts':
     'sign-in: login candidates across companies, platform admin last login',
   'src/auth/authenticate.ts': "platform audit entry of a super admin's switch into a company",
+  'src/graphql/limits/runtime.ts': "companies' GraphQL points limits (a platform setting)",
   'src/observability/db.ts': 'cross-tenant aggregates for the metrics gauges',
   'src/resolvers/company.ts': 'companies list and createPlatformAdmin (super admins only)',
   'src/resolvers/platform-audit.ts': 'platformAuditLog (super admins only)',
+  'src/resolvers/rate-limit.ts':
+    'setCompanyApiPointsLimit (super admins only), audited on the platform',
   'src/resolvers/user.ts': "a super admin's own profile",
   'src/webhooks/router.ts':
     'webhook ingest into the inbox; company endpoint credential lookup before any company is known',

@@ -1,0 +1,57 @@
+import { ConfigError, loadConfig } from '../../src/config';
+
+/** The GraphQL limit settings are validated at start like every other setting. */
+const problems = (env: NodeJS.ProcessEnv): string[] => {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+};
+
+test('defaults: buckets in memory, documented limits', () => {
+  const { graphqlLimits } = loadConfig({ NODE_ENV: 'test' });
+  expect(graphqlLimits).toMatchObject({
+    redisUrl: undefined,
+    maxCost: 10_000,
+    maxDepth: 12,
+    maxAliases: 30,
+    maxDirectives: 50,
+    maxTokens: 3000,
+    maxDocumentBytes: 32 * 1024,
+    companyPointsPerWindow: 500_000,
+    tokenPointsPerWindow: 100_000,
+    windowSeconds: 3600,
+    statementTimeoutMs: 10_000,
+    persistedOperationsOnly: false,
+    benchDisable: false,
+  });
+});
+
+test('invalid limit settings name their variable', () => {
+  const list = problems({
+    NODE_ENV: 'test',
+    REDIS_URL: 'http://127.0.0.1:6379',
+    GRAPHQL_MAX_COST: 'lots',
+    GRAPHQL_MAX_DEPTH: '0',
+    GRAPHQL_PERSISTED_OPERATIONS_ONLY: 'true',
+  }).join('\n');
+  expect(list).toMatch(/REDIS_URL/);
+  expect(list).toMatch(/GRAPHQL_MAX_COST/);
+  expect(list).toMatch(/GRAPHQL_MAX_DEPTH/);
+  expect(list).toMatch(/GRAPHQL_PERSISTED_OPERATIONS_FILE/);
+});
+
+test('switching the limits off is refused in production', () => {
+  expect(
+    problems({ NODE_ENV: 'production', BENCH_DISABLE_GRAPHQL_LIMITS: 'true' }).join('\n'),
+  ).toMatch(/BENCH_DISABLE_GRAPHQL_LIMITS/);
+});
+
+test('a Redis URL is taken', () => {
+  expect(
+    loadConfig({ NODE_ENV: 'test', REDIS_URL: 'redis://127.0.0.1:6379' }).graphqlLimits.redisUrl,
+  ).toBe('redis://127.0.0.1:6379');
+});
