@@ -24,7 +24,8 @@ const BASE: Record<string, string> = {
   AuthPayload: 'accessToken accessTokenExpiresAt refreshToken refreshTokenExpiresAt',
   Company: 'createdAt currency defaultRegion id name slug timezone',
   Mutation: 'login logout refreshToken',
-  Query: 'company me node nodes',
+  Query: 'company me node nodes rateLimit',
+  RateLimit: 'cost limit maxOperationCost remaining resetAt scope used windowSeconds',
   Viewer: 'actorType company email name roles scopes user',
 };
 
