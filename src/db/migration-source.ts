@@ -14,6 +14,8 @@ import * as webhooks from '../../migrations/20261126002000_webhooks';
 import * as scheduling from '../../migrations/20261126003000_scheduling';
 import * as observabilityFunctions from '../../migrations/20261126004000_observability_functions';
 import * as customerNameIndexes from '../../migrations/20261126005000_customer_name_indexes';
+import * as companyLifecycle from '../../migrations/20261129000800_company_lifecycle';
+import * as lifecycleFunctions from '../../migrations/20261129000810_lifecycle_functions';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -41,6 +43,8 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261126003000_scheduling', scheduling],
   ['20261126004000_observability_functions', observabilityFunctions],
   ['20261126005000_customer_name_indexes', customerNameIndexes],
+  ['20261129000800_company_lifecycle', companyLifecycle],
+  ['20261129000810_lifecycle_functions', lifecycleFunctions],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -257,6 +257,13 @@ export const FIXTURE_VALUES: Record<string, (n: number, label: string) => Record
     activity_logs: (n) => ({ actor_type: 'system', action: `fixture.created.${n}` }),
     team_event_type_mappings: (n) => ({ calcom_event_type_id: 1000 + n }),
     calcom_team_members: (n, l) => ({ calcom_user_id: 2000 + n, email: `member${n}@${l}.test` }),
+    user_invitations: (n, l) => ({
+      email: `invitee${n}@${l}.test`,
+      roles: '{manager}',
+      token_hash: `${l}-invitation-${n}`,
+      expires_at: at(7, 0),
+      invited_by_type: 'platform_admin',
+    }),
   };
 
 /** A value for a NOT NULL column without default that FIXTURE_VALUES does not set. */
