@@ -6,6 +6,7 @@ import { ActivityLog, ApiToken } from '../models';
 import { inTenantTransaction } from '../tenancy/tenant-binding';
 import { parseApiToken, verifyAccessToken } from './tokens';
 import { SCOPES } from './permissions';
+import { assertCompanyActive } from '../companies/lifecycle.service';
 
 export interface Authentication {
   actor: Actor;
@@ -46,6 +47,10 @@ export async function authenticateRequest(deps: AppDeps, req: Request): Promise<
   const auth = token.startsWith('vat_')
     ? await authenticateApiToken(deps, token)
     : await authenticateAccessToken(deps, token);
+  // A suspended company's users and API tokens are refused on every request.
+  if (auth.actor.kind !== 'platform_admin' && auth.companyId) {
+    await assertCompanyActive(deps, auth.companyId);
+  }
 
   if (requested) {
     const companyId = requested.toLowerCase();

@@ -15,6 +15,8 @@ import { StaffResolver, WorkingHourResolver } from './staff';
 import { UserResolver } from './user';
 import { SchedulingResolver } from './scheduling';
 import { WebhookEventResolver } from './webhook-event';
+import { CompanyLifecycleResolver } from './company-lifecycle';
+import { PrivacyResolver } from './privacy';
 
 /** Every resolver class of the schema. */
 // type-graphql takes resolver classes as plain Function values.
@@ -39,4 +41,6 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   DashboardResolver,
   SchedulingResolver,
   WebhookEventResolver,
+  CompanyLifecycleResolver,
+  PrivacyResolver,
 ];
