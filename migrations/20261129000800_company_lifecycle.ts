@@ -16,7 +16,7 @@ export async function up(knex: Knex): Promise<void> {
       add column locale text not null default 'de-DE',
       add column transcript_retention_days integer not null default 90,
       add column recording_retention_days integer not null default 90,
-      add constraint companies_locale_format check (locale ~ '^[a-z]{2,3}(-[A-Z]{2})?$'),
+      add constraint companies_locale_format check (locale ~ '^[a-z]{2,3}(-[A-Z]{2}){0,1}$'),
       add constraint companies_transcript_retention check (transcript_retention_days between 1 and 3650),
       add constraint companies_recording_retention check (recording_retention_days between 1 and 3650)`);
   // An admin may change the company's retention periods (never its suspension).
