@@ -194,6 +194,7 @@ export async function createGraphQL(
               extensions: {
                 code: err.code,
                 ...(err.field ? { field: err.field } : {}),
+                ...(err.details ? { details: err.details } : {}),
                 requestId: requestIdOf(req),
                 http: { status: err.httpStatus },
               },
