@@ -15,7 +15,7 @@ const FUNCTIONS = [
   'platform_set_company_suspended(uuid, boolean, uuid)',
   'platform_audit(uuid, text, uuid, jsonb)',
   'platform_offboard_company(uuid, uuid)',
-  'webhook_defer_for_suspended(uuid, text, uuid)',
+  'lifecycle_defer_webhook_event(uuid, text, uuid)',
   'privacy_erase_customer_traces(uuid, text[])',
   'retention_purge_transcripts(integer)',
   'retention_purge_recordings(integer)',
@@ -163,7 +163,7 @@ export async function up(knex: Knex): Promise<void> {
   // Called by the webhook worker for a claimed event of a suspended company: the event goes back
   // to pending, uncounted, and waits (next_attempt_at = infinity) until the company is reactivated.
   await knex.raw(`
-    create function webhook_defer_for_suspended(p_id uuid, p_worker text, p_company uuid)
+    create function lifecycle_defer_webhook_event(p_id uuid, p_worker text, p_company uuid)
     returns boolean
     language plpgsql volatile security definer set search_path = pg_catalog, public as $$
     begin

@@ -12,7 +12,7 @@ export async function deferForSuspendedCompany(
   workerId: string,
   companyId: string,
 ): Promise<boolean> {
-  const { rows } = (await knex.raw('select webhook_defer_for_suspended(?, ?, ?) as deferred', [
+  const { rows } = (await knex.raw('select lifecycle_defer_webhook_event(?, ?, ?) as deferred', [
     eventId,
     workerId,
     companyId,
