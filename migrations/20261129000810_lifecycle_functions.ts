@@ -40,7 +40,9 @@ export async function up(knex: Knex): Promise<void> {
     $$`);
   await knex.raw(`grant delete on companies to ${PLATFORM}`);
   await knex.raw(`grant update (details, reason) on activity_logs to ${PLATFORM}`);
-  await knex.raw(`grant update (transcript, summary, recording_url, metadata) on calls to ${PLATFORM}`);
+  await knex.raw(
+    `grant update (transcript, summary, recording_url, metadata) on calls to ${PLATFORM}`,
+  );
 
   // A new company (the rest of it is created in its own tenant transaction).
   await knex.raw(`

@@ -16,7 +16,8 @@ const INVITABLE_ROLES = ['admin', 'manager', 'staff'] as const;
 const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
 const LOCALE = /^[a-z]{2,3}(-[A-Z]{2})?$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const INVITATION = /^inv_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_[A-Za-z0-9_-]{43}$/;
+const INVITATION =
+  /^inv_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_[A-Za-z0-9_-]{43}$/;
 
 export const sha256Hex = (value: string): string =>
   createHash('sha256').update(value).digest('hex');
@@ -203,10 +204,14 @@ export async function inviteUser(
   const roles = [...new Set(input.roles)];
   const unknown = roles.filter((r) => !(INVITABLE_ROLES as readonly string[]).includes(r));
   if (roles.length === 0 || unknown.length > 0) {
-    throw new AppError('BAD_USER_INPUT', `input.roles must be some of: ${INVITABLE_ROLES.join(', ')}`, {
-      field: 'input.roles',
-      details: { unknown },
-    });
+    throw new AppError(
+      'BAD_USER_INPUT',
+      `input.roles must be some of: ${INVITABLE_ROLES.join(', ')}`,
+      {
+        field: 'input.roles',
+        details: { unknown },
+      },
+    );
   }
   const { actor } = ctx;
   const mayGrantAll =

@@ -52,8 +52,7 @@ export async function offboardCompany(
       async (trx) => {
         await bindTenant(trx, companyId);
         const company = (await trx('companies').where({ id: companyId }).first()) as
-          | { id: string; slug: string; suspended_at: Date | null }
-          | undefined;
+          { id: string; slug: string; suspended_at: Date | null } | undefined;
         if (!company) throw new AppError('NOT_FOUND', 'Company not found', { field: 'companyId' });
         if (!company.suspended_at) {
           throw new AppError('CONFLICT', 'Suspend the company before offboarding it', {

@@ -136,13 +136,15 @@ export async function eraseCustomer(
       [c.id, needlesOf(c)],
     )) as { rows: { n: number }[] };
     rows.activity_logs_and_webhook_events = traced[0]?.n ?? 0;
-    rows.customers = await trx('customers').where({ id: c.id }).update({
-      name: ERASED_NAME,
-      phone_e164: null,
-      email: null,
-      preferred_language: null,
-      archived_at: trx.raw('coalesce(archived_at, now())'),
-    });
+    rows.customers = await trx('customers')
+      .where({ id: c.id })
+      .update({
+        name: ERASED_NAME,
+        phone_e164: null,
+        email: null,
+        preferred_language: null,
+        archived_at: trx.raw('coalesce(archived_at, now())'),
+      });
     // Written after the scrub, and naming nothing but the id.
     await ctx.audit({
       action: 'customer.erase',

@@ -107,7 +107,9 @@ export class OffboardingFile {
   sha256!: string;
 }
 
-@ObjectType({ description: 'What offboarding exported (to the server export directory) and deleted.' })
+@ObjectType({
+  description: 'What offboarding exported (to the server export directory) and deleted.',
+})
 export class OffboardingReport {
   @Field(() => ID)
   companyId!: string;
@@ -206,7 +208,11 @@ export class CompanyLifecycleResolver {
     @Ctx() { ctx, auth }: GraphQLContextValue,
   ): Promise<AuthPayload> {
     const meta = { ip: ctx.ip, requestId: ctx.requestId };
-    const { email, companySlug } = await acceptInvitation(ctx.deps, { token, name, password }, meta);
+    const { email, companySlug } = await acceptInvitation(
+      ctx.deps,
+      { token, name, password },
+      meta,
+    );
     return auth.login({ email, password, companySlug }, meta);
   }
 

@@ -53,13 +53,7 @@ const PURGE_MAX_BATCHES = 200;
 
 /** What one event turned into, for the counters and the caller. */
 export type EventOutcome =
-  | 'processed'
-  | 'ignored'
-  | 'unroutable'
-  | 'failed'
-  | 'dead'
-  | 'lost'
-  | 'deferred';
+  'processed' | 'ignored' | 'unroutable' | 'failed' | 'dead' | 'lost' | 'deferred';
 
 /** The delay before attempt `attempts + 1`: exponential with ±20 % jitter, so retries spread out. */
 export function backoffDelayMs(

@@ -44,7 +44,12 @@ test('each is SECURITY DEFINER, owned by app_platform, with a fixed search_path,
   };
   expect(rows.map((r) => r.name).sort()).toEqual([...FUNCTIONS].sort());
   for (const fn of rows) {
-    expect(fn).toMatchObject({ prosecdef: true, owner: 'app_platform', runtime: true, public: false });
+    expect(fn).toMatchObject({
+      prosecdef: true,
+      owner: 'app_platform',
+      runtime: true,
+      public: false,
+    });
     expect(fn.proconfig?.some((c) => c.startsWith('search_path='))).toBe(true);
   }
 });

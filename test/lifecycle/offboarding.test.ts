@@ -78,7 +78,11 @@ test('only a suspended company can be offboarded, only by a super admin', async 
   expect(byAdmin.errors?.[0].extensions?.code).toBe('FORBIDDEN');
   const active = await s.gql(OFFBOARD, { id: f.a.companyId }, { token: root });
   expect(active.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', field: 'companyId' });
-  const unknown = await s.gql(OFFBOARD, { id: '00000000-0000-4000-8000-000000000000' }, { token: root });
+  const unknown = await s.gql(
+    OFFBOARD,
+    { id: '00000000-0000-4000-8000-000000000000' },
+    { token: root },
+  );
   expect(unknown.errors?.[0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'companyId' });
   expect(readdirSync(exportDir)).toEqual([]);
 });
@@ -96,8 +100,12 @@ test('export everything, then zero rows of the company in every tenant table; ot
   const othersBefore = await Promise.all(
     [f.b.companyId, w.a.id, w.b.id].map((id) => snapshotCompany(s.t.superuser, f.catalog, id)),
   );
-  const companiesBefore = await s.t.superuser('companies').whereNot({ id: f.a.companyId }).orderBy('id');
-  const eventsBefore = await s.t.superuser('webhook_events')
+  const companiesBefore = await s.t
+    .superuser('companies')
+    .whereNot({ id: f.a.companyId })
+    .orderBy('id');
+  const eventsBefore = await s.t
+    .superuser('webhook_events')
     .whereNot({ resolved_company_id: f.a.companyId })
     .orderBy('id');
 
@@ -110,7 +118,10 @@ test('export everything, then zero rows of the company in every tenant table; ot
   // The export: one file per tenant table (and the company row and its webhook events), each with
   // exactly the rows the company had, with checksums that match, and a manifest.
   const byTable = new Map<string, { file: string; rows: number; sha256: string }>(
-    report.files.map((x: { table: string; file: string; rows: number; sha256: string }) => [x.table, x]),
+    report.files.map((x: { table: string; file: string; rows: number; sha256: string }) => [
+      x.table,
+      x,
+    ]),
   );
   for (const table of f.catalog.tenantTables) {
     expect([table, byTable.get(table)?.rows]).toEqual([table, before[table]]);
@@ -120,7 +131,10 @@ test('export everything, then zero rows of the company in every tenant table; ot
   for (const [table, entry] of byTable) {
     const body = readFileSync(path.join(report.directory, entry.file), 'utf8');
     expect([table, createHash('sha256').update(body).digest('hex')]).toEqual([table, entry.sha256]);
-    const lines = body.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const lines = body
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(entry.rows);
     if (table !== 'companies' && table !== 'webhook_events') {
       expect(lines.every((r) => r.company_id === f.a.companyId)).toBe(true);
@@ -137,9 +151,9 @@ test('export everything, then zero rows of the company in every tenant table; ot
   const after = await countRows(f.a.companyId);
   expect(Object.entries(after).filter(([, n]) => n !== 0)).toEqual([]);
   expect(await s.t.superuser('companies').where({ id: f.a.companyId })).toEqual([]);
-  expect(await s.t.superuser('webhook_events').where({ resolved_company_id: f.a.companyId })).toEqual(
-    [],
-  );
+  expect(
+    await s.t.superuser('webhook_events').where({ resolved_company_id: f.a.companyId }),
+  ).toEqual([]);
 
   // Everyone else is unchanged.
   const othersAfter = await Promise.all(
@@ -150,11 +164,15 @@ test('export everything, then zero rows of the company in every tenant table; ot
     companiesBefore,
   );
   expect(
-    await s.t.superuser('webhook_events').whereNot({ resolved_company_id: f.a.companyId }).orderBy('id'),
+    await s.t
+      .superuser('webhook_events')
+      .whereNot({ resolved_company_id: f.a.companyId })
+      .orderBy('id'),
   ).toEqual(eventsBefore);
 
   // Audited on the platform, where the entry outlives the company.
-  const audit = await s.t.superuser('platform_audit_log')
+  const audit = await s.t
+    .superuser('platform_audit_log')
     .where({ target_company_id: f.a.companyId, action: 'company.offboard' })
     .first();
   expect(audit.admin_id).toBe(w.superAdmin.id);

@@ -60,7 +60,9 @@ test('invitation, first sign-in and first booking of a new company', async () =>
   expect(JSON.stringify(stored)).not.toContain(invitation.token.slice(40));
 
   // Audited on the platform and in the company.
-  const platform = await s.t.superuser('platform_audit_log').where({ target_company_id: company.id });
+  const platform = await s.t
+    .superuser('platform_audit_log')
+    .where({ target_company_id: company.id });
   expect(platform.map((r) => r.action)).toEqual(['company.create']);
   expect(platform[0].admin_id).toBe(w.superAdmin.id);
   const branch = await s.t.superuser('branches').where({ company_id: company.id });
@@ -136,11 +138,14 @@ test('invitation, first sign-in and first booking of a new company', async () =>
     customerCreated: true,
   });
 
-  const log = await s.t.superuser('activity_logs')
+  const log = await s.t
+    .superuser('activity_logs')
     .where({ company_id: company.id })
     .orderBy('created_at')
     .pluck('action');
-  expect(log).toEqual(expect.arrayContaining(['company.create', 'user.accept_invitation', 'auth.login']));
+  expect(log).toEqual(
+    expect.arrayContaining(['company.create', 'user.accept_invitation', 'auth.login']),
+  );
 
   // The admin invites a manager, who joins the same way; a manager may invite only staff.
   const invited = await s.gql(
@@ -179,7 +184,8 @@ test('invitation, first sign-in and first booking of a new company', async () =>
 test('expired, revoked, forged and malformed invitations are refused with the token field', async () => {
   const created = await s.gql(CREATE, { input: input('salon-zwei') }, { token: root });
   const { company, invitation } = created.data!.createCompany;
-  await s.t.superuser('user_invitations')
+  await s.t
+    .superuser('user_invitations')
     .where({ id: invitation.id })
     .update({ expires_at: new Date(Date.now() - 1000) });
   const expired = await s.gql(ACCEPT, { t: invitation.token, n: 'Late', p: PASSWORD });

@@ -34,7 +34,8 @@ beforeAll(async () => {
   );
   expect(token.errors).toBeUndefined();
   apiTokenA = token.data!.createApiToken.token;
-  const [agent] = await s.t.superuser('retell_agents')
+  const [agent] = await s.t
+    .superuser('retell_agents')
     .insert({ company_id: w.a.id, agent_id: 'agent-alpha', name: 'Front desk' })
     .returning('id');
   await s.t.superuser('phone_numbers').insert({
@@ -82,7 +83,9 @@ test('suspended: users, API tokens, sign-in and refresh are refused; webhooks wa
     ),
   );
   // API token.
-  suspendedError(await s.gql('{ appointments(first: 5) { totalCount } }', {}, { token: apiTokenA }));
+  suspendedError(
+    await s.gql('{ appointments(first: 5) { totalCount } }', {}, { token: apiTokenA }),
+  );
   // Sign-in and refresh.
   suspendedError(await s.gql(LOGIN, { e: w.a.users.staff.email, p: PASSWORD }));
   suspendedError(
@@ -117,7 +120,8 @@ test('suspended: users, API tokens, sign-in and refresh are refused; webhooks wa
   );
   expect(res.status).toBeLessThan(300);
   const waiting = await waitFor(async () => {
-    const row = await s.t.superuser('webhook_events')
+    const row = await s.t
+      .superuser('webhook_events')
       .where({ dedupe_key: 'call-during-suspension:call_started' })
       .orWhereRaw("payload_raw like '%call-during-suspension%'")
       .first();
@@ -140,7 +144,11 @@ test('suspended: users, API tokens, sign-in and refresh are refused; webhooks wa
   expect(back.data?.reactivateCompany.suspendedAt).toBeNull();
   const me = await s.gql('{ me { name } }', {}, { token: adminA });
   expect(me.errors).toBeUndefined();
-  const viaToken = await s.gql('{ appointments(first: 5) { totalCount } }', {}, { token: apiTokenA });
+  const viaToken = await s.gql(
+    '{ appointments(first: 5) { totalCount } }',
+    {},
+    { token: apiTokenA },
+  );
   expect(viaToken.errors).toBeUndefined();
   const applied = await waitFor(async () => {
     const row = await s.t.superuser('webhook_events').where({ id: waiting.id }).first();
@@ -151,12 +159,14 @@ test('suspended: users, API tokens, sign-in and refresh are refused; webhooks wa
   expect(calls.map((c) => c.company_id)).toEqual([w.a.id]);
 
   // Audited on the platform and in the company.
-  const platform = await s.t.superuser('platform_audit_log')
+  const platform = await s.t
+    .superuser('platform_audit_log')
     .where({ target_company_id: w.a.id })
     .orderBy('created_at')
     .pluck('action');
   expect(platform).toEqual(['company.suspend', 'company.reactivate']);
-  const company = await s.t.superuser('activity_logs')
+  const company = await s.t
+    .superuser('activity_logs')
     .where({ company_id: w.a.id })
     .whereIn('action', ['company.suspend', 'company.reactivate'])
     .pluck('action');

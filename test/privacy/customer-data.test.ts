@@ -138,7 +138,8 @@ test('export: everything about the person, from every table that holds them', as
     'call.note',
     'customer.update',
   ]);
-  const audit = await s.t.superuser('activity_logs')
+  const audit = await s.t
+    .superuser('activity_logs')
     .where({ company_id: w.a.id, action: 'customer.export', subject_id: customerId })
     .first();
   expect(audit).toBeDefined();
@@ -205,12 +206,15 @@ test('erasure: no trace of name, phone or email in any text column; counts and s
   expect(found).toEqual([]);
 
   // Recordings are gone; the rows and the appointment history are kept.
-  const calls = await db('calls').where({ company_id: w.a.id }).whereIn('retell_call_id', ['call-zelda', 'call-zelda-unlinked']);
+  const calls = await db('calls')
+    .where({ company_id: w.a.id })
+    .whereIn('retell_call_id', ['call-zelda', 'call-zelda-unlinked']);
   expect(calls.map((c) => [c.recording_url, c.transcript])).toEqual([
     [null, null],
     [null, null],
   ]);
-  for (const t of Object.keys(before)) expect([t, await count(t)]).toEqual([t, before[t] + (t === 'activity_logs' ? 1 : 0)]);
+  for (const t of Object.keys(before))
+    expect([t, await count(t)]).toEqual([t, before[t] + (t === 'activity_logs' ? 1 : 0)]);
   const apptAfter = await db('appointments')
     .where({ company_id: w.a.id, customer_id: customerId })
     .select('starts_at', 'ends_at', 'status', 'service_id', 'staff_id');

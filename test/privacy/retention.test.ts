@@ -90,7 +90,8 @@ test('removes exactly what is due, skips locked rows, and counts what it removed
   const state = async () =>
     Object.fromEntries(
       (
-        await s.t.superuser('calls')
+        await s.t
+          .superuser('calls')
           .whereIn('retell_call_id', ['a-31', 'a-20', 'a-5', 'a-40-locked', 'b-91', 'b-60'])
           .select('retell_call_id', 'transcript', 'summary', 'recording_url', 'metadata')
       ).map((r) => [
