@@ -178,4 +178,7 @@ test('export everything, then zero rows of the company in every tenant table; ot
   expect(audit.admin_id).toBe(w.superAdmin.id);
   expect(audit.details.deleted.customers).toBeGreaterThanOrEqual(4);
   expect(tookMs).toBeLessThan(10_000);
+  console.log(
+    `offboarding: ${report.deletedRows} rows in ${report.files.length} files exported and deleted in ${tookMs} ms`,
+  );
 });
