@@ -1,4 +1,15 @@
-import { Arg, Ctx, Field, ID, InputType, Int, Mutation, ObjectType, Resolver } from 'type-graphql';
+import {
+  Arg,
+  Ctx,
+  Field,
+  ID,
+  InputType,
+  Int,
+  Mutation,
+  ObjectType,
+  Query,
+  Resolver,
+} from 'type-graphql';
 import {
   acceptInvitation,
   createCompany,
@@ -174,6 +185,16 @@ class RetentionInput {
 
 @Resolver()
 export class CompanyLifecycleResolver {
+  @Query(() => CompanyLifecycle, {
+    description: "The company's life-cycle state and retention periods.",
+  })
+  async companyLifecycle(@Ctx() { ctx }: GraphQLContext): Promise<CompanyLifecycle> {
+    ctx.requireCompanyId();
+    const row = (await (await ctx.trx())('companies').first()) as CompanyRow | undefined;
+    if (!row) throw new AppError('NOT_FOUND', 'Company not found');
+    return toLifecycle(row);
+  }
+
   @Mutation(() => CompanyOnboarding, {
     description:
       'Creates a company with its first branch and invites its first admin (super admin only).',

@@ -330,6 +330,7 @@ export const PERMISSIONS: IRuleTypeMap = {
 // Company life cycle and privacy: onboarding, suspension and offboarding are platform operations;
 // invitations follow user management; a person's export and erasure are for company admins.
 Object.assign(PERMISSIONS.Query as Record<string, unknown>, {
+  companyLifecycle: read('company'),
   exportCustomerData: adminOrSuperAdmin,
 });
 Object.assign(PERMISSIONS.Mutation as Record<string, unknown>, {

@@ -62,6 +62,16 @@ test('admins set the periods; bad values name their field; staff may not', async
     { token: staff },
   );
   expect(refused.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+  const read = await s.gql(
+    '{ companyLifecycle { transcriptRetentionDays recordingRetentionDays suspendedAt } }',
+    {},
+    { token: staff },
+  );
+  expect(read.data?.companyLifecycle).toEqual({
+    transcriptRetentionDays: 30,
+    recordingRetentionDays: 10,
+    suspendedAt: null,
+  });
   const b = await s.t.superuser('companies').where({ id: w.b.id }).first();
   expect([b.transcript_retention_days, b.recording_retention_days]).toEqual([90, 90]);
 });
