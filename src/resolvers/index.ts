@@ -17,6 +17,8 @@ import { StaffResolver, WorkingHourResolver } from './staff';
 import { UserResolver } from './user';
 import { SchedulingResolver } from './scheduling';
 import { WebhookEventResolver } from './webhook-event';
+import { CompanyLifecycleResolver } from './company-lifecycle';
+import { PrivacyResolver } from './privacy';
 
 /** Every resolver class of the schema. */
 // type-graphql takes resolver classes as plain Function values.
@@ -44,4 +46,6 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   ProviderCredentialResolver,
   RetellAgentResolver,
   PlatformAuditResolver,
+  CompanyLifecycleResolver,
+  PrivacyResolver,
 ];
