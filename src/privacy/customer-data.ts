@@ -63,12 +63,17 @@ async function activityOf(trx: Knex.Transaction, c: CustomerRow): Promise<unknow
     .orderBy('created_at');
 }
 
-/** Everything the company holds about one person, as one JSON document keyed by table. */
+/**
+ * Everything the company holds about one person, as one JSON document keyed by table. The export
+ * is a query, and a query's reads share a READ ONLY transaction; since every export is audited, it
+ * reads and writes its activity entry in a tenant transaction of its own, committed before the
+ * document is returned (no export without its entry).
+ */
 export async function exportCustomerData(
   ctx: RequestContext,
   customerId: string,
 ): Promise<Record<string, unknown>> {
-  return ctx.unitOfWork(async (trx) => {
+  return inTenantTransaction(ctx.deps.db.knex, ctx.requireCompanyId(), async (trx) => {
     const customer = await loadCustomer(trx, customerId);
     const out: Record<string, unknown> = {
       exportedAt: new Date().toISOString(),
@@ -79,13 +84,18 @@ export async function exportCustomerData(
       out[table] = await concerning(trx, table, customer).orderBy('created_at');
     }
     out.activity_logs = await activityOf(trx, customer);
-    await ctx.audit({
+    await ActivityLog.query(trx).insert({
+      actorType: actorType(ctx.actor),
+      actorId: actorId(ctx.actor),
       action: 'customer.export',
       subjectType: 'Customer',
       subjectId: customer.id,
+      reason: null,
       details: Object.fromEntries(
         [...CUSTOMER_TABLES, 'activity_logs'].map((t) => [t, (out[t] as unknown[]).length]),
       ),
+      requestId: ctx.requestId,
+      ip: ctx.ip ?? null,
     });
     ctx.deps.metrics.privacyOperations.inc({ operation: 'customer_export' });
     return out;
