@@ -113,10 +113,10 @@ async function authenticateAccessToken(deps: AppDeps, token: string): Promise<Au
       typeof claims.ims === 'number' && Number.isFinite(claims.ims)
         ? claims.ims
         : (claims.iat ?? 0) * 1000;
-    const { rows } = (await deps.db.platform.raw('select auth_platform_admin_status(?, ?) as status', [
-      claims.sub,
-      new Date(issuedMs),
-    ])) as { rows: { status: string }[] };
+    const { rows } = (await deps.db.platform.raw(
+      'select auth_platform_admin_status(?, ?) as status',
+      [claims.sub, new Date(issuedMs)],
+    )) as { rows: { status: string }[] };
     const status = rows[0]?.status ?? 'unknown_admin';
     if (status !== 'active') throw refuseAccess(deps, status);
     return { actor: { kind: 'platform_admin', adminId: claims.sub }, companyId: null };

@@ -13,10 +13,9 @@ export async function deferForSuspendedCompany(
   workerId: string,
   companyId: string,
 ): Promise<boolean> {
-  const { rows } = (await platform.raw('select lifecycle_defer_webhook_event(?, ?, ?) as deferred', [
-    eventId,
-    workerId,
-    companyId,
-  ])) as { rows: { deferred: boolean }[] };
+  const { rows } = (await platform.raw(
+    'select lifecycle_defer_webhook_event(?, ?, ?) as deferred',
+    [eventId, workerId, companyId],
+  )) as { rows: { deferred: boolean }[] };
   return rows[0]?.deferred === true;
 }

@@ -327,8 +327,9 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
     }
     if (binding) {
       // Best effort: the event is stored; a failed bookkeeping write must not fail the delivery.
-      markCredentialUsed(db.platform, binding.credentialId, binding.companyId).catch((err: unknown) =>
-        log.warn({ err, credentialId: binding.credentialId }, 'credential last use not recorded'),
+      markCredentialUsed(db.platform, binding.credentialId, binding.companyId).catch(
+        (err: unknown) =>
+          log.warn({ err, credentialId: binding.credentialId }, 'credential last use not recorded'),
       );
     }
     options.onStored?.();

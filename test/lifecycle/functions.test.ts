@@ -78,9 +78,9 @@ test('the runtime role cannot execute them; the erasure function acts only in th
       ['someone'],
     ]),
   ).rejects.toMatchObject({ code: '42501' });
-  await expect(t.db.knex.raw('select * from retention_purge_transcripts(10)')).rejects.toMatchObject(
-    { code: '42501' },
-  );
+  await expect(
+    t.db.knex.raw('select * from retention_purge_transcripts(10)'),
+  ).rejects.toMatchObject({ code: '42501' });
   await expect(
     t.db.platform.raw('select privacy_erase_customer_traces(gen_random_uuid(), ?::text[])', [
       ['someone'],

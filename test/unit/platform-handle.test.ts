@@ -12,7 +12,8 @@ const ALLOWED: Record<string, string> = {
   'src/auth/authenticate.ts': "platform audit entry of a super admin's switch into a company",
   'src/companies/lifecycle.service.ts':
     "company creation and suspension (platform functions, platform audit), a super admin's invitation (platform audit), the company status check at sign-in, refresh and invitation acceptance",
-  'src/companies/offboarding.ts': 'offboarding: export and platform_offboard_company (super admins only)',
+  'src/companies/offboarding.ts':
+    'offboarding: export and platform_offboard_company (super admins only)',
   'src/observability/db.ts': 'cross-tenant aggregates for the metrics gauges',
   'src/privacy/customer-data.ts':
     "customer erasure: privacy_erase_customer_traces empties the company's stored webhook payloads, in one transaction bound to the company",

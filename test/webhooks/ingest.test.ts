@@ -255,9 +255,13 @@ describe('ingest', () => {
     const before = await eventCount();
     expect((await postRetell(server.url, 'not json')).status).toBe(400);
     expect((await postRetell(server.url, '{"call":{}}')).status).toBe(400);
-    expect((await postCalcom(server.url, '[]', { endpoint: co.calcomEndpointId })).status).toBe(400);
+    expect((await postCalcom(server.url, '[]', { endpoint: co.calcomEndpointId })).status).toBe(
+      400,
+    );
     // A retry of the same bytes is the same delivery: one row.
-    expect((await postCalcom(server.url, '[]', { endpoint: co.calcomEndpointId })).status).toBe(400);
+    expect((await postCalcom(server.url, '[]', { endpoint: co.calcomEndpointId })).status).toBe(
+      400,
+    );
     expect(await eventCount()).toBe(before + 3);
     const rows = await t
       .superuser('webhook_events')
