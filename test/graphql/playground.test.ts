@@ -113,6 +113,7 @@ test('off by default in production: no /playground, and /graphql does not redire
     DATABASE_PLATFORM_URL: 'postgres://app_platform_client@db/app',
     JWT_SECRET: 'x'.repeat(40),
     METRICS_TOKEN: 'metrics-secret',
+    CREDENTIAL_ENCRYPTION_KEYS: `prod:${Buffer.alloc(32, 7).toString('base64')}`,
   });
   expect(production.playground).toBe(false);
   const off = await startTestServer({ playground: production.playground });

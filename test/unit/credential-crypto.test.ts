@@ -87,6 +87,8 @@ test('configuration: a development key outside production, required in productio
   const prod = {
     NODE_ENV: 'production',
     DATABASE_URL: 'postgres://app@db/app',
+    DATABASE_RUNTIME_URL: 'postgres://app_runtime@db/app',
+    DATABASE_PLATFORM_URL: 'postgres://app_platform_client@db/app',
     JWT_SECRET: 'x'.repeat(40),
     METRICS_TOKEN: 'metrics-secret',
   };
