@@ -87,8 +87,8 @@ export class NodeResolver {
       throw new AppError('BAD_USER_INPUT', 'ids may hold at most 100 ids', { field: 'ids' });
     }
     // Every id is checked before the first one is loaded: a bad one costs no SQL.
-    const decoded = ids.map((id, i) => decodeNodeId(id, `ids.${i}`));
-    return Promise.all(decoded.map((d, i) => loadNode(ctx, d, `ids.${i}`)));
+    const decoded = ids.map((id, i) => decodeNodeId(id, `ids[${i}]`));
+    return Promise.all(decoded.map((d, i) => loadNode(ctx, d, `ids[${i}]`)));
   }
 }
 

@@ -349,7 +349,7 @@ const idTargets: IdTarget[] = [
   {
     name: 'nodes(ids)',
     query: 'query($x: ID!, $ok: ID!) { nodes(ids: [$ok, $x]) { id } }',
-    field: 'ids.1',
+    field: 'ids[1]',
     wrongType: () => globalId('Secret', w.a.id, randomUUID()),
   },
   {
