@@ -13,6 +13,7 @@ import { createWebhookModule } from './webhooks';
 import { authenticateRequest } from './auth/authenticate';
 import { setTenantFilterEnabled } from './tenancy/switches';
 import { seedDemoData } from './seed/demo';
+import { RetentionJob } from './privacy/retention-job';
 
 /** Something that runs beside the HTTP server (the webhook worker, for example). */
 export interface BackgroundService {
@@ -91,6 +92,9 @@ export async function createApp(deps: AppDeps): Promise<{
   });
   app.use(webhooks.router);
   services.push(webhooks.worker);
+  if (config.retentionIntervalMs > 0) {
+    services.push(new RetentionJob(deps, { intervalMs: config.retentionIntervalMs }));
+  }
   mountMetrics(app, deps, services);
   const graphql = await createGraphQL(deps, [createGraphqlMetricsPlugin(deps)]);
   app.use(graphql.router);

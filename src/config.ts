@@ -46,6 +46,10 @@ export interface Config {
   webhookRateLimitPerMinute: number;
   voiceAgentToken?: string;
   voiceAgentAllowedIps: string[];
+  /** Where offboarding writes a company's export (one NDJSON file per table and a manifest). */
+  exportDir: string;
+  /** How often the retention job runs; 0 turns it off in this process. */
+  retentionIntervalMs: number;
   /** Limits of the GraphQL API against expensive or hostile queries; see docs/api-limits.md. */
   graphqlLimits: GraphqlLimitsConfig;
 }
@@ -308,6 +312,8 @@ export function loadConfig(
     voiceAgentToken: env.VOICE_AGENT_TOKEN || undefined,
     voiceAgentAllowedIps: list('VOICE_AGENT_ALLOWED_IPS'),
     graphqlLimits,
+    exportDir: env.EXPORT_DIR || path.resolve('.data', 'exports'),
+    retentionIntervalMs: int('RETENTION_INTERVAL_MS', 3600_000, 0, 7 * 86400_000),
   };
   if (production && config.metricsToken === undefined && config.metricsPort === undefined) {
     problems.push('set METRICS_TOKEN or METRICS_PORT in production so /metrics is not public');

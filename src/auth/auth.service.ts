@@ -8,6 +8,7 @@ import { MemorySignInLimiter, type SignInLimiter } from '../security/sign-in-lim
 import { inTenantTransaction } from '../tenancy/tenant-binding';
 import type { Knex } from 'knex';
 import { checkPasswordPolicy, hashPassword, verifyDummy, verifyPassword } from './password';
+import { assertCompanyActive } from '../companies/lifecycle.service';
 import { SCOPES, type Scope } from './permissions';
 import {
   newApiToken,
@@ -147,6 +148,7 @@ export class AuthService {
     }
 
     const companyId = matched.company_id as string;
+    await assertCompanyActive(this.deps, companyId);
     return inTenantTransaction(this.deps.db.knex, companyId, async (trx) => {
       const user = await User.query(trx).findById(matched.account_id);
       if (!user) throw new AppError('UNAUTHENTICATED', INVALID_CREDENTIALS);
@@ -179,6 +181,7 @@ export class AuthService {
       return new AppError('UNAUTHENTICATED', 'Invalid or expired refresh token');
     };
     if (!parsed) throw invalid('malformed_refresh_token');
+    await assertCompanyActive(this.deps, parsed.companyId);
     const outcome = await inTenantTransaction(this.deps.db.knex, parsed.companyId, async (trx) => {
       const session = await UserSession.query(trx).findById(parsed.sessionId).forUpdate();
       if (!session || !safeEqualHex(session.tokenHash, parsed.secretHash)) {

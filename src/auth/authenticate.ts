@@ -75,7 +75,20 @@ const ACCESS_REFUSALS: Record<string, string> = {
   unknown_admin: 'Invalid or expired access token',
 };
 
+/**
+ * A suspended company's users and API tokens are refused on every request, FORBIDDEN with reason
+ * COMPANY_SUSPENDED (super admins are exempt, so they can inspect, export and offboard it). The
+ * answer comes from the same statement as the liveness check, not from a second one.
+ */
+function refuseSuspended(deps: AppDeps): AppError {
+  deps.metrics.companySuspendedRefusals.inc();
+  return new AppError('FORBIDDEN', 'This company is suspended', {
+    details: { reason: 'COMPANY_SUSPENDED' },
+  });
+}
+
 function refuseAccess(deps: AppDeps, status: string): AppError {
+  if (status === 'company_suspended') return refuseSuspended(deps);
   deps.metrics.authFailures.inc({ reason: `access_token_${status}` });
   return new AppError('UNAUTHENTICATED', ACCESS_REFUSALS[status] ?? 'Invalid access token', {
     details: { reason: status.toUpperCase() },
@@ -85,7 +98,7 @@ function refuseAccess(deps: AppDeps, status: string): AppError {
 /**
  * A valid signature is not enough: one indexed lookup (a SECURITY DEFINER function, since the
  * tenant transaction is not open yet) checks that the session is still live, the user enabled and
- * the company not archived, or that the platform admin still exists and is enabled. Logout,
+ * the company neither archived nor suspended, or that the platform admin still exists and is enabled. Logout,
  * disabling a user, a password change and archiving a company therefore take effect at once. The
  * roles come from the same lookup, so a role change does too.
  */
@@ -152,11 +165,15 @@ async function authenticateApiToken(deps: AppDeps, token: string): Promise<Authe
         trx.raw(
           '(select c.archived_at is not null from companies c where c.id = api_tokens.company_id) as company_archived',
         ),
-      )) as (ApiToken & { companyArchived?: boolean }) | undefined;
+        trx.raw(
+          '(select c.suspended_at is not null from companies c where c.id = api_tokens.company_id) as company_suspended',
+        ),
+      )) as (ApiToken & { companyArchived?: boolean; companySuspended?: boolean }) | undefined;
     if (!found || found.revokedAt || (found.expiresAt && found.expiresAt <= new Date())) {
       return found ? { invalid: true as const } : undefined;
     }
     if (found.companyArchived) return { archived: true as const };
+    if (found.companySuspended) return { suspended: true as const };
     // last_used_at is kept to the minute so a busy token does not write on every request.
     if (!found.lastUsedAt || Date.now() - found.lastUsedAt.getTime() > API_TOKEN_TOUCH_MS) {
       await ApiToken.query(trx).findById(found.id).patch({ lastUsedAt: new Date() });
@@ -171,6 +188,7 @@ async function authenticateApiToken(deps: AppDeps, token: string): Promise<Authe
       details: { reason: 'COMPANY_ARCHIVED' },
     });
   }
+  if ('suspended' in row) throw refuseSuspended(deps);
   const scopes = row.scopes.filter((s): s is (typeof SCOPES)[number] =>
     (SCOPES as readonly string[]).includes(s),
   );

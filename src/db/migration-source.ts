@@ -22,6 +22,8 @@ import * as platformClientRole from '../../migrations/20261129000500_1_platform_
 import * as platformAuditLog from '../../migrations/20261129000500_2_platform_audit_log';
 import * as webhookRejected from '../../migrations/20261129000600_webhook_rejected';
 import * as companyApiPoints from '../../migrations/20261129000700_company_api_points';
+import * as companyLifecycle from '../../migrations/20261129000800_company_lifecycle';
+import * as lifecycleFunctions from '../../migrations/20261129000810_lifecycle_functions';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -57,6 +59,8 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261129000500_2_platform_audit_log', platformAuditLog],
   ['20261129000600_webhook_rejected', webhookRejected],
   ['20261129000700_company_api_points', companyApiPoints],
+  ['20261129000800_company_lifecycle', companyLifecycle],
+  ['20261129000810_lifecycle_functions', lifecycleFunctions],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

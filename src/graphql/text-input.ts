@@ -23,7 +23,7 @@ import {
 /**
  * Checks every text a client sends through GraphQL before any resolver sees it: each String and
  * ID argument and input field (and the strings inside JSON arguments), however deeply nested, is
- * refused with BAD_USER_INPUT naming its path (`input.name`, `ids[2]`) when it holds NUL, an
+ * refused with BAD_USER_INPUT naming its path (`input.name`, `ids.2`) when it holds NUL, an
  * unpaired surrogate, a control character in a single-line field, or is longer than its field's
  * limit (`MULTI_LINE_FIELDS` allow line breaks and 10,000 characters, the rest 1,000).
  *

@@ -10,6 +10,7 @@ export { TimeOff } from './TimeOff';
 export { User } from './User';
 export { UserSession } from './UserSession';
 export { ApiToken } from './ApiToken';
+export { UserInvitation } from './UserInvitation';
 export { UserPreference } from './UserPreference';
 export { Customer } from './Customer';
 export { CustomerNote } from './CustomerNote';

@@ -275,6 +275,30 @@ export function createMetrics() {
     help: 'GraphQL requests let through unmetered because the points bucket store (Redis) could not be reached.',
     registers: [registry],
   });
+  const companySuspendedRefusals = new Counter({
+    name: 'app_company_suspended_refusals_total',
+    help: 'Requests refused because their company is suspended.',
+    registers: [registry],
+  });
+  const retentionRemoved = new Counter({
+    name: 'app_retention_removed_total',
+    help: 'Call transcripts and recordings removed by the retention job, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  const retentionRuns = new Counter({
+    name: 'app_retention_runs_total',
+    help: 'Runs of the retention job, by outcome (ok, error).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  for (const kind of ['transcript', 'recording']) retentionRemoved.inc({ kind }, 0);
+  const privacyOperations = new Counter({
+    name: 'app_privacy_operations_total',
+    help: 'Privacy and life-cycle operations: customer exports and erasures, company offboardings.',
+    labelNames: ['operation'] as const,
+    registers: [registry],
+  });
   const collectorErrors = new Counter({
     name: 'app_metrics_collector_errors_total',
     help: 'Scrape-time gauges that could not be read, by collector.',
@@ -324,6 +348,10 @@ export function createMetrics() {
     superAdminTenantSwitches,
     tenantScopeBypasses,
     webhookSignatureRejections,
+    companySuspendedRefusals,
+    retentionRemoved,
+    retentionRuns,
+    privacyOperations,
   };
 }
 

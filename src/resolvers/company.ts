@@ -15,7 +15,7 @@ import { checkPasswordPolicy, hashPassword } from '../auth/password';
 import { actorId } from '../context/actor';
 import { translateDbError } from '../db/errors';
 import { AppError } from '../errors/app-error';
-import { optionalText, requiredText } from '../services/crud';
+import { requiredText } from '../services/crud';
 import { checkRegion } from '../services/phone';
 import { writePlatformAudit } from '../services/platform-audit';
 import { checkTimezone } from '../services/timezone';

@@ -18,6 +18,8 @@ import { UserResolver } from './user';
 import { SchedulingResolver } from './scheduling';
 import { WebhookEventResolver } from './webhook-event';
 import { RateLimitResolver } from './rate-limit';
+import { CompanyLifecycleResolver } from './company-lifecycle';
+import { PrivacyResolver } from './privacy';
 
 /** Every resolver class of the schema. */
 // type-graphql takes resolver classes as plain Function values.
@@ -46,4 +48,6 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   RetellAgentResolver,
   PlatformAuditResolver,
   RateLimitResolver,
+  CompanyLifecycleResolver,
+  PrivacyResolver,
 ];

@@ -388,3 +388,41 @@ Object.assign(PERMISSIONS, {
   ]),
   CompanyApiLimit: allowFields(['pointsPerWindow', 'effectivePointsPerWindow', 'windowSeconds']),
 });
+// Company life cycle and privacy: onboarding, suspension and offboarding are platform operations;
+// invitations follow user management; a person's export and erasure are for company admins.
+Object.assign(PERMISSIONS.Query as Record<string, unknown>, {
+  companyLifecycle: read('company'),
+  exportCustomerData: adminOrSuperAdmin,
+});
+Object.assign(PERMISSIONS.Mutation as Record<string, unknown>, {
+  createCompany: superAdmin,
+  suspendCompany: superAdmin,
+  reactivateCompany: superAdmin,
+  offboardCompany: superAdmin,
+  inviteUser: write('users'),
+  acceptInvitation: allow,
+  updateRetention: write('company'),
+  eraseCustomer: adminOrSuperAdmin,
+});
+Object.assign(PERMISSIONS, {
+  CompanyLifecycle: allowFields([
+    'id',
+    'slug',
+    'locale',
+    'suspendedAt',
+    'transcriptRetentionDays',
+    'recordingRetentionDays',
+  ]),
+  Invitation: allowFields(['id', 'email', 'roles', 'expiresAt', 'token']),
+  CompanyOnboarding: allowFields(['company', 'invitation']),
+  OffboardingFile: allowFields(['table', 'file', 'rows', 'sha256']),
+  OffboardingReport: allowFields([
+    'companyId',
+    'slug',
+    'directory',
+    'manifestSha256',
+    'deletedRows',
+    'files',
+  ]),
+  CustomerErasure: allowFields(['customerId', 'rows']),
+});

@@ -1,5 +1,10 @@
 import { Arg, Ctx, Field, ID, Int, ObjectType, Query, Resolver } from 'type-graphql';
-import { connectionOf, pageSize, type ConnectionResult } from '../graphql/connection';
+import {
+  connectionOf,
+  KEYSET_CONNECTIONS,
+  pageSize,
+  type ConnectionResult,
+} from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import {
   countPlatformAudit,
@@ -47,6 +52,9 @@ export const PlatformAuditEntryConnection = connectionOf(
   'PlatformAuditEntry',
   { keyset: false },
 ).Connection;
+// Its cursors are the platform trail's own (at, id), checked by listPlatformAudit before any SQL,
+// not the tenant keyset cursors the schema checks up front for the other connections.
+KEYSET_CONNECTIONS.delete('PlatformAuditEntryConnection');
 
 @Resolver(() => PlatformAuditEntryType)
 export class PlatformAuditResolver {

@@ -15,6 +15,7 @@ import {
 } from './inbox';
 import { applyRetellCallEvent, isRetellCallEvent, type EffectResult } from './retell-effects';
 import { routeCalcomBooking, routeRetellCall, type Route } from './routing';
+import { deferForSuspendedCompany } from '../companies/webhook-deferral';
 
 export interface WebhookWorkerOptions {
   /** How often to look for due events when idle. */
@@ -51,7 +52,8 @@ const PURGE_BATCH = 1000;
 const PURGE_MAX_BATCHES = 200;
 
 /** What one event turned into, for the counters and the caller. */
-export type EventOutcome = 'processed' | 'ignored' | 'unroutable' | 'failed' | 'dead' | 'lost';
+export type EventOutcome =
+  'processed' | 'ignored' | 'unroutable' | 'failed' | 'dead' | 'lost' | 'deferred';
 
 /** The delay before attempt `attempts + 1`: exponential with ±20 % jitter, so retries spread out. */
 export function backoffDelayMs(
@@ -222,6 +224,10 @@ export class WebhookWorker implements BackgroundService {
       return 'ignored';
     }
     setCompany(plan.companyId);
+    // A suspended company's events stay stored, unapplied, until it is reactivated.
+    if (await deferForSuspendedCompany(db.platform, event.id, workerId, plan.companyId)) {
+      return 'deferred';
+    }
     const result = await runInContext(
       {
         // The effect and the event's completion commit in one transaction, so it runs on the

@@ -39,7 +39,7 @@ describe('permission rules cover the schema', () => {
     }
   });
 
-  test('only sign-in and token refresh are open to anonymous callers', () => {
+  test('only sign-in, token refresh and accepting an invitation are open to anonymous callers', () => {
     const open = [
       ...Object.entries(rules.Query)
         .filter(([, r]) => r === allow)
@@ -48,6 +48,11 @@ describe('permission rules cover the schema', () => {
         .filter(([, r]) => r === allow)
         .map(([f]) => `Mutation.${f}`),
     ];
-    expect(open.sort()).toEqual(['Mutation.login', 'Mutation.refreshToken']);
+    // acceptInvitation is authorised by its single-use invitation token.
+    expect(open.sort()).toEqual([
+      'Mutation.acceptInvitation',
+      'Mutation.login',
+      'Mutation.refreshToken',
+    ]);
   });
 });

@@ -23,7 +23,7 @@ import { createWorld, globalId, type World } from '../helpers/world';
 const BASE: Record<string, string> = {
   AuthPayload: 'accessToken accessTokenExpiresAt refreshToken refreshTokenExpiresAt',
   Company: 'createdAt currency defaultRegion id name slug timezone',
-  Mutation: 'login logout refreshToken',
+  Mutation: 'acceptInvitation login logout refreshToken',
   Query: 'company me node nodes rateLimit',
   RateLimit: 'cost limit maxOperationCost remaining resetAt scope used windowSeconds',
   Viewer: 'actorType company email name roles scopes user',

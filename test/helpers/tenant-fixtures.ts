@@ -264,6 +264,13 @@ export const FIXTURE_VALUES: Record<string, (n: number, label: string) => Record
       secret_key_id: 'fixture',
       secret_ciphertext: Buffer.alloc(29, n % 256),
     }),
+    user_invitations: (n, l) => ({
+      email: `invitee${n}@${l}.test`,
+      roles: '{manager}',
+      token_hash: `${l}-invitation-${n}`,
+      expires_at: at(7, 0),
+      invited_by_type: 'platform_admin',
+    }),
   };
 
 /** A value for a NOT NULL column without default that FIXTURE_VALUES does not set. */

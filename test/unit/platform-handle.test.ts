@@ -11,7 +11,14 @@ const ALLOWED: Record<string, string> = {
     'sign-in: login candidates across companies, platform admin last login',
   'src/auth/authenticate.ts': "platform audit entry of a super admin's switch into a company",
   'src/graphql/limits/runtime.ts': "companies' GraphQL points limits (a platform setting)",
+  'src/companies/lifecycle.service.ts':
+    "company creation and suspension (platform functions, platform audit), a super admin's invitation (platform audit), the company status check at sign-in, refresh and invitation acceptance",
+  'src/companies/offboarding.ts':
+    'offboarding: export and platform_offboard_company (super admins only)',
   'src/observability/db.ts': 'cross-tenant aggregates for the metrics gauges',
+  'src/privacy/customer-data.ts':
+    "customer erasure: privacy_erase_customer_traces empties the company's stored webhook payloads, in one transaction bound to the company",
+  'src/privacy/retention-job.ts': 'retention purge of transcripts and recordings across companies',
   'src/resolvers/company.ts': 'companies list and createPlatformAdmin (super admins only)',
   'src/resolvers/platform-audit.ts': 'platformAuditLog (super admins only)',
   'src/resolvers/rate-limit.ts':
