@@ -18,6 +18,9 @@ import * as providerCredentials from '../../migrations/20261129000200_provider_c
 import * as webhookCredentialBinding from '../../migrations/20261129000210_webhook_credential_binding';
 import * as platformTelephonyRegistry from '../../migrations/20261129000220_platform_telephony_registry';
 import * as webhookRejected from '../../migrations/20261129000600_webhook_rejected';
+import * as voiceAgentSettings from '../../migrations/20261129000900_voice_agent_settings';
+import * as voiceFunctionCalls from '../../migrations/20261129000910_voice_function_calls';
+import * as voiceIdempotency from '../../migrations/20261129000920_voice_idempotency';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -49,6 +52,9 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261129000210_webhook_credential_binding', webhookCredentialBinding],
   ['20261129000220_platform_telephony_registry', platformTelephonyRegistry],
   ['20261129000600_webhook_rejected', webhookRejected],
+  ['20261129000900_voice_agent_settings', voiceAgentSettings],
+  ['20261129000910_voice_function_calls', voiceFunctionCalls],
+  ['20261129000920_voice_idempotency', voiceIdempotency],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {
