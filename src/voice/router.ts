@@ -113,7 +113,10 @@ type Outcome = 'ok' | 'refused' | 'invalid' | 'limited' | 'error';
  * Without an endpoint id the platform's Retell keys verify the signature; with one, only that
  * company's Retell credential does.
  */
-export function createVoiceRouter(deps: AppDeps, options: VoiceRouterOptions): Router {
+export function createVoiceRouter(
+  deps: AppDeps,
+  options: VoiceRouterOptions,
+): Router & { close(): Promise<void> } {
   const { config, db, metrics } = deps;
   const log = deps.logger.child({ component: 'voice' });
   const now = options.now ?? Date.now;
