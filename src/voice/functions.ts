@@ -91,7 +91,8 @@ function text(value: unknown, max = 200): string | null {
 
 /** First of several argument names that is present (the agent's LLM is not always consistent). */
 function arg(args: Record<string, unknown>, ...names: string[]): unknown {
-  for (const n of names) if (args[n] !== undefined && args[n] !== null && args[n] !== '') return args[n];
+  for (const n of names)
+    if (args[n] !== undefined && args[n] !== null && args[n] !== '') return args[n];
   return undefined;
 }
 
@@ -122,7 +123,13 @@ async function bookableServices(ctx: RequestContext): Promise<ServiceRow[]> {
     )
     .orderBy('s.name')
     .select<
-      { id: string; name: string; duration_minutes: number; price_cents: number; currency: string }[]
+      {
+        id: string;
+        name: string;
+        duration_minutes: number;
+        price_cents: number;
+        currency: string;
+      }[]
     >('s.id', 's.name', 's.duration_minutes', 's.price_cents', 's.currency');
   const out = rows.map((r) => ({
     id: r.id,
@@ -184,8 +191,14 @@ async function resolveService(input: FunctionInput): Promise<Found<ServiceRow>> 
       'invalid',
       say(
         lang,
-        `Die Leistung „${wanted}“ bieten wir leider nicht an. Möglich sind zum Beispiel ${spokenList(near.map((s) => s.name), lang)}.`,
-        `Sorry, we don't offer "${wanted}". We do offer, for example, ${spokenList(near.map((s) => s.name), lang)}.`,
+        `Die Leistung „${wanted}“ bieten wir leider nicht an. Möglich sind zum Beispiel ${spokenList(
+          near.map((s) => s.name),
+          lang,
+        )}.`,
+        `Sorry, we don't offer "${wanted}". We do offer, for example, ${spokenList(
+          near.map((s) => s.name),
+          lang,
+        )}.`,
       ),
       { field: 'service', alternatives: near },
     ),
@@ -266,8 +279,10 @@ function timeOfDay(value: unknown): TimeOfDay | null | 'bad' {
   const t = text(value);
   if (!t) return null;
   const k = fold(t);
-  if (/^(morning|vormittag|vormittags|morgens|fruh|frueh)$/.test(k)) return { kind: 'part', from: 0, to: 12 * 60 };
-  if (/^(afternoon|nachmittag|nachmittags|mittag|mittags)$/.test(k)) return { kind: 'part', from: 12 * 60, to: 17 * 60 };
+  if (/^(morning|vormittag|vormittags|morgens|fruh|frueh)$/.test(k))
+    return { kind: 'part', from: 0, to: 12 * 60 };
+  if (/^(afternoon|nachmittag|nachmittags|mittag|mittags)$/.test(k))
+    return { kind: 'part', from: 12 * 60, to: 17 * 60 };
   if (/^(evening|abend|abends)$/.test(k)) return { kind: 'part', from: 17 * 60, to: 24 * 60 };
   const m = /^(\d{1,2})(?::(\d{2}))?$/.exec(t.replace(/\s*(uhr|h)$/i, ''));
   if (m && Number(m[1]) < 24 && Number(m[2] ?? 0) < 60) {
@@ -284,7 +299,8 @@ function localDate(value: unknown, zone: string, now: Date): DateTime | null | '
   const k = fold(t);
   if (k === 'today' || k === 'heute') return today;
   if (k === 'tomorrow' || k === 'morgen') return today.plus({ days: 1 });
-  if (k === 'ubermorgen' || k === 'uebermorgen' || k === 'day after tomorrow') return today.plus({ days: 2 });
+  if (k === 'ubermorgen' || k === 'uebermorgen' || k === 'day after tomorrow')
+    return today.plus({ days: 2 });
   const dt = DateTime.fromISO(t, { zone, setZone: false });
   if (!dt.isValid) return 'bad';
   return dt.setZone(zone).startOf('day');
@@ -292,7 +308,9 @@ function localDate(value: unknown, zone: string, now: Date): DateTime | null | '
 
 /** A start time: ISO with offset, or local 'YYYY-MM-DDTHH:MM' in the company's zone. */
 function startTime(args: Record<string, unknown>, zone: string): Date | null | 'bad' {
-  const raw = text(arg(args, 'start', 'starts_at', 'startsAt', 'start_time', 'new_start', 'datetime'));
+  const raw = text(
+    arg(args, 'start', 'starts_at', 'startsAt', 'start_time', 'new_start', 'datetime'),
+  );
   const date = text(arg(args, 'date'));
   const time = text(arg(args, 'time'));
   let t = raw;
@@ -411,12 +429,22 @@ async function alternativesNear(
 
 function suggestionText(list: Suggestion[], lang: Language): string {
   if (list.length === 0) {
-    return say(lang, 'In den nächsten Tagen ist leider nichts frei.', 'There is nothing free in the next few days.');
+    return say(
+      lang,
+      'In den nächsten Tagen ist leider nichts frei.',
+      'There is nothing free in the next few days.',
+    );
   }
   return say(
     lang,
-    `Frei wäre ${spokenList(list.map((s) => s.spoken), lang)}.`,
-    `I could offer ${spokenList(list.map((s) => s.spoken), lang)}.`,
+    `Frei wäre ${spokenList(
+      list.map((s) => s.spoken),
+      lang,
+    )}.`,
+    `I could offer ${spokenList(
+      list.map((s) => s.spoken),
+      lang,
+    )}.`,
   );
 }
 
@@ -434,28 +462,68 @@ async function explain(
   let outcome: Outcome = 'refused';
   let withAlternatives = false;
   if (reason === 'SLOT_TAKEN') {
-    message = say(lang, 'Dieser Termin ist leider gerade vergeben worden.', 'Sorry, that time has just been taken.');
+    message = say(
+      lang,
+      'Dieser Termin ist leider gerade vergeben worden.',
+      'Sorry, that time has just been taken.',
+    );
     withAlternatives = true;
   } else if (rule === 'availability.workingHours' || rule === 'availability.timeOff') {
-    message = say(lang, 'Zu dieser Zeit haben wir leider nicht geöffnet oder niemand ist frei.', "Sorry, we're closed or no one is available at that time.");
+    message = say(
+      lang,
+      'Zu dieser Zeit haben wir leider nicht geöffnet oder niemand ist frei.',
+      "Sorry, we're closed or no one is available at that time.",
+    );
     withAlternatives = true;
   } else if (rule === 'booking.minNoticeHours') {
-    message = say(lang, `Termine brauchen mindestens ${err.details?.limit} Stunden Vorlauf.`, `Appointments need at least ${err.details?.limit} hours' notice.`);
+    message = say(
+      lang,
+      `Termine brauchen mindestens ${err.details?.limit} Stunden Vorlauf.`,
+      `Appointments need at least ${err.details?.limit} hours' notice.`,
+    );
     withAlternatives = true;
   } else if (rule === 'booking.horizonDays') {
-    message = say(lang, `Wir vergeben Termine höchstens ${err.details?.limit} Tage im Voraus.`, `We book at most ${err.details?.limit} days ahead.`);
+    message = say(
+      lang,
+      `Wir vergeben Termine höchstens ${err.details?.limit} Tage im Voraus.`,
+      `We book at most ${err.details?.limit} days ahead.`,
+    );
   } else if (rule === 'booking.maxPerCustomerPerDay' || rule === 'booking.maxActivePerCustomer') {
-    message = say(lang, 'Sie haben an diesem Tag oder insgesamt schon die höchste Zahl an Terminen.', 'You already have the maximum number of appointments.');
+    message = say(
+      lang,
+      'Sie haben an diesem Tag oder insgesamt schon die höchste Zahl an Terminen.',
+      'You already have the maximum number of appointments.',
+    );
   } else if (rule === 'cancellation.minNoticeHours') {
-    message = say(lang, `Termine können nur bis ${err.details?.limit} Stunden vorher abgesagt werden. Bitte sprechen Sie mit dem Team; ich notiere gern einen Rückruf.`, `Appointments can only be cancelled up to ${err.details?.limit} hours before. I can ask the team to call you back.`);
+    message = say(
+      lang,
+      `Termine können nur bis ${err.details?.limit} Stunden vorher abgesagt werden. Bitte sprechen Sie mit dem Team; ich notiere gern einen Rückruf.`,
+      `Appointments can only be cancelled up to ${err.details?.limit} hours before. I can ask the team to call you back.`,
+    );
   } else if (rule === 'rescheduling.minNoticeHours') {
-    message = say(lang, `Termine können nur bis ${err.details?.limit} Stunden vorher verschoben werden.`, `Appointments can only be moved up to ${err.details?.limit} hours before.`);
+    message = say(
+      lang,
+      `Termine können nur bis ${err.details?.limit} Stunden vorher verschoben werden.`,
+      `Appointments can only be moved up to ${err.details?.limit} hours before.`,
+    );
   } else if (rule === 'rescheduling.maxReschedules') {
-    message = say(lang, 'Dieser Termin wurde schon zu oft verschoben.', 'This appointment has already been moved too often.');
+    message = say(
+      lang,
+      'Dieser Termin wurde schon zu oft verschoben.',
+      'This appointment has already been moved too often.',
+    );
   } else if (reason === 'INVALID_TRANSITION') {
-    message = say(lang, 'Dieser Termin kann nicht mehr geändert werden.', 'This appointment can no longer be changed.');
+    message = say(
+      lang,
+      'Dieser Termin kann nicht mehr geändert werden.',
+      'This appointment can no longer be changed.',
+    );
   } else if (err.field === 'startsAt' && /past/i.test(err.message)) {
-    message = say(lang, 'Dieser Zeitpunkt liegt in der Vergangenheit.', 'That time is in the past.');
+    message = say(
+      lang,
+      'Dieser Zeitpunkt liegt in der Vergangenheit.',
+      'That time is in the past.',
+    );
     outcome = 'invalid';
     withAlternatives = true;
   } else if (err.field && /phone/i.test(err.field)) {
@@ -484,7 +552,10 @@ async function explain(
 }
 
 /** Runs `fn` in a savepoint, so a refused change leaves the transaction usable for the answer. */
-async function attempt<T>(ctx: RequestContext, fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; err: unknown }> {
+async function attempt<T>(
+  ctx: RequestContext,
+  fn: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; err: unknown }> {
   try {
     return { ok: true, value: await ctx.unitOfWork(() => fn()) };
   } catch (err) {
@@ -510,12 +581,21 @@ const listServices: VoiceFunction = {
     const lang = company.language;
     const services = await bookableServices(input.ctx);
     const spoken = services.map(
-      (s) => `${s.name} (${spokenMinutes(s.durationMinutes, lang)}, ${spokenPrice(s.priceCents, s.currency, lang)})`,
+      (s) =>
+        `${s.name} (${spokenMinutes(s.durationMinutes, lang)}, ${spokenPrice(s.priceCents, s.currency, lang)})`,
     );
     const message =
       services.length === 0
-        ? say(lang, 'Derzeit können keine Leistungen gebucht werden.', 'No services can be booked at the moment.')
-        : say(lang, `Wir bieten ${spokenList(spoken, lang, 'and')} an.`, `We offer ${spokenList(spoken, lang, 'and')}.`);
+        ? say(
+            lang,
+            'Derzeit können keine Leistungen gebucht werden.',
+            'No services can be booked at the moment.',
+          )
+        : say(
+            lang,
+            `Wir bieten ${spokenList(spoken, lang, 'and')} an.`,
+            `We offer ${spokenList(spoken, lang, 'and')}.`,
+          );
     return answer('ok', message, {
       services: services.map((s) => ({
         id: s.id,
@@ -539,7 +619,10 @@ const checkAvailability: VoiceFunction = {
       staff: { type: 'string', description: 'Optional staff member name (or id).' },
       date: { type: 'string', description: 'A day, YYYY-MM-DD (or "today", "tomorrow").' },
       from_date: { type: 'string', description: 'Start of a range, YYYY-MM-DD.' },
-      to_date: { type: 'string', description: 'End of a range (inclusive), YYYY-MM-DD; at most 14 days.' },
+      to_date: {
+        type: 'string',
+        description: 'End of a range (inclusive), YYYY-MM-DD; at most 14 days.',
+      },
       time_of_day: { type: 'string', description: 'morning, afternoon, evening, or a time HH:MM.' },
     },
     required: ['service'],
@@ -555,14 +638,30 @@ const checkAvailability: VoiceFunction = {
     if (!staff.ok) return staff.answer;
     const part = timeOfDay(arg(args, 'time_of_day', 'timeOfDay', 'time'));
     if (part === 'bad') {
-      return answer('invalid', say(lang, 'Welche Tageszeit passt Ihnen: vormittags, nachmittags oder abends?', 'Which time of day suits you: morning, afternoon or evening?'), { field: 'time_of_day' });
+      return answer(
+        'invalid',
+        say(
+          lang,
+          'Welche Tageszeit passt Ihnen: vormittags, nachmittags oder abends?',
+          'Which time of day suits you: morning, afternoon or evening?',
+        ),
+        { field: 'time_of_day' },
+      );
     }
     const today = DateTime.fromJSDate(now, { zone }).startOf('day');
     const day = localDate(arg(args, 'date', 'day'), zone, now);
     const fromArg = localDate(arg(args, 'from_date', 'fromDate', 'from'), zone, now);
     const toArg = localDate(arg(args, 'to_date', 'toDate', 'to'), zone, now);
     if (day === 'bad' || fromArg === 'bad' || toArg === 'bad') {
-      return answer('invalid', say(lang, 'Dieses Datum habe ich nicht verstanden. Welcher Tag passt Ihnen?', "I didn't catch that date. Which day suits you?"), { field: day === 'bad' ? 'date' : fromArg === 'bad' ? 'from_date' : 'to_date' });
+      return answer(
+        'invalid',
+        say(
+          lang,
+          'Dieses Datum habe ich nicht verstanden. Welcher Tag passt Ihnen?',
+          "I didn't catch that date. Which day suits you?",
+        ),
+        { field: day === 'bad' ? 'date' : fromArg === 'bad' ? 'from_date' : 'to_date' },
+      );
     }
     let from = day ?? fromArg ?? today;
     let to = day ? day : (toArg ?? (fromArg ?? today).plus({ days: 6 }));
@@ -592,8 +691,14 @@ const checkAvailability: VoiceFunction = {
         note +
         say(
           lang,
-          `Für ${service.value.name} ${where} wäre frei: ${spokenList(suggestions.map((s) => s.spoken), lang)}.`,
-          `For ${service.value.name} ${where} I have ${spokenList(suggestions.map((s) => s.spoken), lang)}.`,
+          `Für ${service.value.name} ${where} wäre frei: ${spokenList(
+            suggestions.map((s) => s.spoken),
+            lang,
+          )}.`,
+          `For ${service.value.name} ${where} I have ${spokenList(
+            suggestions.map((s) => s.spoken),
+            lang,
+          )}.`,
         );
       return answer('ok', message, {
         serviceId: service.value.id,
@@ -636,14 +741,15 @@ const checkAvailability: VoiceFunction = {
 const bookAppointmentFn: VoiceFunction = {
   name: 'book_appointment',
   description:
-    "Books a service at a start time for the caller (the phone number is taken from the call). Use a start time from check_availability.",
+    'Books a service at a start time for the caller (the phone number is taken from the call). Use a start time from check_availability.',
   parameters: {
     type: 'object',
     properties: {
       service: { type: 'string', description: 'Service name (or id).' },
       start: {
         type: 'string',
-        description: 'Start, ISO 8601 (e.g. 2026-12-03T14:30 in the company time zone, or with offset).',
+        description:
+          'Start, ISO 8601 (e.g. 2026-12-03T14:30 in the company time zone, or with offset).',
       },
       staff: { type: 'string', description: 'Optional staff member name (or id).' },
       name: { type: 'string', description: "The caller's name." },
@@ -665,7 +771,11 @@ const bookAppointmentFn: VoiceFunction = {
     if (!phone) return invalidPhone(lang);
     const context = { serviceId: service.value.id, staffId: staff.value?.id ?? null, at: start };
     if (start.getTime() < now.getTime()) {
-      return explain(input, new AppError('BAD_USER_INPUT', 'That time is in the past', { field: 'startsAt' }), context);
+      return explain(
+        input,
+        new AppError('BAD_USER_INPUT', 'That time is in the past', { field: 'startsAt' }),
+        context,
+      );
     }
     const name = text(arg(args, 'name', 'customer_name', 'caller_name'), 200);
     const result = await attempt(input.ctx, () =>
@@ -684,7 +794,9 @@ const bookAppointmentFn: VoiceFunction = {
     const { appointment } = result.value;
     await setOutcome(input, 'booked');
     const trx = await input.ctx.trx();
-    const staffRow = await trx('staff').where('id', appointment.staffId).first<{ name: string }>('name');
+    const staffRow = await trx('staff')
+      .where('id', appointment.staffId)
+      .first<{ name: string }>('name');
     const when = spokenDateTime(appointment.startsAt, company.timezone, lang);
     return answer(
       'ok',
@@ -728,7 +840,16 @@ async function upcoming(input: FunctionInput, customerId: string): Promise<Upcom
     .where('a.starts_at', '>', input.now)
     .orderBy('a.starts_at')
     .limit(10)
-    .select<{ id: string; starts_at: Date; ends_at: Date; service_name: string; staff_name: string | null; status: string }[]>(
+    .select<
+      {
+        id: string;
+        starts_at: Date;
+        ends_at: Date;
+        service_name: string;
+        staff_name: string | null;
+        status: string;
+      }[]
+    >(
       'a.id',
       'a.starts_at',
       'a.ends_at',
@@ -768,13 +889,37 @@ const findAppointments: VoiceFunction = {
     const customer = await callerCustomer(input);
     const rows = customer ? await upcoming(input, customer.id) : [];
     if (rows.length === 0) {
-      return answer('ok', say(lang, 'Unter Ihrer Nummer finde ich keine anstehenden Termine.', "I can't find any upcoming appointments under your number."), { appointments: [] });
+      return answer(
+        'ok',
+        say(
+          lang,
+          'Unter Ihrer Nummer finde ich keine anstehenden Termine.',
+          "I can't find any upcoming appointments under your number.",
+        ),
+        { appointments: [] },
+      );
     }
-    const spoken = rows.slice(0, MAX_SUGGESTIONS).map((r) => `${r.serviceName} ${say(lang, 'am', 'on')} ${spokenDateTime(r.startsAt, input.company.timezone, lang)}`);
-    const more = rows.length > MAX_SUGGESTIONS ? say(lang, ` und ${rows.length - MAX_SUGGESTIONS} weitere`, ` and ${rows.length - MAX_SUGGESTIONS} more`) : '';
+    const spoken = rows
+      .slice(0, MAX_SUGGESTIONS)
+      .map(
+        (r) =>
+          `${r.serviceName} ${say(lang, 'am', 'on')} ${spokenDateTime(r.startsAt, input.company.timezone, lang)}`,
+      );
+    const more =
+      rows.length > MAX_SUGGESTIONS
+        ? say(
+            lang,
+            ` und ${rows.length - MAX_SUGGESTIONS} weitere`,
+            ` and ${rows.length - MAX_SUGGESTIONS} more`,
+          )
+        : '';
     return answer(
       'ok',
-      say(lang, `Sie haben ${rows.length === 1 ? 'einen Termin' : `${rows.length} Termine`}: ${spokenList(spoken, lang, 'and')}${more}.`, `You have ${rows.length === 1 ? 'one appointment' : `${rows.length} appointments`}: ${spokenList(spoken, lang, 'and')}${more}.`),
+      say(
+        lang,
+        `Sie haben ${rows.length === 1 ? 'einen Termin' : `${rows.length} Termine`}: ${spokenList(spoken, lang, 'and')}${more}.`,
+        `You have ${rows.length === 1 ? 'one appointment' : `${rows.length} appointments`}: ${spokenList(spoken, lang, 'and')}${more}.`,
+      ),
       { appointments: rows.map((r) => describe(r, input.company)) },
     );
   },
@@ -792,23 +937,55 @@ async function callersAppointment(input: FunctionInput): Promise<Found<UpcomingR
     if (found) return { ok: true, value: found };
     return {
       ok: false,
-      answer: answer('invalid', say(lang, 'Diesen Termin finde ich unter Ihrer Nummer nicht.', "I can't find that appointment under your number."), {
-        field: 'appointment_id',
-        appointments: rows.slice(0, MAX_SUGGESTIONS).map((r) => describe(r, input.company)),
-      }),
+      answer: answer(
+        'invalid',
+        say(
+          lang,
+          'Diesen Termin finde ich unter Ihrer Nummer nicht.',
+          "I can't find that appointment under your number.",
+        ),
+        {
+          field: 'appointment_id',
+          appointments: rows.slice(0, MAX_SUGGESTIONS).map((r) => describe(r, input.company)),
+        },
+      ),
     };
   }
   if (rows.length === 1) return { ok: true, value: rows[0] };
   if (rows.length === 0) {
-    return { ok: false, answer: answer('invalid', say(lang, 'Unter Ihrer Nummer finde ich keine anstehenden Termine.', "I can't find any upcoming appointments under your number."), { field: 'appointment_id', appointments: [] }) };
+    return {
+      ok: false,
+      answer: answer(
+        'invalid',
+        say(
+          lang,
+          'Unter Ihrer Nummer finde ich keine anstehenden Termine.',
+          "I can't find any upcoming appointments under your number.",
+        ),
+        { field: 'appointment_id', appointments: [] },
+      ),
+    };
   }
-  const spoken = rows.slice(0, MAX_SUGGESTIONS).map((r) => `${r.serviceName} ${say(lang, 'am', 'on')} ${spokenDateTime(r.startsAt, input.company.timezone, lang)}`);
+  const spoken = rows
+    .slice(0, MAX_SUGGESTIONS)
+    .map(
+      (r) =>
+        `${r.serviceName} ${say(lang, 'am', 'on')} ${spokenDateTime(r.startsAt, input.company.timezone, lang)}`,
+    );
   return {
     ok: false,
-    answer: answer('invalid', say(lang, `Welchen Termin meinen Sie: ${spokenList(spoken, lang)}?`, `Which appointment do you mean: ${spokenList(spoken, lang)}?`), {
-      field: 'appointment_id',
-      appointments: rows.slice(0, MAX_SUGGESTIONS).map((r) => describe(r, input.company)),
-    }),
+    answer: answer(
+      'invalid',
+      say(
+        lang,
+        `Welchen Termin meinen Sie: ${spokenList(spoken, lang)}?`,
+        `Which appointment do you mean: ${spokenList(spoken, lang)}?`,
+      ),
+      {
+        field: 'appointment_id',
+        appointments: rows.slice(0, MAX_SUGGESTIONS).map((r) => describe(r, input.company)),
+      },
+    ),
   };
 }
 
@@ -818,8 +995,14 @@ const rescheduleFn: VoiceFunction = {
   parameters: {
     type: 'object',
     properties: {
-      appointment_id: { type: 'string', description: 'From find_appointments; optional when the caller has only one.' },
-      new_start: { type: 'string', description: 'New start, ISO 8601 (local time of the company, or with offset).' },
+      appointment_id: {
+        type: 'string',
+        description: 'From find_appointments; optional when the caller has only one.',
+      },
+      new_start: {
+        type: 'string',
+        description: 'New start, ISO 8601 (local time of the company, or with offset).',
+      },
       staff: { type: 'string', description: 'Optional staff member name (or id).' },
     },
     required: ['new_start'],
@@ -842,17 +1025,30 @@ const rescheduleFn: VoiceFunction = {
     }
     const context = { serviceId: current!.serviceId, staffId, at: start };
     if (start.getTime() < now.getTime()) {
-      return explain(input, new AppError('BAD_USER_INPUT', 'That time is in the past', { field: 'startsAt' }), context);
+      return explain(
+        input,
+        new AppError('BAD_USER_INPUT', 'That time is in the past', { field: 'startsAt' }),
+        context,
+      );
     }
     const result = await attempt(input.ctx, () =>
-      rescheduleAppointment(input.ctx, found.value.id, { startsAt: start, staffId, source: 'phone', now }),
+      rescheduleAppointment(input.ctx, found.value.id, {
+        startsAt: start,
+        staffId,
+        source: 'phone',
+        now,
+      }),
     );
     if (!result.ok) return explain(input, result.err, context);
     await setOutcome(input, 'rescheduled');
     const moved = result.value.appointment;
     return answer(
       'ok',
-      say(lang, `Ihr Termin ist verschoben auf ${spokenDateTime(moved.startsAt, company.timezone, lang)}.`, `Your appointment is moved to ${spokenDateTime(moved.startsAt, company.timezone, lang)}.`),
+      say(
+        lang,
+        `Ihr Termin ist verschoben auf ${spokenDateTime(moved.startsAt, company.timezone, lang)}.`,
+        `Your appointment is moved to ${spokenDateTime(moved.startsAt, company.timezone, lang)}.`,
+      ),
       {
         appointmentId: moved.id,
         previousAppointmentId: result.value.previous.id,
@@ -865,12 +1061,16 @@ const rescheduleFn: VoiceFunction = {
 
 const cancelFn: VoiceFunction = {
   name: 'cancel_appointment',
-  description: "Cancels one of the caller's upcoming appointments. Late cancellations may cost a fee, which the answer states.",
+  description:
+    "Cancels one of the caller's upcoming appointments. Late cancellations may cost a fee, which the answer states.",
   parameters: {
     type: 'object',
     properties: {
-      appointment_id: { type: 'string', description: 'From find_appointments; optional when the caller has only one.' },
-      reason: { type: 'string', description: 'Why, in the caller\'s words.' },
+      appointment_id: {
+        type: 'string',
+        description: 'From find_appointments; optional when the caller has only one.',
+      },
+      reason: { type: 'string', description: "Why, in the caller's words." },
     },
     required: [],
   },
@@ -906,7 +1106,8 @@ const cancelFn: VoiceFunction = {
 
 const requestCallback: VoiceFunction = {
   name: 'request_callback',
-  description: 'Records that the caller wants to be called back, with the reason and a preferred time.',
+  description:
+    'Records that the caller wants to be called back, with the reason and a preferred time.',
   parameters: {
     type: 'object',
     properties: {
@@ -923,7 +1124,11 @@ const requestCallback: VoiceFunction = {
     if (!phone) return invalidPhone(lang);
     const reason = text(arg(input.args, 'reason'), 2000);
     if (!reason) {
-      return answer('invalid', say(lang, 'Worum geht es bei dem Rückruf?', 'What should the callback be about?'), { field: 'reason' });
+      return answer(
+        'invalid',
+        say(lang, 'Worum geht es bei dem Rückruf?', 'What should the callback be about?'),
+        { field: 'reason' },
+      );
     }
     const preferred = text(arg(input.args, 'preferred_time', 'preferredTime'), 200);
     const result = await attempt(input.ctx, () =>
@@ -940,7 +1145,11 @@ const requestCallback: VoiceFunction = {
     await setOutcome(input, 'callback_requested');
     return answer(
       'ok',
-      say(lang, `Ich habe Ihren Rückrufwunsch notiert${preferred ? ` (${preferred})` : ''}. Wir melden uns bei Ihnen.`, `I've noted your callback request${preferred ? ` (${preferred})` : ''}. We'll call you back.`),
+      say(
+        lang,
+        `Ich habe Ihren Rückrufwunsch notiert${preferred ? ` (${preferred})` : ''}. Wir melden uns bei Ihnen.`,
+        `I've noted your callback request${preferred ? ` (${preferred})` : ''}. We'll call you back.`,
+      ),
       { callbackRequestId: result.value.id, dueAt: result.value.dueAt.toISOString() },
     );
   },
@@ -957,4 +1166,3 @@ export const VOICE_FUNCTIONS: readonly VoiceFunction[] = [
 ];
 
 export const FUNCTION_BY_NAME = new Map(VOICE_FUNCTIONS.map((f) => [f.name, f]));
-

@@ -70,39 +70,40 @@ export async function inboundAnswer(
   const trx = await ctx.trx();
   const lang = company.language;
   const zone = company.timezone;
-  const local = DateTime.fromJSDate(input.now, { zone }).setLocale(lang === 'de' ? 'de-DE' : 'en-US');
+  const local = DateTime.fromJSDate(input.now, { zone }).setLocale(
+    lang === 'de' ? 'de-DE' : 'en-US',
+  );
   const today = local.toISODate()!;
 
-  const [hours, services, agentRow] = await Promise.all([
-    openingHours(ctx, today),
-    trx('services as s')
-      .whereNull('s.archived_at')
-      .whereExists(
-        trx('staff_services as ss')
-          .join('staff as st', function () {
-            this.on('st.company_id', 'ss.company_id').andOn('st.id', 'ss.staff_id');
-          })
-          .whereRaw('ss.company_id = s.company_id and ss.service_id = s.id')
-          .whereNull('st.archived_at'),
-      )
-      .orderBy('s.name')
-      .limit(30)
-      .select<{ name: string; duration_minutes: number; price_cents: number; currency: string }[]>(
-        's.name',
-        's.duration_minutes',
-        's.price_cents',
-        's.currency',
-      ),
-    input.phoneNumberId
-      ? trx('phone_numbers as p')
-          .join('retell_agents as a', function () {
-            this.on('a.company_id', 'p.company_id').andOn('a.id', 'p.retell_agent_id');
-          })
-          .where('p.id', input.phoneNumberId)
-          .where('a.active', true)
-          .first<{ agent_id: string } | undefined>('a.agent_id')
-      : Promise.resolve(undefined),
-  ]);
+  // One after another: the statements share the request's transaction (one connection).
+  const hours = await openingHours(ctx, today);
+  const services = await trx('services as s')
+    .whereNull('s.archived_at')
+    .whereExists(
+      trx('staff_services as ss')
+        .join('staff as st', function () {
+          this.on('st.company_id', 'ss.company_id').andOn('st.id', 'ss.staff_id');
+        })
+        .whereRaw('ss.company_id = s.company_id and ss.service_id = s.id')
+        .whereNull('st.archived_at'),
+    )
+    .orderBy('s.name')
+    .limit(30)
+    .select<{ name: string; duration_minutes: number; price_cents: number; currency: string }[]>(
+      's.name',
+      's.duration_minutes',
+      's.price_cents',
+      's.currency',
+    );
+  const agentRow = input.phoneNumberId
+    ? await trx('phone_numbers as p')
+        .join('retell_agents as a', function () {
+          this.on('a.company_id', 'p.company_id').andOn('a.id', 'p.retell_agent_id');
+        })
+        .where('p.id', input.phoneNumberId)
+        .where('a.active', true)
+        .first<{ agent_id: string } | undefined>('a.agent_id')
+    : undefined;
 
   const vars: Record<string, string> = {
     company_name: company.name,

@@ -9,7 +9,12 @@ import { AppError } from '../errors/app-error';
 import { isRecord } from '../webhooks/envelope';
 import { routeRetellCall, toE164 } from '../webhooks/routing';
 import { addressAllowed, allowList, checkSignature } from './auth';
-import { FUNCTION_BY_NAME, type VoiceAnswer, type VoiceCompany, type VoiceFunction } from './functions';
+import {
+  FUNCTION_BY_NAME,
+  type VoiceAnswer,
+  type VoiceCompany,
+  type VoiceFunction,
+} from './functions';
 import { inboundAnswer } from './inbound';
 import { createCallLimiter, type CallLimiter } from './limits';
 import { functionDefinitions } from './definitions';
@@ -67,7 +72,10 @@ interface CompanyRow {
 /** The tenant's company and voice settings, or null when it is archived (no longer served). */
 export async function loadVoiceCompany(
   trx: Knex.Transaction,
-): Promise<{ company: VoiceCompany; settings: Awaited<ReturnType<typeof loadVoiceSettings>> } | null> {
+): Promise<{
+  company: VoiceCompany;
+  settings: Awaited<ReturnType<typeof loadVoiceSettings>>;
+} | null> {
   const row = await trx('companies').first<CompanyRow | undefined>(
     'id',
     'name',
@@ -99,7 +107,7 @@ const LIMIT_MESSAGES = {
 
 const INTERNAL_MESSAGES = {
   de: 'Da ist gerade ein technisches Problem. Bitte versuchen Sie es gleich noch einmal, oder ich notiere einen Rückruf.',
-  en: "Something went wrong on our side. Please try again in a moment, or I can note a callback request.",
+  en: 'Something went wrong on our side. Please try again in a moment, or I can note a callback request.',
 };
 
 type Outcome = 'ok' | 'refused' | 'invalid' | 'limited' | 'error';
@@ -131,7 +139,10 @@ export function createVoiceRouter(
       return;
     }
     metrics.authorizationDenials.inc({ rule: 'voice:source_address' });
-    log.warn({ ip: req.ip, path: req.path, requestId: requestIdOf(req) }, 'voice request from an address not allowed');
+    log.warn(
+      { ip: req.ip, path: req.path, requestId: requestIdOf(req) },
+      'voice request from an address not allowed',
+    );
     sendError(res, 403, 'FORBIDDEN', 'Forbidden', req);
   };
 
@@ -143,7 +154,13 @@ export function createVoiceRouter(
         return;
       }
       const status = (err as { status?: number }).status === 413 ? 413 : 400;
-      sendError(res, status, status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', 'Could not read the request body', req);
+      sendError(
+        res,
+        status,
+        status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST',
+        'Could not read the request body',
+        req,
+      );
     });
   };
 
@@ -160,8 +177,14 @@ export function createVoiceRouter(
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const signature = await checkSignature(req, raw, config, db.knex, log, now());
     if (!signature.ok) {
-      metrics.webhookSignatureRejections.inc({ provider: 'retell_voice', reason: signature.reason });
-      log.warn({ reason: signature.reason, ip: req.ip, path: req.path }, 'voice request signature rejected');
+      metrics.webhookSignatureRejections.inc({
+        provider: 'retell_voice',
+        reason: signature.reason,
+      });
+      log.warn(
+        { reason: signature.reason, ip: req.ip, path: req.path },
+        'voice request signature rejected',
+      );
       sendError(res, 401, 'UNAUTHENTICATED', 'Unauthorized', req);
       return null;
     }
@@ -210,7 +233,13 @@ export function createVoiceRouter(
       const inner = isRecord(auth.body.call_inbound) ? auth.body.call_inbound : auth.body;
       const presented = presentedSecret(req);
       const result = await runInContext(
-        { deps, actor: VOICE_ACTOR, companyId: auth.companyId, requestId: requestIdOf(req) ?? undefined, ip: req.ip },
+        {
+          deps,
+          actor: VOICE_ACTOR,
+          companyId: auth.companyId,
+          requestId: requestIdOf(req) ?? undefined,
+          ip: req.ip,
+        },
         async (ctx) => {
           const trx = await ctx.trx();
           const loaded = await loadVoiceCompany(trx);
@@ -273,7 +302,13 @@ export function createVoiceRouter(
       const presented = presentedSecret(req);
       const at = new Date(now());
       const result = await runInContext(
-        { deps, actor: VOICE_ACTOR, companyId: auth.companyId, requestId: requestIdOf(req) ?? undefined, ip: req.ip },
+        {
+          deps,
+          actor: VOICE_ACTOR,
+          companyId: auth.companyId,
+          requestId: requestIdOf(req) ?? undefined,
+          ip: req.ip,
+        },
         async (ctx) => {
           const trx = await ctx.trx();
           const loaded = await loadVoiceCompany(trx);
@@ -289,7 +324,12 @@ export function createVoiceRouter(
           let replayed = false;
           if (!verdict.allowed) {
             metrics.rateLimitRejections.inc({ limiter: `voice_${verdict.limit}` });
-            answer = { ok: false, outcome: 'refused', message: LIMIT_MESSAGES[lang], limit: verdict.limit };
+            answer = {
+              ok: false,
+              outcome: 'refused',
+              message: LIMIT_MESSAGES[lang],
+              limit: verdict.limit,
+            };
             outcome = 'limited';
           } else {
             const hash = fn.changes ? argsHash(args) : null;
@@ -301,7 +341,11 @@ export function createVoiceRouter(
               answer = await fn.run({
                 ctx,
                 company: loaded.company,
-                call: { id: callRowId, retellCallId, fromNumber: typeof call.from_number === 'string' ? call.from_number : null },
+                call: {
+                  id: callRowId,
+                  retellCallId,
+                  fromNumber: typeof call.from_number === 'string' ? call.from_number : null,
+                },
                 args,
                 now: at,
               });
@@ -339,7 +383,12 @@ export function createVoiceRouter(
     } catch (err) {
       if (err instanceof AppError && err.code !== 'INTERNAL') {
         // A domain error that no function explained: still something the agent can say.
-        res.json({ ok: false, outcome: 'invalid', message: INTERNAL_MESSAGES[lang], error: { code: err.code, field: err.field ?? null } });
+        res.json({
+          ok: false,
+          outcome: 'invalid',
+          message: INTERNAL_MESSAGES[lang],
+          error: { code: err.code, field: err.field ?? null },
+        });
         return;
       }
       log.error({ err, function: name, requestId: requestIdOf(req) }, 'voice function failed');
@@ -349,8 +398,18 @@ export function createVoiceRouter(
 
   router.post('/api/retell/inbound', sourceCheck, rawBody, inbound);
   router.post('/api/retell/:endpointId/inbound', sourceCheck, rawBody, inbound);
-  router.post('/api/retell/collect-appointment', sourceCheck, rawBody, runFunction('book_appointment'));
-  router.post('/api/retell/:endpointId/collect-appointment', sourceCheck, rawBody, runFunction('book_appointment'));
+  router.post(
+    '/api/retell/collect-appointment',
+    sourceCheck,
+    rawBody,
+    runFunction('book_appointment'),
+  );
+  router.post(
+    '/api/retell/:endpointId/collect-appointment',
+    sourceCheck,
+    rawBody,
+    runFunction('book_appointment'),
+  );
   router.post('/api/retell/functions/:name', sourceCheck, rawBody, runFunction());
   router.post('/api/retell/:endpointId/functions/:name', sourceCheck, rawBody, runFunction());
 
@@ -369,7 +428,13 @@ export function createVoiceRouter(
     const admin =
       actor.kind === 'platform_admin' || (actor.kind === 'user' && actor.roles.includes('admin'));
     if (!admin) {
-      sendError(res, actor.kind === 'anonymous' ? 401 : 403, actor.kind === 'anonymous' ? 'UNAUTHENTICATED' : 'FORBIDDEN', 'Admins only', req);
+      sendError(
+        res,
+        actor.kind === 'anonymous' ? 401 : 403,
+        actor.kind === 'anonymous' ? 'UNAUTHENTICATED' : 'FORBIDDEN',
+        'Admins only',
+        req,
+      );
       return;
     }
     const endpoint = typeof req.query.endpoint === 'string' ? req.query.endpoint : null;
@@ -432,7 +497,9 @@ async function ensureCall(
   retellCallId: string,
   route: { retellAgentId: string | null; phoneNumberId: string | null },
 ): Promise<string> {
-  const existing = await trx('calls').where('retell_call_id', retellCallId).first<{ id: string } | undefined>('id');
+  const existing = await trx('calls')
+    .where('retell_call_id', retellCallId)
+    .first<{ id: string } | undefined>('id');
   if (existing) return existing.id;
   const direction = call.direction === 'outbound' ? 'outbound' : 'inbound';
   const from = typeof call.from_number === 'string' ? call.from_number : null;

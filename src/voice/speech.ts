@@ -22,7 +22,9 @@ export function spokenDateTime(at: Date, zone: string, lang: Language): string {
 
 /** "Dienstag, 3. Dezember" / "Tuesday, December 3". */
 export function spokenDate(at: Date | DateTime, zone: string, lang: Language): string {
-  const dt = (at instanceof Date ? DateTime.fromJSDate(at) : at).setZone(zone).setLocale(locale(lang));
+  const dt = (at instanceof Date ? DateTime.fromJSDate(at) : at)
+    .setZone(zone)
+    .setLocale(locale(lang));
   return lang === 'de' ? dt.toFormat('cccc, d. LLLL') : dt.toFormat('cccc, LLLL d');
 }
 
@@ -37,7 +39,9 @@ export function spokenPrice(cents: number, currency: string, lang: Language): st
     style: 'currency',
     currency,
     minimumFractionDigits: cents % 100 === 0 ? 0 : 2,
-  }).format(cents / 100);
+  })
+    .format(cents / 100)
+    .replace(/\u00a0/g, ' ');
 }
 
 export function spokenMinutes(minutes: number, lang: Language): string {
@@ -73,10 +77,7 @@ function clock(hhmm: string, lang: Language): string {
  * Opening hours in words from intervals per ISO weekday, e.g. "Montag bis Freitag 09:00 bis
  * 18:00 Uhr, Samstag 10:00 bis 14:00 Uhr, sonst geschlossen".
  */
-export function spokenOpeningHours(
-  byDay: Map<number, [string, string][]>,
-  lang: Language,
-): string {
+export function spokenOpeningHours(byDay: Map<number, [string, string][]>, lang: Language): string {
   const text = (day: number) =>
     (byDay.get(day) ?? [])
       .map(([a, b]) =>
@@ -93,7 +94,8 @@ export function spokenOpeningHours(
     if (last && last.hours === hours && last.to === d - 1) last.to = d;
     else groups.push({ from: d, to: d, hours });
   }
-  if (groups.length === 0) return lang === 'de' ? 'keine Öffnungszeiten hinterlegt' : 'no opening hours on record';
+  if (groups.length === 0)
+    return lang === 'de' ? 'keine Öffnungszeiten hinterlegt' : 'no opening hours on record';
   const parts = groups.map((g) => {
     const days =
       g.from === g.to
