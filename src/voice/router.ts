@@ -70,9 +70,7 @@ interface CompanyRow {
 }
 
 /** The tenant's company and voice settings, or null when it is archived (no longer served). */
-export async function loadVoiceCompany(
-  trx: Knex.Transaction,
-): Promise<{
+export async function loadVoiceCompany(trx: Knex.Transaction): Promise<{
   company: VoiceCompany;
   settings: Awaited<ReturnType<typeof loadVoiceSettings>>;
 } | null> {
@@ -504,6 +502,11 @@ async function ensureCall(
   const direction = call.direction === 'outbound' ? 'outbound' : 'inbound';
   const from = typeof call.from_number === 'string' ? call.from_number : null;
   const to = typeof call.to_number === 'string' ? call.to_number : null;
+  const region = await trx('companies').first<{ default_region: string }>('default_region');
+  const caller = toE164(direction === 'outbound' ? to : from, region?.default_region);
+  const customer = caller
+    ? await trx('customers').where('phone_e164', caller).first<{ id: string } | undefined>('id')
+    : undefined;
   const inserted = await trx('calls')
     .insert({
       company_id: ctx.requireCompanyId(),
@@ -514,6 +517,7 @@ async function ensureCall(
       to_number: to ? (toE164(to) ?? to.slice(0, 40)) : null,
       retell_agent_id: route.retellAgentId,
       phone_number_id: route.phoneNumberId,
+      customer_id: customer?.id ?? null,
     })
     .onConflict(['company_id', 'retell_call_id'])
     .ignore()

@@ -1,6 +1,16 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import type { Knex } from 'knex';
 import { DateTime } from 'luxon';
-import type { Config } from '../../src/config';
+import pino from 'pino';
+import { testConfig, type Config } from '../../src/config';
+import { ANONYMOUS } from '../../src/context/actor';
+import type { AppDeps } from '../../src/context/deps';
+import type { Database } from '../../src/db/database';
+import { createMetrics } from '../../src/observability/metrics';
+import { createVoiceRouter, type VoiceRouterOptions } from '../../src/voice';
+import type { CallLimiter } from '../../src/voice/limits';
 import { signRetell } from '../../src/webhooks/signatures';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -192,4 +202,52 @@ export function nextWeekday(weekday: number, zone = 'Europe/Berlin', minDays = 2
 /** Local 'YYYY-MM-DDTHH:mm' of a day and a time. */
 export function localStart(day: DateTime, hhmm: string): string {
   return `${day.toISODate()}T${hhmm}`;
+}
+
+/** The voice router alone on an HTTP server, on a database shared with other apps of the test. */
+export async function startVoiceApp(
+  db: Database,
+  overrides: Partial<Config> = {},
+  options: { limiter?: CallLimiter; authenticate?: VoiceRouterOptions['authenticate'] } = {},
+): Promise<{ url: string; deps: AppDeps; close: () => Promise<void> }> {
+  const deps: AppDeps = {
+    config: testConfig({
+      retellApiKeys: [VOICE_KEY],
+      voiceAllowedCidrs: ['127.0.0.1/32', '::1/128'],
+      seedDemoData: false,
+      ...overrides,
+    }),
+    db,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    metrics: createMetrics(),
+  };
+  const app = express();
+  app.set('trust proxy', deps.config.trustProxy);
+  const router = createVoiceRouter(deps, {
+    authenticate: options.authenticate ?? (async () => ({ actor: ANONYMOUS, companyId: null })),
+    limiter: options.limiter,
+  });
+  app.use(router);
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    deps,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (!options.limiter) await router.close();
+    },
+  };
+}
+
+export async function counterValue(
+  counter: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> },
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const { values } = await counter.get();
+  return values
+    .filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))
+    .reduce((n, v) => n + v.value, 0);
 }
