@@ -169,7 +169,7 @@ export function createVoiceRouter(
     callOf: (body: Record<string, unknown>) => unknown,
   ): Promise<
     | null
-    | { kind: 'unroutable' }
+    | { kind: 'unroutable'; body: Record<string, unknown> }
     | { kind: 'ok'; companyId: string; body: Record<string, unknown>; route: CompanyRoute }
   > => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -200,7 +200,7 @@ export function createVoiceRouter(
     const route = await routeRetellCall(db.knex, callOf(body));
     if (route.kind !== 'company') {
       log.warn({ reason: route.reason, path: req.path }, 'voice request for no known company');
-      return { kind: 'unroutable' };
+      return { kind: 'unroutable', body };
     }
     if (signature.credential && signature.credential.companyId !== route.companyId) {
       metrics.crossTenantAttempts.inc({ path: 'voice' });
@@ -284,6 +284,10 @@ export function createVoiceRouter(
       const auth = await authenticate(req, res, (body) => body.call);
       if (auth === null) return;
       if (auth.kind === 'unroutable') {
+        if (!isRecord(auth.body.call)) {
+          sendError(res, 400, 'BAD_USER_INPUT', 'call is required: the call object Retell sends', req);
+          return;
+        }
         sendError(res, 403, 'FORBIDDEN', 'This agent or number belongs to no active company', req);
         return;
       }
