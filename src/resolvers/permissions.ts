@@ -268,7 +268,17 @@ export const PERMISSIONS: IRuleTypeMap = {
     ]),
     customer: read('customers'),
     phoneNumber: read('phoneNumbers'),
+    functionCalls: read('calls'),
   },
+  VoiceFunctionCall: allowFields([
+    'id',
+    'functionName',
+    'outcome',
+    'errorCode',
+    'latencyMs',
+    'replayed',
+    'createdAt',
+  ]),
   PhoneNumber: allowFields(['id', 'numberE164', 'label', 'active', 'branch']),
   CallbackRequest: {
     ...allowFields([
