@@ -1,4 +1,6 @@
+import { hashPassword } from '../../src/auth/password';
 import type { TestServer } from '../helpers/server';
+import { PASSWORD } from '../helpers/world';
 import {
   callFor,
   callFunction,
@@ -198,4 +200,47 @@ describe.each(cases)('a call in $lang', ({ lang, known, expect: want }) => {
     ]);
     expect(logged.every((r: any) => r.outcome === 'ok' && r.latency_ms >= 0)).toBe(true);
   });
+});
+
+test("the call's function-call log is visible in GraphQL to the company, not to another", async () => {
+  const su = s.t.superuser;
+  const salon = await seedSalon(su, { language: 'en' });
+  const other = await seedSalon(su, { language: 'en' });
+  const call = callFor(salon, salon.customerPhone);
+  await callFunction(s.url, 'list_services', call);
+  await callFunction(s.url, 'check_availability', call, { service: 'Nope' });
+  const hash = await hashPassword(PASSWORD);
+  const login = async (companyId: string, email: string) => {
+    await su('users').insert({
+      company_id: companyId,
+      email,
+      name: 'Admin',
+      password_hash: hash,
+      roles: '{admin}',
+    });
+    const res = await s.gql<{ login: { accessToken: string } }>(
+      'mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { accessToken } }',
+      { e: email, p: PASSWORD },
+    );
+    return res.data!.login.accessToken;
+  };
+  const query = `{ calls(first: 10) { edges { node { retellCallId outcome
+    functionCalls { functionName outcome errorCode latencyMs replayed createdAt } } } } }`;
+  const mine = await s.gql(
+    query,
+    {},
+    { token: await login(salon.companyId, `admin-${salon.companyId}@x.test`) },
+  );
+  expect(mine.errors).toBeUndefined();
+  const node = mine.data!.calls.edges.find((e: any) => e.node.retellCallId === call.call_id).node;
+  expect(node.functionCalls.map((f: any) => [f.functionName, f.outcome, f.errorCode])).toEqual([
+    ['list_services', 'ok', null],
+    ['check_availability', 'invalid', 'field:service'],
+  ]);
+  const theirs = await s.gql(
+    query,
+    {},
+    { token: await login(other.companyId, `admin-${other.companyId}@x.test`) },
+  );
+  expect(theirs.data!.calls.edges).toEqual([]);
 });
