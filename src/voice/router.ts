@@ -17,7 +17,7 @@ import {
 } from './functions';
 import { inboundAnswer } from './inbound';
 import { createCallLimiter, type CallLimiter } from './limits';
-import { functionDefinitions } from './definitions';
+import { functionDefinitions, inboundWebhookUrl } from './definitions';
 import { loadVoiceSettings, secretAccepted, SECRET_HEADER } from './secret';
 import { languageOf } from './speech';
 
@@ -285,7 +285,13 @@ export function createVoiceRouter(
       if (auth === null) return;
       if (auth.kind === 'unroutable') {
         if (!isRecord(auth.body.call)) {
-          sendError(res, 400, 'BAD_USER_INPUT', 'call is required: the call object Retell sends', req);
+          sendError(
+            res,
+            400,
+            'BAD_USER_INPUT',
+            'call is required: the call object Retell sends',
+            req,
+          );
           return;
         }
         sendError(res, 403, 'FORBIDDEN', 'This agent or number belongs to no active company', req);
@@ -445,7 +451,10 @@ export function createVoiceRouter(
       return;
     }
     const base = `${req.protocol}://${req.get('host')}`;
-    res.json({ functions: functionDefinitions(base, endpoint) });
+    res.json({
+      inbound_webhook_url: inboundWebhookUrl(base, endpoint),
+      functions: functionDefinitions(base, endpoint),
+    });
   });
 
   return Object.assign(router, { close: () => limiter.close() });

@@ -257,3 +257,66 @@ test('an unknown number gets no company data; an archived company neither', asyn
   await t.superuser('retell_agents').where({ id: a.agentRowId }).update({ active: true });
   await t.superuser('phone_numbers').where({ id: a.phoneNumberId }).update({ active: true });
 });
+
+describe('GET /api/retell/functions', () => {
+  test('admins get every definition; others are refused', async () => {
+    const roles: Record<string, any> = {
+      admin: {
+        kind: 'user',
+        userId: 'u1',
+        companyId: a.companyId,
+        roles: ['admin'],
+        staffId: null,
+      },
+      staff: {
+        kind: 'user',
+        userId: 'u2',
+        companyId: a.companyId,
+        roles: ['staff'],
+        staffId: null,
+      },
+      root: { kind: 'platform_admin', adminId: 'p1' },
+    };
+    const app = await startVoiceApp(
+      t.db,
+      {},
+      {
+        authenticate: async (req) => ({
+          actor: roles[req.header('x-test-actor') ?? ''] ?? { kind: 'anonymous' },
+          companyId: a.companyId,
+        }),
+      },
+    );
+    apps.push(app);
+    const get = (actor?: string, query = '') =>
+      fetch(`${app.url}/api/retell/functions${query}`, {
+        headers: actor ? { 'x-test-actor': actor } : {},
+      });
+    expect((await get()).status).toBe(401);
+    expect((await get('staff')).status).toBe(403);
+    for (const actor of ['admin', 'root']) {
+      const res = await get(actor);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as any;
+      expect(body.functions.map((f: any) => f.name)).toEqual([
+        'list_services',
+        'check_availability',
+        'book_appointment',
+        'find_appointments',
+        'reschedule_appointment',
+        'cancel_appointment',
+        'request_callback',
+      ]);
+      for (const f of body.functions) {
+        expect(f.url).toBe(`${app.url}/api/retell/functions/${f.name}`);
+        expect(f.parameters.type).toBe('object');
+        expect(f.description.length).toBeGreaterThan(10);
+      }
+    }
+    const endpoint = '0b9a6c52-3f1e-4a8e-9c1d-5c1b2a3d4e5f';
+    const own = (await (await get('admin', `?endpoint=${endpoint}`)).json()) as any;
+    expect(own.inbound_webhook_url).toBe(`${app.url}/api/retell/${endpoint}/inbound`);
+    expect(own.functions[0].url).toBe(`${app.url}/api/retell/${endpoint}/functions/list_services`);
+    expect((await get('admin', '?endpoint=x')).status).toBe(400);
+  });
+});
