@@ -351,8 +351,8 @@ export function webhookOperation(ctx: BenchContext, scale: number): Operation {
 
 /** Paths where a voice-agent check-availability function might live; the first that exists wins. */
 export const VOICE_PATHS = [
-  '/api/retell/functions/check-availability',
   '/api/retell/functions/check_availability',
+  '/api/retell/functions/check-availability',
   '/api/retell/function/check-availability',
   '/api/retell/check-availability',
   '/api/retell/check_availability',
@@ -538,7 +538,7 @@ export async function probeVoicePath(
       body,
     });
     const text = await res.text();
-    if (res.status === 404 && text.includes('No such route')) continue;
+    if (res.status === 404) continue;
     return { path, tried, answer: `HTTP ${res.status}: ${text.slice(0, 300)}` };
   }
   return { tried };

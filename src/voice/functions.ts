@@ -17,7 +17,6 @@ import {
   spokenList,
   spokenMinutes,
   spokenPrice,
-  spokenTime,
   type Language,
 } from './speech';
 
@@ -458,6 +457,9 @@ async function explain(
   const lang = input.company.language;
   const rule = typeof err.details?.rule === 'string' ? err.details.rule : null;
   const reason = typeof err.details?.reason === 'string' ? err.details.reason : null;
+  const rawLimit = err.details?.limit;
+  const limit =
+    typeof rawLimit === 'number' || typeof rawLimit === 'string' ? String(rawLimit) : '';
   let message: string;
   let outcome: Outcome = 'refused';
   let withAlternatives = false;
@@ -478,15 +480,15 @@ async function explain(
   } else if (rule === 'booking.minNoticeHours') {
     message = say(
       lang,
-      `Termine brauchen mindestens ${err.details?.limit} Stunden Vorlauf.`,
-      `Appointments need at least ${err.details?.limit} hours' notice.`,
+      `Termine brauchen mindestens ${limit} Stunden Vorlauf.`,
+      `Appointments need at least ${limit} hours' notice.`,
     );
     withAlternatives = true;
   } else if (rule === 'booking.horizonDays') {
     message = say(
       lang,
-      `Wir vergeben Termine höchstens ${err.details?.limit} Tage im Voraus.`,
-      `We book at most ${err.details?.limit} days ahead.`,
+      `Wir vergeben Termine höchstens ${limit} Tage im Voraus.`,
+      `We book at most ${limit} days ahead.`,
     );
   } else if (rule === 'booking.maxPerCustomerPerDay' || rule === 'booking.maxActivePerCustomer') {
     message = say(
@@ -497,14 +499,14 @@ async function explain(
   } else if (rule === 'cancellation.minNoticeHours') {
     message = say(
       lang,
-      `Termine können nur bis ${err.details?.limit} Stunden vorher abgesagt werden. Bitte sprechen Sie mit dem Team; ich notiere gern einen Rückruf.`,
-      `Appointments can only be cancelled up to ${err.details?.limit} hours before. I can ask the team to call you back.`,
+      `Termine können nur bis ${limit} Stunden vorher abgesagt werden. Bitte sprechen Sie mit dem Team; ich notiere gern einen Rückruf.`,
+      `Appointments can only be cancelled up to ${limit} hours before. I can ask the team to call you back.`,
     );
   } else if (rule === 'rescheduling.minNoticeHours') {
     message = say(
       lang,
-      `Termine können nur bis ${err.details?.limit} Stunden vorher verschoben werden.`,
-      `Appointments can only be moved up to ${err.details?.limit} hours before.`,
+      `Termine können nur bis ${limit} Stunden vorher verschoben werden.`,
+      `Appointments can only be moved up to ${limit} hours before.`,
     );
   } else if (rule === 'rescheduling.maxReschedules') {
     message = say(

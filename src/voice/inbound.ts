@@ -57,24 +57,48 @@ async function openingHours(
   return byDay;
 }
 
-export async function inboundAnswer(
+/**
+ * The company part of the answer (opening hours, services, the number's agent) changes rarely and
+ * is the same for every caller, so it is kept per company, day, language and number for a minute.
+ */
+const STATIC_TTL_MS = 60_000;
+const STATIC_MAX = 2000;
+interface StaticPart {
+  openingHours: string;
+  services: string;
+  agentId: string | null;
+}
+const staticCache = new Map<string, { until: number; value: StaticPart }>();
+
+async function staticPart(
   ctx: RequestContext,
   company: VoiceCompany,
-  input: {
-    agentId: string | null;
-    fromNumber: string | null;
-    phoneNumberId: string | null;
-    now: Date;
-  },
-): Promise<InboundAnswer> {
+  today: string,
+  phoneNumberId: string | null,
+  nowMs: number,
+): Promise<StaticPart> {
+  const key = `${company.id}|${today}|${company.language}|${phoneNumberId ?? ''}`;
+  const hit = staticCache.get(key);
+  if (hit && hit.until > nowMs) return hit.value;
+  const value = await loadStaticPart(ctx, company, today, phoneNumberId);
+  if (staticCache.size >= STATIC_MAX) staticCache.clear();
+  staticCache.set(key, { until: nowMs + STATIC_TTL_MS, value });
+  return value;
+}
+
+/** Forgets the cached company data (tests, or after a change that must show at once). */
+export function clearInboundCache(): void {
+  staticCache.clear();
+}
+
+async function loadStaticPart(
+  ctx: RequestContext,
+  company: VoiceCompany,
+  today: string,
+  phoneNumberId: string | null,
+): Promise<StaticPart> {
   const trx = await ctx.trx();
   const lang = company.language;
-  const zone = company.timezone;
-  const local = DateTime.fromJSDate(input.now, { zone }).setLocale(
-    lang === 'de' ? 'de-DE' : 'en-US',
-  );
-  const today = local.toISODate()!;
-
   // One after another: the statements share the request's transaction (one connection).
   const hours = await openingHours(ctx, today);
   const services = await trx('services as s')
@@ -95,15 +119,48 @@ export async function inboundAnswer(
       's.price_cents',
       's.currency',
     );
-  const agentRow = input.phoneNumberId
+  const agentRow = phoneNumberId
     ? await trx('phone_numbers as p')
         .join('retell_agents as a', function () {
           this.on('a.company_id', 'p.company_id').andOn('a.id', 'p.retell_agent_id');
         })
-        .where('p.id', input.phoneNumberId)
+        .where('p.id', phoneNumberId)
         .where('a.active', true)
         .first<{ agent_id: string } | undefined>('a.agent_id')
     : undefined;
+  return {
+    openingHours: spokenOpeningHours(hours, lang),
+    services: spokenList(
+      services.map(
+        (s) =>
+          `${s.name} (${spokenMinutes(s.duration_minutes, lang)}, ${spokenPrice(s.price_cents, s.currency, lang)})`,
+      ),
+      lang,
+      'and',
+    ),
+    agentId: agentRow?.agent_id ?? null,
+  };
+}
+
+export async function inboundAnswer(
+  ctx: RequestContext,
+  company: VoiceCompany,
+  input: {
+    agentId: string | null;
+    fromNumber: string | null;
+    phoneNumberId: string | null;
+    now: Date;
+  },
+): Promise<InboundAnswer> {
+  const trx = await ctx.trx();
+  const lang = company.language;
+  const zone = company.timezone;
+  const local = DateTime.fromJSDate(input.now, { zone }).setLocale(
+    lang === 'de' ? 'de-DE' : 'en-US',
+  );
+  const today = local.toISODate()!;
+
+  const fixed = await staticPart(ctx, company, today, input.phoneNumberId, input.now.getTime());
 
   const vars: Record<string, string> = {
     company_name: company.name,
@@ -113,15 +170,8 @@ export async function inboundAnswer(
     today_spoken: spokenDate(local, zone, lang),
     weekday: local.toFormat('cccc'),
     current_time: local.toFormat('HH:mm'),
-    opening_hours: spokenOpeningHours(hours, lang),
-    services: spokenList(
-      services.map(
-        (s) =>
-          `${s.name} (${spokenMinutes(s.duration_minutes, lang)}, ${spokenPrice(s.price_cents, s.currency, lang)})`,
-      ),
-      lang,
-      'and',
-    ),
+    opening_hours: fixed.openingHours,
+    services: fixed.services,
     customer_known: 'false',
     customer_first_name: '',
     next_appointment: '',
@@ -162,6 +212,6 @@ export async function inboundAnswer(
     }
   }
   const answer: InboundAnswer = { dynamic_variables: vars, metadata };
-  if (agentRow && agentRow.agent_id !== input.agentId) answer.override_agent_id = agentRow.agent_id;
+  if (fixed.agentId && fixed.agentId !== input.agentId) answer.override_agent_id = fixed.agentId;
   return answer;
 }

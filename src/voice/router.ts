@@ -18,7 +18,7 @@ import {
 import { inboundAnswer } from './inbound';
 import { createCallLimiter, type CallLimiter } from './limits';
 import { functionDefinitions, inboundWebhookUrl } from './definitions';
-import { loadVoiceSettings, secretAccepted, SECRET_HEADER } from './secret';
+import { secretAccepted, SECRET_HEADER, type VoiceSettingsRow } from './secret';
 import { languageOf } from './speech';
 
 type CompanyRoute = {
@@ -72,18 +72,30 @@ interface CompanyRow {
 /** The tenant's company and voice settings, or null when it is archived (no longer served). */
 export async function loadVoiceCompany(trx: Knex.Transaction): Promise<{
   company: VoiceCompany;
-  settings: Awaited<ReturnType<typeof loadVoiceSettings>>;
+  settings: VoiceSettingsRow;
 } | null> {
-  const row = await trx('companies').first<CompanyRow | undefined>(
-    'id',
-    'name',
-    'timezone',
-    'default_region',
-    'currency',
-    'archived_at',
-  );
+  // One statement for both; row level security limits each table to the tenant.
+  const row = await trx('companies as c')
+    .leftJoin('voice_agent_settings as v', 'v.company_id', 'c.id')
+    .first<(CompanyRow & VoiceSettingsRow) | undefined>(
+      'c.id',
+      'c.name',
+      'c.timezone',
+      'c.default_region',
+      'c.currency',
+      'c.archived_at',
+      'v.language',
+      'v.secret_hash',
+      'v.previous_secret_hash',
+      'v.previous_valid_until',
+    );
   if (!row || row.archived_at) return null;
-  const settings = await loadVoiceSettings(trx);
+  const settings: VoiceSettingsRow = {
+    language: row.language,
+    secret_hash: row.secret_hash,
+    previous_secret_hash: row.previous_secret_hash,
+    previous_valid_until: row.previous_valid_until,
+  };
   const timezone = DateTime.local().setZone(row.timezone).isValid ? row.timezone : 'UTC';
   return {
     company: {
@@ -273,7 +285,8 @@ export function createVoiceRouter(
 
   const runFunction = (fixed?: string) => async (req: Request, res: Response) => {
     const started = performance.now();
-    const name = fixed ?? String(req.params.name ?? '');
+    // check-availability and check_availability are the same function.
+    const name = fixed ?? String(req.params.name ?? '').replace(/-/g, '_');
     const fn: VoiceFunction | undefined = FUNCTION_BY_NAME.get(name);
     if (!fn) {
       sendError(res, 404, 'NOT_FOUND', `No voice function "${name.slice(0, 64)}"`, req);
@@ -326,7 +339,14 @@ export function createVoiceRouter(
             return { kind: 'unauthorized' as const };
           }
           const verdict = await limiter.take(`${auth.companyId}:${retellCallId}`, fn.name);
-          const callRowId = await ensureCall(ctx, trx, call, retellCallId, auth.route.data);
+          const callRowId = await ensureCall(
+            ctx,
+            trx,
+            call,
+            retellCallId,
+            auth.route.data,
+            loaded.company.region,
+          );
           let answer: VoiceAnswer;
           let outcome: Outcome;
           let replayed = false;
@@ -507,6 +527,7 @@ async function ensureCall(
   call: Record<string, unknown>,
   retellCallId: string,
   route: { retellAgentId: string | null; phoneNumberId: string | null },
+  region: string,
 ): Promise<string> {
   const existing = await trx('calls')
     .where('retell_call_id', retellCallId)
@@ -515,8 +536,7 @@ async function ensureCall(
   const direction = call.direction === 'outbound' ? 'outbound' : 'inbound';
   const from = typeof call.from_number === 'string' ? call.from_number : null;
   const to = typeof call.to_number === 'string' ? call.to_number : null;
-  const region = await trx('companies').first<{ default_region: string }>('default_region');
-  const caller = toE164(direction === 'outbound' ? to : from, region?.default_region);
+  const caller = toE164(direction === 'outbound' ? to : from, region);
   const customer = caller
     ? await trx('customers').where('phone_e164', caller).first<{ id: string } | undefined>('id')
     : undefined;
