@@ -16,6 +16,7 @@ import { StaffResolver, WorkingHourResolver } from './staff';
 import { UserResolver } from './user';
 import { SchedulingResolver } from './scheduling';
 import { WebhookEventResolver } from './webhook-event';
+import { VoiceAgentResolver } from './voice-agent';
 
 /** Every resolver class of the schema. */
 // type-graphql takes resolver classes as plain Function values.
@@ -42,4 +43,5 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   WebhookEventResolver,
   ProviderCredentialResolver,
   RetellAgentResolver,
+  VoiceAgentResolver,
 ];

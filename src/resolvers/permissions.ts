@@ -268,17 +268,7 @@ export const PERMISSIONS: IRuleTypeMap = {
     ]),
     customer: read('customers'),
     phoneNumber: read('phoneNumbers'),
-    functionCalls: read('calls'),
   },
-  VoiceFunctionCall: allowFields([
-    'id',
-    'functionName',
-    'outcome',
-    'errorCode',
-    'latencyMs',
-    'replayed',
-    'createdAt',
-  ]),
   PhoneNumber: allowFields(['id', 'numberE164', 'label', 'active', 'branch']),
   CallbackRequest: {
     ...allowFields([
@@ -361,4 +351,25 @@ Object.assign(PERMISSIONS.Mutation as Record<string, unknown>, {
   rotateProviderCredential: write('webhooks'),
   revokeProviderCredential: write('webhooks'),
   assignRetellAgent: superAdmin,
+});
+
+// The voice agent: a call's function-call log (as the call itself), and its settings (bearer
+// secret, language) for company admins.
+Object.assign(PERMISSIONS.Call as Record<string, unknown>, { functionCalls: read('calls') });
+Object.assign(PERMISSIONS, {
+  VoiceFunctionCall: allowFields([
+    'id',
+    'functionName',
+    'outcome',
+    'errorCode',
+    'latencyMs',
+    'replayed',
+    'createdAt',
+  ]),
+  VoiceAgentSecret: allowFields(['secret', 'previousValidUntil']),
+});
+Object.assign(PERMISSIONS.Mutation as Record<string, unknown>, {
+  rotateVoiceAgentSecret: write('webhooks'),
+  clearVoiceAgentSecret: write('webhooks'),
+  setVoiceAgentLanguage: write('webhooks'),
 });

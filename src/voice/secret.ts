@@ -102,3 +102,45 @@ export async function rotateVoiceSecret(
     return { secret, previousValidUntil: overlap ? until : null };
   });
 }
+
+/** Removes the company's bearer secret (and a previous one): requests need none from now on. */
+export async function clearVoiceSecret(ctx: RequestContext): Promise<boolean> {
+  const companyId = ctx.requireCompanyId();
+  return ctx.unitOfWork(async (trx) => {
+    const n = await trx('voice_agent_settings').whereNotNull('secret_hash').update({
+      secret_hash: null,
+      previous_secret_hash: null,
+      previous_valid_until: null,
+      secret_rotated_at: new Date(),
+    });
+    if (n > 0) {
+      await ctx.audit({
+        action: 'voice_agent.secret_cleared',
+        subjectType: 'company',
+        subjectId: companyId,
+      });
+    }
+    return n > 0;
+  });
+}
+
+/** Sets the language the voice agent speaks for the company: de or en. */
+export async function setVoiceLanguage(ctx: RequestContext, language: string): Promise<string> {
+  if (language !== 'de' && language !== 'en') {
+    throw badInput('language', 'language must be de or en');
+  }
+  const companyId = ctx.requireCompanyId();
+  return ctx.unitOfWork(async (trx) => {
+    await trx('voice_agent_settings')
+      .insert({ company_id: companyId, language })
+      .onConflict(['company_id'])
+      .merge({ language });
+    await ctx.audit({
+      action: 'voice_agent.language_set',
+      subjectType: 'company',
+      subjectId: companyId,
+      details: { language },
+    });
+    return language;
+  });
+}

@@ -244,3 +244,74 @@ test("the call's function-call log is visible in GraphQL to the company, not to 
   );
   expect(theirs.data!.calls.edges).toEqual([]);
 });
+
+test('admins rotate the voice secret and set the language in GraphQL; staff cannot', async () => {
+  const su = s.t.superuser;
+  const salon = await seedSalon(su, { language: 'en' });
+  const hash = await hashPassword(PASSWORD);
+  const token = async (role: string) => {
+    const email = `${role}-${salon.companyId}@x.test`;
+    await su('users').insert({
+      company_id: salon.companyId,
+      email,
+      name: role,
+      password_hash: hash,
+      roles: `{${role}}`,
+    });
+    const res = await s.gql<{ login: { accessToken: string } }>(
+      'mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { accessToken } }',
+      { e: email, p: PASSWORD },
+    );
+    return res.data!.login.accessToken;
+  };
+  const admin = await token('admin');
+  const staff = await token('staff');
+  const rotate = 'mutation { rotateVoiceAgentSecret { secret previousValidUntil } }';
+  const denied = await s.gql(rotate, {}, { token: staff });
+  expect(denied.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+  const rotated = await s.gql<{ rotateVoiceAgentSecret: { secret: string } }>(
+    rotate,
+    {},
+    { token: admin },
+  );
+  expect(rotated.errors).toBeUndefined();
+  const secret = rotated.data!.rotateVoiceAgentSecret.secret;
+  expect(secret).toMatch(/^vas_/);
+  const call = callFor(salon, salon.customerPhone);
+  expect((await callFunction(s.url, 'list_services', call)).status).toBe(401);
+  const ok = await callFunction(
+    s.url,
+    'list_services',
+    call,
+    {},
+    {
+      headers: { 'x-voice-agent-secret': secret },
+    },
+  );
+  expect(ok.status).toBe(200);
+  const lang = await s.gql(
+    'mutation { setVoiceAgentLanguage(language: "de") }',
+    {},
+    { token: admin },
+  );
+  expect(lang.data).toEqual({ setVoiceAgentLanguage: 'de' });
+  const german = await callFunction(
+    s.url,
+    'list_services',
+    call,
+    {},
+    {
+      headers: { 'x-voice-agent-secret': secret },
+    },
+  );
+  expect(german.body.message).toMatch(/^Wir bieten/);
+  const bad = await s.gql(
+    'mutation { setVoiceAgentLanguage(language: "fr") }',
+    {},
+    { token: admin },
+  );
+  expect(bad.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'language' });
+  const cleared = await s.gql('mutation { clearVoiceAgentSecret }', {}, { token: admin });
+  expect(cleared.data).toEqual({ clearVoiceAgentSecret: true });
+  expect((await callFunction(s.url, 'list_services', call)).status).toBe(200);
+});
