@@ -395,7 +395,7 @@ export function createVoiceRouter(
             replayed,
             request_id: requestIdOf(req),
           });
-          return { kind: 'answer' as const, answer };
+          return { kind: 'answer' as const, answer, outcome };
         },
       );
       if (result.kind === 'inactive') {
@@ -407,6 +407,7 @@ export function createVoiceRouter(
         sendError(res, 401, 'UNAUTHENTICATED', 'Unauthorized', req);
         return;
       }
+      metrics.voiceFunctionCalls.inc({ function: fn.name, outcome: result.outcome });
       res.json(result.answer);
     } catch (err) {
       if (err instanceof AppError && err.code !== 'INTERNAL') {
@@ -420,6 +421,7 @@ export function createVoiceRouter(
         return;
       }
       log.error({ err, function: name, requestId: requestIdOf(req) }, 'voice function failed');
+      metrics.voiceFunctionCalls.inc({ function: fn.name, outcome: 'error' });
       res.json({ ok: false, outcome: 'error', message: INTERNAL_MESSAGES[lang] });
     }
   };

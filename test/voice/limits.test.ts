@@ -3,6 +3,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/pg';
 import {
   callFor,
   callFunction,
+  counterValue,
   localStart,
   nextWeekday,
   seedSalon,
@@ -45,7 +46,7 @@ describe.each([
   ['in Redis', { redisUrl: REDIS_URL }],
 ])('%s', (_label, extra) => {
   test('10 of one function pass, the 11th is refused speakably', async () => {
-    const { url } = await app(extra);
+    const { url, deps } = await app(extra);
     const call = callFor(salon, salon.customerPhone);
     for (let i = 0; i < 10; i++) {
       const r = await callFunction(url, 'list_services', call);
@@ -60,6 +61,10 @@ describe.each([
     expect((await callFunction(url, 'find_appointments', call)).body.ok).toBe(true);
     const log = await logOf(call.call_id);
     expect(log.map((r: any) => r.outcome)).toEqual([...Array(10).fill('ok'), 'limited', 'ok']);
+    const counted = (outcome: string) =>
+      counterValue(deps.metrics.voiceFunctionCalls, { function: 'list_services', outcome });
+    expect(await counted('ok')).toBe(10);
+    expect(await counted('limited')).toBe(1);
   });
 
   test('20 in a minute pass, the 21st is refused and books nothing', async () => {
