@@ -44,6 +44,12 @@ export function createCallLimiter(
         keyPrefix: `${prefix}:${name}`,
         points,
         duration,
+        // Redis unreachable: count in this process instead of failing the call.
+        insuranceLimiter: new RateLimiterMemory({
+          keyPrefix: `${prefix}:${name}`,
+          points,
+          duration,
+        }),
       });
     }
     return new RateLimiterMemory({ keyPrefix: `${prefix}:${name}`, points, duration });

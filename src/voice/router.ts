@@ -241,7 +241,6 @@ export function createVoiceRouter(
         return;
       }
       const inner = isRecord(auth.body.call_inbound) ? auth.body.call_inbound : auth.body;
-      const presented = presentedSecret(req);
       const result = await runInContext(
         {
           deps,
@@ -254,9 +253,8 @@ export function createVoiceRouter(
           const trx = await ctx.trx();
           const loaded = await loadVoiceCompany(trx);
           if (!loaded) return { call_inbound: {} };
-          // Retell sends the same custom headers on the inbound webhook only if configured; a
-          // company with a secret gets no data without it.
-          if (!secretAccepted(loaded.settings, presented, now())) return 'unauthorized' as const;
+          // Retell's inbound webhook carries no custom headers, so the per-company bearer secret
+          // (a function-call header) does not apply here: address and signature do.
           return {
             call_inbound: await inboundAnswer(ctx, loaded.company, {
               agentId: typeof inner.agent_id === 'string' ? inner.agent_id : null,
@@ -267,11 +265,6 @@ export function createVoiceRouter(
           };
         },
       );
-      if (result === 'unauthorized') {
-        metrics.authFailures.inc({ reason: 'voice_secret' });
-        sendError(res, 401, 'UNAUTHENTICATED', 'Unauthorized', req);
-        return;
-      }
       res.json(result);
     } catch (err) {
       log.error({ err, requestId: requestIdOf(req) }, 'inbound call answer failed');

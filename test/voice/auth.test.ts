@@ -169,6 +169,13 @@ describe('layer 3: per-company bearer secret', () => {
     expect(bearer.status).toBe(200);
     // A company without a secret is not affected.
     expect((await list(open.url, a)).status).toBe(200);
+    // Retell's inbound webhook carries no custom headers: address and signature guard it.
+    const inb = await inbound(open.url, {
+      agent_id: c.agentId,
+      from_number: c.customerPhone,
+      to_number: c.number,
+    });
+    expect(inb.body.call_inbound.dynamic_variables.company_name).toBe(c.name);
   });
 
   test("one company's secret does not open another company that has one", async () => {
