@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import {
   RateLimiterMemory,
@@ -38,13 +39,15 @@ export function createCallLimiter(
   let redis: Redis | undefined;
   const make = (name: string, points: number, duration: number): RateLimiterAbstract => {
     if (options.redisUrl) {
-      redis ??= new Redis(options.redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
+      redis ??= new Redis(options.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
+      redis.on('error', () => undefined); // reconnects by itself; the insurance limiter counts meanwhile
       return new RateLimiterRedis({
         storeClient: redis,
         keyPrefix: `${prefix}:${name}`,
         points,
         duration,
         // Redis unreachable: count in this process instead of failing the call.
+        rejectIfRedisNotReady: true,
         insuranceLimiter: new RateLimiterMemory({
           keyPrefix: `${prefix}:${name}`,
           points,
@@ -68,8 +71,25 @@ export function createCallLimiter(
     }
   };
 
+  /**
+   * Waits briefly (once) for the first connection, so the counters are shared from the start;
+   * later outages go straight to the insurance limiter.
+   */
+  let waited = false;
+  const ready = async (): Promise<void> => {
+    if (!redis || waited || redis.status === 'ready') return;
+    waited = true;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      once(redis, 'ready').catch(() => undefined),
+      new Promise((resolve) => (timer = setTimeout(resolve, 500))),
+    ]);
+    clearTimeout(timer);
+  };
+
   return {
     async take(callId, fn) {
+      await ready();
       // Every request counts on all three, refused or not, so a caller hammering one limit
       // cannot reset another.
       const [call, minute, same] = await Promise.all([
@@ -83,7 +103,9 @@ export function createCallLimiter(
       return { allowed: true };
     },
     async close() {
-      if (redis) await redis.quit().catch(() => undefined);
+      if (!redis) return;
+      if (redis.status === 'ready') await redis.quit().catch(() => undefined);
+      else redis.disconnect();
     },
   };
 }
