@@ -75,16 +75,20 @@ export function createCallLimiter(
    * Waits briefly (once) for the first connection, so the counters are shared from the start;
    * later outages go straight to the insurance limiter.
    */
-  let waited = false;
-  const ready = async (): Promise<void> => {
-    if (!redis || waited || redis.status === 'ready') return;
-    waited = true;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      once(redis, 'ready').catch(() => undefined),
-      new Promise((resolve) => (timer = setTimeout(resolve, 500))),
-    ]);
-    clearTimeout(timer);
+  let first: Promise<void> | undefined;
+  const ready = (): Promise<void> | undefined => {
+    if (!redis) return undefined;
+    const client = redis;
+    first ??= (async () => {
+      if (client.status === 'ready') return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        once(client, 'ready').catch(() => undefined),
+        new Promise((resolve) => (timer = setTimeout(resolve, 500))),
+      ]);
+      clearTimeout(timer);
+    })();
+    return first;
   };
 
   return {
