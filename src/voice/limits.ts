@@ -39,8 +39,11 @@ export function createCallLimiter(
   let redis: Redis | undefined;
   const make = (name: string, points: number, duration: number): RateLimiterAbstract => {
     if (options.redisUrl) {
-      redis ??= new Redis(options.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
-      redis.on('error', () => undefined); // reconnects by itself; the insurance limiter counts meanwhile
+      if (!redis) {
+        redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
+        // It reconnects by itself; the insurance limiter counts meanwhile.
+        redis.on('error', () => undefined);
+      }
       return new RateLimiterRedis({
         storeClient: redis,
         keyPrefix: `${prefix}:${name}`,
