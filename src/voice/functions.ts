@@ -40,7 +40,7 @@ export interface VoiceCall {
   /** Our Call row. */
   id: string;
   retellCallId: string;
-  /** The caller's number as Retell sent it. */
+  /** The customer's number as Retell sent it: the caller (inbound) or the number called (outbound). */
   fromNumber: string | null;
 }
 

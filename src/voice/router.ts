@@ -315,6 +315,8 @@ export function createVoiceRouter(
         : Object.fromEntries(Object.entries(body).filter(([k]) => k !== 'name' && k !== 'call'));
       const presented = presentedSecret(req);
       const at = new Date(now());
+      // The customer's number: the caller on an inbound call, the one called on an outbound call.
+      const customerNumber = call.direction === 'outbound' ? call.to_number : call.from_number;
       const result = await runInContext(
         {
           deps,
@@ -365,7 +367,7 @@ export function createVoiceRouter(
                 call: {
                   id: callRowId,
                   retellCallId,
-                  fromNumber: typeof call.from_number === 'string' ? call.from_number : null,
+                  fromNumber: typeof customerNumber === 'string' ? customerNumber : null,
                 },
                 args,
                 now: at,

@@ -259,3 +259,19 @@ describe('inbound answer', () => {
     expect(metadata).toEqual({ company_id: en.companyId });
   });
 });
+
+test('on an outbound call the customer is the number called', async () => {
+  const call = callFor(en, en.number, {
+    direction: 'outbound',
+    from_number: en.number,
+    to_number: en.customerPhone,
+  });
+  const booked = await callFunction(app.url, 'book_appointment', call, {
+    service: 'Haircut',
+    start: localStart(nextWeekday(2), '17:00'),
+  });
+  expect(booked.body.ok).toBe(true);
+  expect(booked.body.customerId).toBe(en.customerId);
+  const row = await t.superuser('calls').where({ retell_call_id: call.call_id }).first();
+  expect(row).toMatchObject({ direction: 'outbound', customer_id: en.customerId });
+});
