@@ -351,8 +351,8 @@ export function webhookOperation(ctx: BenchContext, scale: number): Operation {
 
 /** Paths where a voice-agent check-availability function might live; the first that exists wins. */
 export const VOICE_PATHS = [
-  '/api/retell/functions/check-availability',
   '/api/retell/functions/check_availability',
+  '/api/retell/functions/check-availability',
   '/api/retell/function/check-availability',
   '/api/retell/check-availability',
   '/api/retell/check_availability',
@@ -361,38 +361,165 @@ export const VOICE_PATHS = [
   '/api/voice/check-availability',
 ];
 
+/** check_availability for the booking service over 7 days from tomorrow (Retell's body shape). */
 export function voiceBody(ctx: BenchContext, callId: string): string {
   const b = ctx.seed.bench;
   const from = tomorrow(ctx.now);
   return JSON.stringify({
     name: 'check_availability',
-    call: {
-      call_id: callId,
-      agent_id: b.retellAgentId,
-      call_type: 'phone_call',
-      direction: 'inbound',
-      call_status: 'ongoing',
-      from_number: b.customerPhones[0],
-      to_number: b.phoneNumber,
-    },
+    call: voiceCall(ctx, callId, b.customerPhones[0]),
     args: {
       service: b.bookingServiceName,
-      service_name: b.bookingServiceName,
-      serviceId: b.bookingServiceId,
-      service_id: b.bookingServiceId,
-      date: from.toISODate(),
-      from: from.toISO(),
-      to: from.plus({ days: 14 }).toISO(),
-      days: 14,
+      from_date: from.toISODate(),
+      to_date: from.plus({ days: 6 }).toISODate(),
     },
   });
+}
+
+function voiceCall(ctx: BenchContext, callId: string, from: string): Record<string, unknown> {
+  const b = ctx.seed.bench;
+  return {
+    call_id: callId,
+    agent_id: b.retellAgentId,
+    call_type: 'phone_call',
+    direction: 'inbound',
+    call_status: 'ongoing',
+    from_number: from,
+    to_number: b.phoneNumber,
+  };
 }
 
 export function voiceHeaders(ctx: BenchContext, body: string): Record<string, string> {
   return {
     ...JSON_HEADERS,
-    authorization: `Bearer ${ctx.voiceToken}`,
+    'x-voice-agent-secret': ctx.voiceToken,
     'x-retell-signature': signRetell(body, ctx.retellKey),
+  };
+}
+
+/** A voice answer the agent could use: 2xx and a message (a refusal with alternatives counts). */
+function voiceCheck(status: number, text: string): string | null {
+  if (status < 200 || status >= 300) return `HTTP ${status}: ${text.slice(0, 200)}`;
+  return text.includes('"message"') ? null : `no message: ${text.slice(0, 200)}`;
+}
+
+/**
+ * Free (staff, start) pairs for the voice bookings, walking back from the end of the horizon so
+ * they never meet the GraphQL bookings (which walk forward from the start).
+ */
+export function voiceBookingSlots(ctx: BenchContext): () => { staffId: string; startsAt: string } {
+  const staff = ctx.seed.bench.staffIds;
+  const last = DateTime.fromJSDate(ctx.now, { zone: TIME_ZONE })
+    .startOf('day')
+    .plus({ days: BENCH_HORIZON_DAYS - 5 });
+  let day = last;
+  let minute = WORK_START_HOUR * 60;
+  let s = 0;
+  return () => {
+    for (;;) {
+      if (s >= staff.length) {
+        s = 0;
+        minute += 30;
+      }
+      if (minute >= WORK_END_HOUR * 60) {
+        minute = WORK_START_HOUR * 60;
+        day = day.minus({ days: 1 });
+      }
+      if (
+        day.diff(DateTime.fromJSDate(ctx.now, { zone: TIME_ZONE }), 'days').days <
+        FUTURE_DAYS + 10
+      ) {
+        throw new Error('voice booking slots exhausted: run shorter or raise BENCH_HORIZON_DAYS');
+      }
+      if (day.weekday > 5) {
+        day = day.minus({ days: 1 });
+        continue;
+      }
+      const startsAt = day.set({ hour: Math.floor(minute / 60), minute: minute % 60 }).toISO()!;
+      return { staffId: staff[s++], startsAt };
+    }
+  };
+}
+
+/** book_appointment for a free slot and a new caller, each in a new call. */
+export function voiceBookOperation(
+  ctx: BenchContext,
+  nextSlot: () => { staffId: string; startsAt: string },
+): Operation {
+  const b = ctx.seed.bench;
+  return {
+    name: 'voiceBookAppointment',
+    title: 'voice agent book_appointment (signed, bearer secret)',
+    detail: 'POST /api/retell/functions/book_appointment, a free slot, a new caller and call each',
+    build: (_target, phase) => {
+      let n = 0;
+      const next = () => {
+        const slot = nextSlot();
+        n += 1;
+        const body = JSON.stringify({
+          name: 'book_appointment',
+          call: voiceCall(
+            ctx,
+            `${ctx.runId}_vb_${phase}_${n}`,
+            `+49162${String(10_000_000 + ((n * 7919 + (phase === 'warmup' ? 1 : 0)) % 89_999_999))}`,
+          ),
+          args: {
+            service: b.bookingServiceName,
+            staff: slot.staffId,
+            start: slot.startsAt,
+            name: 'Bench Caller',
+          },
+        });
+        return { body, headers: voiceHeaders(ctx, body) };
+      };
+      const first = next();
+      return {
+        method: 'POST',
+        path: '/api/retell/functions/book_appointment',
+        headers: first.headers,
+        body: first.body,
+        next,
+        check: (status, text) =>
+          voiceCheck(status, text) ??
+          (text.includes('"ok":true') ? null : `not booked: ${text.slice(0, 200)}`),
+      };
+    },
+  };
+}
+
+/** The inbound-call webhook for a known caller (company data, first name, next appointment). */
+export function voiceInboundOperation(ctx: BenchContext): Operation {
+  const b = ctx.seed.bench;
+  return {
+    name: 'voiceInbound',
+    title: 'voice inbound-call webhook (signed), known caller',
+    detail: 'POST /api/retell/inbound, call_inbound {agent_id, from_number, to_number}',
+    build: () => {
+      let n = 0;
+      const next = () => {
+        const body = JSON.stringify({
+          event: 'call_inbound',
+          call_inbound: {
+            agent_id: b.retellAgentId,
+            from_number: b.customerPhones[n++ % b.customerPhones.length],
+            to_number: b.phoneNumber,
+          },
+        });
+        return { body, headers: voiceHeaders(ctx, body) };
+      };
+      const first = next();
+      return {
+        method: 'POST',
+        path: '/api/retell/inbound',
+        headers: first.headers,
+        body: first.body,
+        next,
+        check: (status, text) =>
+          status === 200 && text.includes('"company_name"')
+            ? null
+            : `HTTP ${status}: ${text.slice(0, 200)}`,
+      };
+    },
   };
 }
 
@@ -411,7 +538,7 @@ export async function probeVoicePath(
       body,
     });
     const text = await res.text();
-    if (res.status === 404 && text.includes('No such route')) continue;
+    if (res.status === 404) continue;
     return { path, tried, answer: `HTTP ${res.status}: ${text.slice(0, 300)}` };
   }
   return { tried };
@@ -420,7 +547,7 @@ export async function probeVoicePath(
 export function voiceOperation(ctx: BenchContext, path: string): Operation {
   return {
     name: 'voiceCheckAvailability',
-    title: 'voice agent check-availability (signed, bearer token)',
+    title: 'voice agent check_availability, one service over 7 days (signed, bearer secret)',
     detail: `POST ${path}, a new call_id each (per-call limits)`,
     build: (_target, phase) => {
       let n = 0;
@@ -435,8 +562,7 @@ export function voiceOperation(ctx: BenchContext, path: string): Operation {
         headers: first.headers,
         body: first.body,
         next,
-        check: (status, text) =>
-          status >= 200 && status < 300 ? null : `HTTP ${status}: ${text.slice(0, 200)}`,
+        check: voiceCheck,
       };
     },
   };

@@ -283,6 +283,29 @@ export function evaluateTargets(scales: ScaleResult[]): TargetResult[] {
         },
   );
 
+  for (const [id, op, limit] of [
+    ['voice-check-p95', 'voiceCheckAvailability', 300],
+    ['voice-book-p95', 'voiceBookAppointment', 500],
+    ['voice-inbound-p95', 'voiceInbound', 100],
+  ] as const) {
+    targets.push(
+      judge(
+        id,
+        `voice ${op} p95 < ${limit} ms (the largest company)`,
+        each((s) => {
+          const r = find(s, 'prod', op);
+          return r
+            ? {
+                scale: s.scale,
+                ok: r.latencyMs.p95 < limit && r.errors === 0,
+                text: `${fmt(r.latencyMs.p95)} ms (p99 ${fmt(r.latencyMs.p99)} ms)${r.errors ? `, ${r.errors} errors` : ''}`,
+              }
+            : undefined;
+        }).map((x) => x.v),
+      ),
+    );
+  }
+
   targets.push(
     judge(
       'rss',
@@ -363,6 +386,8 @@ const OP_ORDER = [
   'availableSlots',
   'bookAppointment',
   'voiceCheckAvailability',
+  'voiceBookAppointment',
+  'voiceInbound',
   'webhookRetell',
 ];
 const SERVER_ORDER: ServerName[] = ['floor', 'prod', 'devRef', 'shieldOff', 'filterOff'];

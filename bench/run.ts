@@ -10,7 +10,7 @@
  */
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +33,9 @@ import {
   bookingSlots,
   floorPage,
   probeVoicePath,
+  voiceBookingSlots,
+  voiceBookOperation,
+  voiceInboundOperation,
   staticOperations,
   voiceOperation,
   webhookCallPrefix,
@@ -123,7 +126,6 @@ function serverEnv(state: RunState, databaseUrl: string, kind: ServerName): Reco
     GRAPHQL_COMPANY_POINTS: '1000000000',
     GRAPHQL_TOKEN_POINTS: '1000000000',
     GRAPHQL_ANONYMOUS_POINTS: '1000000000',
-    VOICE_AGENT_TOKEN: state.voiceToken,
     VOICE_AGENT_ALLOWED_IPS: '127.0.0.1,::1,::ffff:127.0.0.1',
     ACCESS_TOKEN_TTL_SECONDS: '7200',
     SEED_DEMO_DATA: 'false',
@@ -266,6 +268,11 @@ async function runScale(state: RunState, template: string, scale: number): Promi
     log(
       `scale ${scale}x: seeded ${seed.totals.appointments} appointments over ${seed.companies} companies in ${seed.seconds.toFixed(1)} s (${size})`,
     );
+    // The benchmark company's voice agent sends a bearer secret, so that layer is measured too.
+    await superuser('voice_agent_settings').insert({
+      company_id: seed.bench.id,
+      secret_hash: createHash('sha256').update(state.voiceToken).digest('hex'),
+    });
     const now = new Date();
     const ctx: BenchContext = {
       seed,
@@ -338,6 +345,8 @@ async function runScale(state: RunState, template: string, scale: number): Promi
     const voice = await probeVoicePath(ctx, prod.url, options.voicePath);
     if (voice.path) {
       ops.push(voiceOperation(ctx, voice.path));
+      ops.push(voiceBookOperation(ctx, voiceBookingSlots(ctx)));
+      ops.push(voiceInboundOperation(ctx));
       detected.voiceCheckAvailability = `${voice.path} (probe answered ${voice.answer})`;
     } else {
       skipped.push({

@@ -10,6 +10,7 @@ import { requestIdMiddleware, requestIdOf } from './http/request-id';
 import { createGraphQL } from './graphql/server';
 import { createGraphqlMetricsPlugin } from './observability/graphql';
 import { createWebhookModule } from './webhooks';
+import { createVoiceRouter } from './voice';
 import { authenticateRequest } from './auth/authenticate';
 import { setTenantFilterEnabled } from './tenancy/switches';
 import { seedDemoData } from './seed/demo';
@@ -95,6 +96,9 @@ export async function createApp(deps: AppDeps): Promise<{
   if (config.retentionIntervalMs > 0) {
     services.push(new RetentionJob(deps, { intervalMs: config.retentionIntervalMs }));
   }
+  const voice = createVoiceRouter(deps, { authenticate: (req) => authenticateRequest(deps, req) });
+  app.use(voice);
+  onClose.push(() => voice.close());
   mountMetrics(app, deps, services);
   const graphql = await createGraphQL(deps, [createGraphqlMetricsPlugin(deps)]);
   app.use(graphql.router);

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import {
   DEVELOPMENT_CREDENTIAL_KEYS,
@@ -44,8 +45,12 @@ export interface Config {
   allowUnsignedWebhooks: boolean;
   webhookBodyLimitBytes: number;
   webhookRateLimitPerMinute: number;
-  voiceAgentToken?: string;
-  voiceAgentAllowedIps: string[];
+  /** Source addresses (CIDRs) the voice-agent endpoints accept (VOICE_AGENT_ALLOWED_IPS). */
+  voiceAllowedCidrs: string[];
+  /** Per-call limits of the voice agent's function requests. */
+  voiceLimits: { perCall: number; perMinute: number; perFunction: number };
+  /** Redis for counters shared across processes (REDIS_URL); in memory without it. */
+  redisUrl?: string;
   /** Where offboarding writes a company's export (one NDJSON file per table and a manifest). */
   exportDir: string;
   /** How often the retention job runs; 0 turns it off in this process. */
@@ -309,17 +314,47 @@ export function loadConfig(
     allowUnsignedWebhooks,
     webhookBodyLimitBytes: int('WEBHOOK_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 50 * 1024 * 1024),
     webhookRateLimitPerMinute: int('WEBHOOK_RATE_LIMIT_PER_MINUTE', 60, 1, 100000),
-    voiceAgentToken: env.VOICE_AGENT_TOKEN || undefined,
-    voiceAgentAllowedIps: list('VOICE_AGENT_ALLOWED_IPS'),
     graphqlLimits,
     exportDir: env.EXPORT_DIR || path.resolve('.data', 'exports'),
     retentionIntervalMs: int('RETENTION_INTERVAL_MS', 3600_000, 0, 7 * 86400_000),
+    voiceAllowedCidrs: voiceCidrs(list('VOICE_AGENT_ALLOWED_IPS'), problems),
+    voiceLimits: {
+      perCall: int('VOICE_CALL_MAX_REQUESTS', 50, 1, 100000),
+      perMinute: int('VOICE_CALL_MAX_PER_MINUTE', 20, 1, 100000),
+      perFunction: int('VOICE_CALL_MAX_PER_FUNCTION', 10, 1, 100000),
+    },
+    redisUrl: env.REDIS_URL || undefined,
   };
+  if (env.VOICE_AGENT_TOKEN) {
+    problems.push(
+      'VOICE_AGENT_TOKEN is no longer supported: set a per-company voice-agent secret instead',
+    );
+  }
   if (production && config.metricsToken === undefined && config.metricsPort === undefined) {
     problems.push('set METRICS_TOKEN or METRICS_PORT in production so /metrics is not public');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Retell's published source address, the default of VOICE_AGENT_ALLOWED_IPS. */
+export const RETELL_SOURCE_CIDRS = ['100.20.5.228/32'];
+
+function voiceCidrs(given: string[], problems: string[]): string[] {
+  const cidrs = given.length > 0 ? given : RETELL_SOURCE_CIDRS;
+  const out: string[] = [];
+  for (const raw of cidrs) {
+    const [address, bits] = raw.includes('/') ? raw.split('/') : [raw, undefined];
+    const family = isIP(address);
+    const max = family === 6 ? 128 : 32;
+    const prefix = bits === undefined ? max : Number(bits);
+    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > max) {
+      problems.push(`VOICE_AGENT_ALLOWED_IPS: "${raw}" is not an address or CIDR`);
+      continue;
+    }
+    out.push(`${address}/${prefix}`);
+  }
+  return out;
 }
 
 /** A configuration for tests: development defaults with overrides. */

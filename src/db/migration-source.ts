@@ -24,6 +24,9 @@ import * as webhookRejected from '../../migrations/20261129000600_webhook_reject
 import * as companyApiPoints from '../../migrations/20261129000700_company_api_points';
 import * as companyLifecycle from '../../migrations/20261129000800_company_lifecycle';
 import * as lifecycleFunctions from '../../migrations/20261129000810_lifecycle_functions';
+import * as voiceAgentSettings from '../../migrations/20261129000900_voice_agent_settings';
+import * as voiceFunctionCalls from '../../migrations/20261129000910_voice_function_calls';
+import * as voiceIdempotency from '../../migrations/20261129000920_voice_idempotency';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -61,6 +64,9 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261129000700_company_api_points', companyApiPoints],
   ['20261129000800_company_lifecycle', companyLifecycle],
   ['20261129000810_lifecycle_functions', lifecycleFunctions],
+  ['20261129000900_voice_agent_settings', voiceAgentSettings],
+  ['20261129000910_voice_function_calls', voiceFunctionCalls],
+  ['20261129000920_voice_idempotency', voiceIdempotency],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

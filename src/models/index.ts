@@ -25,3 +25,6 @@ export { WebhookEvent } from './WebhookEvent';
 export { CalcomTeamMember } from './CalcomTeamMember';
 export { TeamEventTypeMapping } from './TeamEventTypeMapping';
 export { ProviderCredential } from './ProviderCredential';
+export { VoiceAgentSettings } from './VoiceAgentSettings';
+export { VoiceFunctionCall } from './VoiceFunctionCall';
+export { VoiceIdempotency } from './VoiceIdempotency';

@@ -134,6 +134,12 @@ export function createMetrics() {
     help: 'Voice calls that led to a booking.',
     registers: [registry],
   });
+  const voiceFunctionCalls = new Counter({
+    name: 'app_voice_function_calls_total',
+    help: 'Voice-agent function requests answered, by function and outcome (ok, refused, invalid, limited, error).',
+    labelNames: ['function', 'outcome'] as const,
+    registers: [registry],
+  });
   const webhookEventsReceived = new Counter({
     name: 'app_webhook_events_received_total',
     help: 'Verified inbound webhook events stored, by provider and whether they were duplicates.',
@@ -339,6 +345,7 @@ export function createMetrics() {
     bookingConflicts,
     callsReceived,
     callsConverted,
+    voiceFunctionCalls,
     webhookEventsReceived,
     webhookProcessed,
     crossTenantAttempts,

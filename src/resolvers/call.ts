@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import {
   Arg,
   Args,
@@ -79,6 +80,88 @@ export class CallNode extends Node {
 
 export const CallConnection = connectionOf(CallNode, 'Call').Connection;
 
+@ObjectType('VoiceFunctionCall', {
+  description: 'One function the voice agent called during a call, as recorded by the server.',
+})
+export class VoiceFunctionCallNode {
+  @Field(() => ID)
+  id!: string;
+
+  @Field({
+    description:
+      'list_services, check_availability, book_appointment, find_appointments, reschedule_appointment, cancel_appointment or request_callback.',
+  })
+  functionName!: string;
+
+  @Field({
+    description:
+      'ok, refused (not possible, e.g. slot taken), invalid (bad arguments), limited (per-call limit) or error.',
+  })
+  outcome!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Error code, field or limit behind the outcome.',
+  })
+  errorCode!: string | null;
+
+  @Field(() => Int, { description: 'Server time to answer, in milliseconds.' })
+  latencyMs!: number;
+
+  @Field({ description: 'A retry answered with the stored answer of the first request.' })
+  replayed!: boolean;
+
+  @Field(() => DateTime)
+  createdAt!: Date;
+}
+
+interface FunctionCallRow {
+  id: string;
+  call_id: string;
+  function_name: string;
+  outcome: string;
+  error_code: string | null;
+  latency_ms: number;
+  replayed: boolean;
+  created_at: Date;
+}
+
+/** The function-call log of every Call in the page, in one statement. */
+function functionCallLoader(
+  ctx: GraphQLContext['ctx'],
+): DataLoader<string, VoiceFunctionCallNode[]> {
+  const key = 'voiceFunctionCalls:byCall';
+  let loader = ctx.cache.get(key) as DataLoader<string, VoiceFunctionCallNode[]> | undefined;
+  if (!loader) {
+    loader = new DataLoader<string, VoiceFunctionCallNode[]>(
+      async (ids) => {
+        const trx = await ctx.trx();
+        const rows: FunctionCallRow[] = await trx('voice_function_calls')
+          .whereIn('call_id', ids as string[])
+          .orderBy(['call_id', 'created_at', 'id']);
+        const byCall = new Map<string, VoiceFunctionCallNode[]>();
+        for (const r of rows) {
+          const list = byCall.get(r.call_id) ?? [];
+          list.push({
+            id: r.id,
+            functionName: r.function_name,
+            outcome: r.outcome,
+            errorCode: r.error_code,
+            latencyMs: r.latency_ms,
+            replayed: r.replayed,
+            createdAt: r.created_at,
+          });
+          byCall.set(r.call_id, list);
+        }
+        return ids.map((id) => byCall.get(id) ?? []);
+      },
+      { maxBatchSize: 500 },
+    );
+    ctx.cache.set(key, loader);
+  }
+  return loader;
+}
+
 @ObjectType('PhoneNumber', { implements: Node, description: 'A number the voice agent answers.' })
 export class PhoneNumberNode extends Node {
   @Field({ description: 'E.164.' })
@@ -156,6 +239,13 @@ export class CallResolver {
   @FieldResolver(() => PhoneNumberNode, { nullable: true })
   async phoneNumber(@Root() call: Call, @Ctx() { ctx }: GraphQLContext) {
     return loadRelated(ctx, PhoneNumber, call.phoneNumberId);
+  }
+
+  @FieldResolver(() => [VoiceFunctionCallNode], {
+    description: 'The functions the voice agent called during the call, in order.',
+  })
+  async functionCalls(@Root() call: Call, @Ctx() { ctx }: GraphQLContext) {
+    return functionCallLoader(ctx).load(call.id);
   }
 }
 

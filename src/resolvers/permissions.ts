@@ -426,3 +426,23 @@ Object.assign(PERMISSIONS, {
   ]),
   CustomerErasure: allowFields(['customerId', 'rows']),
 });
+// The voice agent: a call's function-call log (as the call itself), and its settings (bearer
+// secret, language) for company admins.
+Object.assign(PERMISSIONS.Call as Record<string, unknown>, { functionCalls: read('calls') });
+Object.assign(PERMISSIONS, {
+  VoiceFunctionCall: allowFields([
+    'id',
+    'functionName',
+    'outcome',
+    'errorCode',
+    'latencyMs',
+    'replayed',
+    'createdAt',
+  ]),
+  VoiceAgentSecret: allowFields(['secret', 'previousValidUntil']),
+});
+Object.assign(PERMISSIONS.Mutation as Record<string, unknown>, {
+  rotateVoiceAgentSecret: write('webhooks'),
+  clearVoiceAgentSecret: write('webhooks'),
+  setVoiceAgentLanguage: write('webhooks'),
+});

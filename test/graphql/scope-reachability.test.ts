@@ -86,8 +86,9 @@ const BY_SCOPE: Record<Scope, Record<string, string>> = {
     WorkingHour: 'branch endsAt id staff startsAt validFrom validUntil weekday',
   },
   'calls:read': {
-    Call: 'callSuccessful createdAt direction disconnectionReason durationMs endedAt fromNumber id outcome retellCallId sentiment startedAt status summary toNumber transcript',
+    Call: 'callSuccessful createdAt direction disconnectionReason durationMs endedAt fromNumber functionCalls id outcome retellCallId sentiment startedAt status summary toNumber transcript',
     Query: 'calls',
+    VoiceFunctionCall: 'createdAt errorCode functionName id latencyMs outcome replayed',
   },
   'callbacks:read': {
     Branch: 'address archivedAt createdAt id name phoneE164 timezone',

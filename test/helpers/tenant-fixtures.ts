@@ -271,6 +271,12 @@ export const FIXTURE_VALUES: Record<string, (n: number, label: string) => Record
       expires_at: at(7, 0),
       invited_by_type: 'platform_admin',
     }),
+    voice_agent_settings: () => ({ language: 'de' }),
+    voice_function_calls: (n) => ({ function_name: 'list_services', outcome: 'ok', latency_ms: n }),
+    voice_idempotency: (n) => ({
+      function_name: 'book_appointment',
+      args_hash: n.toString(16).padStart(64, '0'),
+    }),
   };
 
 /** A value for a NOT NULL column without default that FIXTURE_VALUES does not set. */

@@ -24,6 +24,8 @@ const ALLOWED: Record<string, string> = {
   'src/resolvers/rate-limit.ts':
     'setCompanyApiPointsLimit (super admins only), audited on the platform',
   'src/resolvers/user.ts': "a super admin's own profile",
+  'src/voice/router.ts':
+    "voice requests: the company credential and the call's company by agent or number, before any company is known",
   'src/webhooks/router.ts':
     'webhook ingest into the inbox; company endpoint credential lookup before any company is known',
   'src/webhooks/service.ts': 'webhook replays and super admin listings',
