@@ -38,7 +38,8 @@ export async function up(knex: Knex): Promise<void> {
     `create policy tenant_isolation on voice_agent_settings using (company_id = ${CURRENT_TENANT_SQL}) with check (company_id = ${CURRENT_TENANT_SQL})`,
   );
   await knex.raw(`grant select, insert, update, delete on voice_agent_settings to ${RUNTIME_ROLE}`);
-  await knex.raw(`grant select on voice_agent_settings to ${PLATFORM_ROLE}`);
+  // Delete for offboarding (platform_offboard_company removes every row of a company).
+  await knex.raw(`grant select, delete on voice_agent_settings to ${PLATFORM_ROLE}`);
   await knex.raw(
     'create trigger voice_agent_settings_touch before update on voice_agent_settings for each row execute function app_touch_updated_at()',
   );

@@ -43,7 +43,8 @@ export async function up(knex: Knex): Promise<void> {
     `create policy tenant_isolation on voice_function_calls using (company_id = ${CURRENT_TENANT_SQL}) with check (company_id = ${CURRENT_TENANT_SQL})`,
   );
   await knex.raw(`grant select, insert on voice_function_calls to ${RUNTIME_ROLE}`);
-  await knex.raw(`grant select on voice_function_calls to ${PLATFORM_ROLE}`);
+  // Delete for offboarding (platform_offboard_company removes every row of a company).
+  await knex.raw(`grant select, delete on voice_function_calls to ${PLATFORM_ROLE}`);
 }
 
 export async function down(knex: Knex): Promise<void> {
