@@ -244,6 +244,11 @@ export function loadConfig(
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
     problems.push('REDIS_URL must be a redis:// or rediss:// URL');
   }
+  if (env.GRAPHQL_RATE_LIMIT_KEY_PREFIX) {
+    problems.push(
+      'GRAPHQL_RATE_LIMIT_KEY_PREFIX is replaced by REDIS_KEY_PREFIX (one prefix for every limiter)',
+    );
+  }
   const persistedOperationsFile = env.GRAPHQL_PERSISTED_OPERATIONS_FILE || undefined;
   const persistedOperationsOnly = bool('GRAPHQL_PERSISTED_OPERATIONS_ONLY', false);
   if (persistedOperationsOnly && !persistedOperationsFile) {

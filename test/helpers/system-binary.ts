@@ -59,7 +59,8 @@ export function systemBinary(
       });
     return {
       test: ((title: string) => failing(title)) as unknown as jest.It,
-      describe: ((title: string) => describe(title, () => failing('setup'))) as unknown as jest.Describe,
+      describe: ((title: string) =>
+        describe(title, () => failing('setup'))) as unknown as jest.Describe,
     };
   }
   if (!announced.has(name)) {

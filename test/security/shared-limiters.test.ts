@@ -207,9 +207,7 @@ describe('Redis killed', () => {
     expect((await signIn(one.url, email, PASSWORD, '203.0.113.120')).code).toBe('RATE_LIMITED');
     // Not fail-closed: the other process and other accounts still sign in.
     expect((await signIn(two.url, email, PASSWORD, '203.0.113.121')).ok).toBe(true);
-    expect((await signIn(one.url, w.a.users.staff.email, PASSWORD, '203.0.113.122')).ok).toBe(
-      true,
-    );
+    expect((await signIn(one.url, w.a.users.staff.email, PASSWORD, '203.0.113.122')).ok).toBe(true);
     expect(await degraded(one.server, 'sign_in', 'in_process')).toBeGreaterThanOrEqual(6);
   });
 

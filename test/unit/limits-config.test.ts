@@ -59,4 +59,8 @@ test('one Redis URL and one key prefix for every limiter', () => {
   expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
   expect(config.redisKeyPrefix).toBe('tenant-voice');
   expect(config.graphqlLimits).not.toHaveProperty('redisUrl');
+  // The former GraphQL-only prefix is refused, not silently ignored.
+  expect(problems({ NODE_ENV: 'test', GRAPHQL_RATE_LIMIT_KEY_PREFIX: 'x' }).join('\n')).toMatch(
+    /REDIS_KEY_PREFIX/,
+  );
 });

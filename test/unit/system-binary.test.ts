@@ -30,7 +30,11 @@ test('a missing binary skips with a loud notice and its install command', () => 
 
 test('under CI=true a missing binary is a failing test, not a skip', () => {
   process.env.CI = 'true';
-  const missing = systemBinary('frobnicator-ci', ['no-such-frobnicator'], 'apt-get install -y frob');
+  const missing = systemBinary(
+    'frobnicator-ci',
+    ['no-such-frobnicator'],
+    'apt-get install -y frob',
+  );
   expect(missing.test).not.toBe(test.skip);
   expect(missing.describe).not.toBe(describe.skip);
   expect(missing.test).not.toBe(test);

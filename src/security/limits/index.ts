@@ -122,7 +122,11 @@ export function createLimiters(options: LimitersOptions): Limiters {
         : new RateLimiterMemory(base);
     },
     limiter(name, spec) {
-      const base = { points: spec.points, duration: spec.durationSeconds, keyPrefix: prefixFor(name) };
+      const base = {
+        points: spec.points,
+        duration: spec.durationSeconds,
+        keyPrefix: prefixFor(name),
+      };
       const memory = new RateLimiterMemory(base);
       const shared = redis
         ? new RateLimiterRedis({ ...base, storeClient: redis, rejectIfRedisNotReady: true })
@@ -134,7 +138,11 @@ export function createLimiters(options: LimitersOptions): Limiters {
       ): Promise<LimiterVerdict> => {
         try {
           const res = await store.consume(key, points);
-          return { allowed: true, msBeforeNext: res.msBeforeNext, remainingPoints: res.remainingPoints };
+          return {
+            allowed: true,
+            msBeforeNext: res.msBeforeNext,
+            remainingPoints: res.remainingPoints,
+          };
         } catch (err) {
           if (err instanceof RateLimiterRes) {
             return { allowed: false, msBeforeNext: err.msBeforeNext, remainingPoints: 0 };
