@@ -20,10 +20,10 @@ export interface OwnRedis {
 
 /**
  * A Redis server of the test's own on a free port, without persistence, so a test can kill it
- * (the shared one at 6379 is never touched).
+ * (the shared one at 6379 is never touched). Given a port, it starts there (a restart).
  */
-export async function startOwnRedis(): Promise<OwnRedis> {
-  const port = await freePort();
+export async function startOwnRedis(port?: number): Promise<OwnRedis> {
+  port ??= await freePort();
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],

@@ -242,4 +242,19 @@ describe('Redis killed', () => {
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
     }
   });
+
+  test('Redis back on the same address: counting is shared again, without a restart', async () => {
+    redis = await startOwnRedis(redis.port);
+    const clients = [limitersOf(one.server.deps).redis!, limitersOf(two.deps).redis!];
+    const deadline = Date.now() + 10_000;
+    while (clients.some((c) => c.status !== 'ready')) {
+      if (Date.now() > deadline) throw new Error('the limiters did not reconnect');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const failOpens = await degraded(one.server, 'webhook', 'fail_open');
+    const address = '198.51.100.41';
+    for (let i = 0; i < 3; i++) expect((await webhook(one.url, address)).status).toBe(401);
+    expect((await webhook(two.url, address)).status).toBe(429);
+    expect(await degraded(one.server, 'webhook', 'fail_open')).toBe(failOpens);
+  });
 });
