@@ -15,6 +15,7 @@ import { authenticateRequest } from './auth/authenticate';
 import { setTenantFilterEnabled } from './tenancy/switches';
 import { seedDemoData } from './seed/demo';
 import { RetentionJob } from './privacy/retention-job';
+import { closeLimitersOf } from './security/limits';
 
 /** Something that runs beside the HTTP server (the webhook worker, for example). */
 export interface BackgroundService {
@@ -103,6 +104,9 @@ export async function createApp(deps: AppDeps): Promise<{
   const graphql = await createGraphQL(deps, [createGraphqlMetricsPlugin(deps)]);
   app.use(graphql.router);
   onClose.push(() => graphql.stop());
+
+  // Last: the limiters' Redis connection outlives everything that counts with it.
+  onClose.push(() => closeLimitersOf(deps));
 
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such route' } });

@@ -49,8 +49,13 @@ export interface Config {
   voiceAllowedCidrs: string[];
   /** Per-call limits of the voice agent's function requests. */
   voiceLimits: { perCall: number; perMinute: number; perFunction: number };
-  /** Redis for counters shared across processes (REDIS_URL); in memory without it. */
+  /** Redis for the limiters shared across processes (REDIS_URL); in memory without it. */
   redisUrl?: string;
+  /**
+   * Prefix of every key the limiters write (REDIS_KEY_PREFIX), so several deployments or test
+   * runs can share one Redis; each limiter adds its own name after it.
+   */
+  redisKeyPrefix: string;
   /** Where offboarding writes a company's export (one NDJSON file per table and a manifest). */
   exportDir: string;
   /** How often the retention job runs; 0 turns it off in this process. */
@@ -60,10 +65,6 @@ export interface Config {
 }
 
 export interface GraphqlLimitsConfig {
-  /** Shared points buckets in Redis; without it each process keeps its buckets in memory. */
-  redisUrl?: string;
-  /** Key prefix in Redis, so several deployments (or test runs) can share one Redis. */
-  redisKeyPrefix: string;
   maxDocumentBytes: number;
   maxTokens: number;
   maxDepth: number;
@@ -243,6 +244,11 @@ export function loadConfig(
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
     problems.push('REDIS_URL must be a redis:// or rediss:// URL');
   }
+  if (env.GRAPHQL_RATE_LIMIT_KEY_PREFIX) {
+    problems.push(
+      'GRAPHQL_RATE_LIMIT_KEY_PREFIX is replaced by REDIS_KEY_PREFIX (one prefix for every limiter)',
+    );
+  }
   const persistedOperationsFile = env.GRAPHQL_PERSISTED_OPERATIONS_FILE || undefined;
   const persistedOperationsOnly = bool('GRAPHQL_PERSISTED_OPERATIONS_ONLY', false);
   if (persistedOperationsOnly && !persistedOperationsFile) {
@@ -255,8 +261,6 @@ export function loadConfig(
     problems.push('BENCH_DISABLE_GRAPHQL_LIMITS is refused in production');
   }
   const graphqlLimits: GraphqlLimitsConfig = {
-    redisUrl,
-    redisKeyPrefix: env.GRAPHQL_RATE_LIMIT_KEY_PREFIX || 'gql-points',
     maxDocumentBytes: int('GRAPHQL_MAX_DOCUMENT_BYTES', 32 * 1024, 1024, 1024 * 1024),
     maxTokens: int('GRAPHQL_MAX_TOKENS', 3000, 100, 100_000),
     maxDepth: int('GRAPHQL_MAX_DEPTH', 12, 2, 100),
@@ -323,7 +327,8 @@ export function loadConfig(
       perMinute: int('VOICE_CALL_MAX_PER_MINUTE', 20, 1, 100000),
       perFunction: int('VOICE_CALL_MAX_PER_FUNCTION', 10, 1, 100000),
     },
-    redisUrl: env.REDIS_URL || undefined,
+    redisUrl,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX || 'app',
   };
   if (env.VOICE_AGENT_TOKEN) {
     problems.push(

@@ -4,7 +4,8 @@ import type { RequestContext } from '../context/request-context';
 import { USER_ROLES, type UserRole } from '../domain/enums';
 import { AppError } from '../errors/app-error';
 import { ActivityLog, ApiToken, User, UserSession } from '../models';
-import { MemorySignInLimiter, type SignInLimiter } from '../security/sign-in-limiter';
+import { limitersOf } from '../security/limits';
+import type { SignInLimiter } from '../security/sign-in-limiter';
 import { inTenantTransaction } from '../tenancy/tenant-binding';
 import type { Knex } from 'knex';
 import { checkPasswordPolicy, hashPassword, verifyDummy, verifyPassword } from './password';
@@ -49,7 +50,7 @@ export class AuthService {
     private readonly deps: AppDeps,
     signInLimiter?: SignInLimiter,
   ) {
-    this.signInLimiter = signInLimiter ?? new MemorySignInLimiter(deps.config.signInLimits);
+    this.signInLimiter = signInLimiter ?? limitersOf(deps).signIn(deps.config.signInLimits);
   }
 
   async login(

@@ -125,3 +125,12 @@ export function setRouteTemplate(req: IncomingMessage, template: string): void {
 export function traceContextOf(req: IncomingMessage): TraceContext | undefined {
   return observationOf(req)?.trace;
 }
+
+/**
+ * Runs `fn` outside any request's context. Background loops (the webhook worker, the retention
+ * job) set their timers through this, so a loop started or woken up while a request is served
+ * does not log, count or trace as that request.
+ */
+export function outsideRequest<T>(fn: () => T): T {
+  return requestStorage.exit(fn);
+}

@@ -276,6 +276,12 @@ export function createMetrics() {
     labelNames: ['limit', 'company_id'] as const,
     registers: [registry],
   });
+  const limiterStoreDegraded = new Counter({
+    name: 'app_rate_limiter_store_degraded_total',
+    help: 'Limiter decisions taken without the shared store (Redis), by limiter and by the rule applied (fail_open, in_process).',
+    labelNames: ['limiter', 'rule'] as const,
+    registers: [registry],
+  });
   const graphqlBucketFailOpen = new Counter({
     name: 'app_graphql_points_bucket_fail_open_total',
     help: 'GraphQL requests let through unmetered because the points bucket store (Redis) could not be reached.',
@@ -339,6 +345,7 @@ export function createMetrics() {
     /** The company ids allowed on app_graphql_limit_hits_total. */
     graphqlLimitHitCompanies: new BoundedLabel(100, 'other'),
     graphqlBucketFailOpen,
+    limiterStoreDegraded,
     appointmentsBooked,
     appointmentsCancelled,
     appointmentsRescheduled,

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AppDeps } from '../context/deps';
 import type { BackgroundService } from '../app';
+import { outsideRequest } from '../observability/context';
 
 export interface RetentionJobOptions {
   /** How often the job runs. */
@@ -61,15 +62,18 @@ export class RetentionJob implements BackgroundService {
 
   private schedule(delayMs: number): void {
     if (!this.running) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.current = this.runOnce()
-        .catch((err) => {
-          this.deps.metrics.retentionRuns.inc({ outcome: 'error' });
-          this.log.warn({ err }, 'retention run failed; retrying at the next interval');
-        })
-        .finally(() => this.schedule(this.options.intervalMs));
-    }, delayMs);
+    // Outside any request's context, even when started while one is served.
+    this.timer = outsideRequest(() =>
+      setTimeout(() => {
+        this.timer = undefined;
+        this.current = this.runOnce()
+          .catch((err) => {
+            this.deps.metrics.retentionRuns.inc({ outcome: 'error' });
+            this.log.warn({ err }, 'retention run failed; retrying at the next interval');
+          })
+          .finally(() => this.schedule(this.options.intervalMs));
+      }, delayMs),
+    );
     this.timer.unref?.();
   }
 

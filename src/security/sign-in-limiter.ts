@@ -16,8 +16,9 @@
  * attacker hammering the account from elsewhere (which locks the account key) does not lock its
  * owner out of their usual address.
  *
- * The interface is small so that a shared store (Redis, one script per call) can implement it for
- * several server processes; this implementation keeps its state in this process's memory.
+ * This implementation keeps its state in this process's memory (the embedded start, and the
+ * fallback while Redis is unreachable); `limits/redis-sign-in-limiter.ts` implements the same
+ * semantics in Redis, one script per call, for several server processes.
  */
 export interface SignInKeys {
   /** The normalised email. */

@@ -16,6 +16,7 @@ import {
   type VoiceFunction,
 } from './functions';
 import { inboundAnswer } from './inbound';
+import { limitersOf } from '../security/limits';
 import { createCallLimiter, type CallLimiter } from './limits';
 import { functionDefinitions, inboundWebhookUrl } from './definitions';
 import { secretAccepted, SECRET_HEADER, type VoiceSettingsRow } from './secret';
@@ -145,7 +146,7 @@ export function createVoiceRouter(
   const now = options.now ?? Date.now;
   const allowed = allowList(config.voiceAllowedCidrs);
   const limiter =
-    options.limiter ?? createCallLimiter(config.voiceLimits, { redisUrl: config.redisUrl });
+    options.limiter ?? createCallLimiter(config.voiceLimits, { limiters: limitersOf(deps) });
   const router = Router();
 
   const sourceCheck = (req: Request, res: Response, next: NextFunction) => {

@@ -18,7 +18,7 @@ import {
   type IngestMeta,
 } from './inbox';
 import { isValueRefused, sqlStateOf } from '../db/errors';
-import { RateLimiter } from '../security/rate-limiter';
+import { limitersOf } from '../security/limits';
 import { scopeFor, webhookStats } from './service';
 import { verifyCalcomSignature, verifyRetellSignature, type SignatureVerdict } from './signatures';
 
@@ -92,7 +92,13 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
   const log = logger.child({ component: 'webhooks' });
   const now = options.now ?? Date.now;
   const storeTimeoutMs = options.storeTimeoutMs ?? 8000;
-  const limiter = new RateLimiter(config.webhookRateLimitPerMinute, 60_000, now);
+  // Per client address, shared by every process through the limiter store; fails open when
+  // Redis is unreachable (deliveries are signed, deduplicated and queued, and the providers retry).
+  const limiter = limitersOf(deps).limiter('webhook', {
+    points: config.webhookRateLimitPerMinute,
+    durationSeconds: 60,
+    onStoreFailure: 'fail_open',
+  });
   const router = Router();
 
   const retell: ProviderSpec = {
@@ -152,14 +158,14 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
     );
   }
 
-  const throttle = (req: Request, res: Response, next: NextFunction) => {
-    const verdict = limiter.take(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+  const throttle = async (req: Request, res: Response, next: NextFunction) => {
+    const verdict = await limiter.consume(req.ip ?? req.socket.remoteAddress ?? 'unknown');
     if (verdict.allowed) {
       next();
       return;
     }
     metrics.rateLimitRejections.inc({ limiter: 'webhook' });
-    res.setHeader('Retry-After', String(verdict.retryAfterSeconds));
+    res.setHeader('Retry-After', String(Math.max(1, Math.ceil(verdict.msBeforeNext / 1000))));
     sendError(res, 429, 'RATE_LIMITED', 'Too many requests', req);
   };
 
@@ -199,7 +205,7 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
       { err, provider, eventType, requestId: requestIdOf(req) },
       'webhook could not be stored; provider asked to retry',
     );
-    res.setHeader('Retry-After', '30');
+    res.setHeader('Retry-After', String(unavailableRetryAfterSeconds()));
     sendError(res, 503, 'UNAVAILABLE', 'Temporarily unavailable, retry later', req);
   };
 
@@ -253,7 +259,7 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
         { err, provider: spec.provider, requestId: requestIdOf(req) },
         'webhook credential lookup failed; provider asked to retry',
       );
-      res.setHeader('Retry-After', '30');
+      res.setHeader('Retry-After', String(unavailableRetryAfterSeconds()));
       sendError(res, 503, 'UNAVAILABLE', 'Temporarily unavailable, retry later', req);
       return;
     }
@@ -396,4 +402,16 @@ export function createWebhookRouter(deps: AppDeps, options: WebhookRouterOptions
   });
 
   return router;
+}
+
+/** The base of Retry-After on a 503, in seconds. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 30;
+
+/**
+ * Retry-After for a 503: the base +/- 50 %, drawn per answer (15 to 45 s), so the deliveries
+ * refused during an outage do not all come back in the same second when it ends.
+ */
+export function unavailableRetryAfterSeconds(random: () => number = Math.random): number {
+  const base = UNAVAILABLE_RETRY_AFTER_SECONDS;
+  return Math.max(1, Math.round(base * (0.5 + random())));
 }

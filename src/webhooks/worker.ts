@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AppDeps } from '../context/deps';
 import { runInContext, type RequestContext } from '../context/request-context';
+import { outsideRequest } from '../observability/context';
 import type { BackgroundService } from '../app';
 import { applyCalcomBookingEvent, isCalcomBookingEvent } from './calcom-effects';
 import { isRecord } from './envelope';
@@ -121,12 +122,15 @@ export class WebhookWorker implements BackgroundService {
   private schedule(delayMs: number): void {
     if (!this.running) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.loop = this.tick().finally(() => {
-        this.loop = undefined;
-      });
-    }, delayMs);
+    // Outside any request's context: notify() is called by the request that stored an event.
+    this.timer = outsideRequest(() =>
+      setTimeout(() => {
+        this.timer = undefined;
+        this.loop = this.tick().finally(() => {
+          this.loop = undefined;
+        });
+      }, delayMs),
+    );
     this.timer.unref?.();
   }
 

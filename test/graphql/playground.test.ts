@@ -2,6 +2,7 @@
 import { chromium, type Browser } from 'playwright-core';
 import { loadConfig } from '../../src/config';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { systemBinary } from '../helpers/system-binary';
 import { createWorld, type World } from '../helpers/world';
 
 /**
@@ -11,12 +12,19 @@ import { createWorld, type World } from '../helpers/world';
 let s: TestServer;
 let w: World;
 let browser: Browser;
+/** Debian's chromium; skipped loudly without it, required under CI=true. */
+const browserBinary = systemBinary(
+  'Chromium',
+  [process.env.CHROMIUM_PATH, 'chromium', 'chromium-browser'],
+  'apt-get install -y chromium',
+);
 
 beforeAll(async () => {
   s = await startTestServer();
   w = await createWorld(s);
+  if (!browserBinary.path) return;
   browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    executablePath: browserBinary.path,
     headless: true,
     args: [
       '--no-sandbox',
@@ -34,76 +42,80 @@ afterAll(async () => {
   await s.close();
 });
 
-test('open the playground, set a token, run a query, see the result', async () => {
-  const token = await w.login(w.a.users.admin.email);
-  const page = await browser.newPage();
-  const external: string[] = [];
-  page.on('request', (req) => {
-    if (!req.url().startsWith(s.url) && !req.url().startsWith('data:')) external.push(req.url());
-  });
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
+browserBinary.test(
+  'open the playground, set a token, run a query, see the result',
+  async () => {
+    const token = await w.login(w.a.users.admin.email);
+    const page = await browser.newPage();
+    const external: string[] = [];
+    page.on('request', (req) => {
+      if (!req.url().startsWith(s.url) && !req.url().startsWith('data:')) external.push(req.url());
+    });
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
 
-  // A token an earlier version left in local storage is removed when the playground opens.
-  await page.goto(`${s.url}/healthz`);
-  await page.evaluate(() => {
-    window.localStorage.setItem('graphiql:headers', '{"Authorization":"Bearer legacy-token"}');
-    window.localStorage.setItem('unrelated', 'kept');
-  });
+    // A token an earlier version left in local storage is removed when the playground opens.
+    await page.goto(`${s.url}/healthz`);
+    await page.evaluate(() => {
+      window.localStorage.setItem('graphiql:headers', '{"Authorization":"Bearer legacy-token"}');
+      window.localStorage.setItem('unrelated', 'kept');
+    });
 
-  await page.goto(`${s.url}/graphql`);
-  expect(page.url()).toBe(`${s.url}/playground`);
-  await page.waitForSelector('.graphiql-container', { timeout: 20_000 }).catch(async (e) => {
-    console.log(page.url(), (await page.content()).slice(0, 800));
-    throw e;
-  });
-
-  // Open the Headers tab and replace its text with our token.
-  await page.getByRole('button', { name: 'Headers' }).click();
-  const headersEditor = page.locator('.graphiql-editor-tool .CodeMirror:visible');
-  await headersEditor.waitFor();
-  await headersEditor.evaluate((el, t) => {
-    const headers = el as unknown as { CodeMirror: { setValue(v: string): void } };
-    headers.CodeMirror.setValue(JSON.stringify({ Authorization: `Bearer ${t}` }));
-  }, token);
-  await page.evaluate(() => {
-    const query = document.querySelector('.graphiql-query-editor .CodeMirror') as unknown as {
-      CodeMirror: { setValue(v: string): void };
-    };
-    query.CodeMirror.setValue('query Me { me { email roles company { slug } } }');
-  });
-  // The editors hand their text to GraphiQL after a short debounce, as after typing.
-  await page.waitForTimeout(1000);
-  await page.click('.graphiql-execute-button');
-  await page
-    .waitForFunction(
-      () => (document.querySelector('.graphiql-response')?.textContent ?? '').includes('alpha'),
-      undefined,
-      { timeout: 20_000 },
-    )
-    .catch(async (e) => {
-      await page.screenshot({ path: 'test-results/playground-failed.png' });
-      console.log(await page.textContent('.graphiql-response'));
+    await page.goto(`${s.url}/graphql`);
+    expect(page.url()).toBe(`${s.url}/playground`);
+    await page.waitForSelector('.graphiql-container', { timeout: 20_000 }).catch(async (e) => {
+      console.log(page.url(), (await page.content()).slice(0, 800));
       throw e;
     });
-  const text = (await page.textContent('.graphiql-response')) ?? '';
-  expect(text).toContain(w.a.users.admin.email);
-  expect(text).toContain('ADMIN');
-  await page.screenshot({ path: 'test-results/playground.png' });
 
-  // The token is kept in this tab's session storage, never in local storage.
-  const storage = await page.evaluate(() => {
-    const dump = (st: Storage) =>
-      Array.from({ length: st.length }, (_, i) => st.key(i)!).map((k) => `${k}=${st.getItem(k)}`);
-    return { local: dump(window.localStorage), session: dump(window.sessionStorage) };
-  });
-  expect(storage.session.join('\n')).toContain(token);
-  expect(storage.local.join('\n')).not.toContain(token);
-  expect(storage.local.join('\n')).not.toContain('legacy-token');
-  expect(storage.local).toContain('unrelated=kept');
-  expect(external).toEqual([]);
-  expect(errors).toEqual([]);
-}, 60_000);
+    // Open the Headers tab and replace its text with our token.
+    await page.getByRole('button', { name: 'Headers' }).click();
+    const headersEditor = page.locator('.graphiql-editor-tool .CodeMirror:visible');
+    await headersEditor.waitFor();
+    await headersEditor.evaluate((el, t) => {
+      const headers = el as unknown as { CodeMirror: { setValue(v: string): void } };
+      headers.CodeMirror.setValue(JSON.stringify({ Authorization: `Bearer ${t}` }));
+    }, token);
+    await page.evaluate(() => {
+      const query = document.querySelector('.graphiql-query-editor .CodeMirror') as unknown as {
+        CodeMirror: { setValue(v: string): void };
+      };
+      query.CodeMirror.setValue('query Me { me { email roles company { slug } } }');
+    });
+    // The editors hand their text to GraphiQL after a short debounce, as after typing.
+    await page.waitForTimeout(1000);
+    await page.click('.graphiql-execute-button');
+    await page
+      .waitForFunction(
+        () => (document.querySelector('.graphiql-response')?.textContent ?? '').includes('alpha'),
+        undefined,
+        { timeout: 20_000 },
+      )
+      .catch(async (e) => {
+        await page.screenshot({ path: 'test-results/playground-failed.png' });
+        console.log(await page.textContent('.graphiql-response'));
+        throw e;
+      });
+    const text = (await page.textContent('.graphiql-response')) ?? '';
+    expect(text).toContain(w.a.users.admin.email);
+    expect(text).toContain('ADMIN');
+    await page.screenshot({ path: 'test-results/playground.png' });
+
+    // The token is kept in this tab's session storage, never in local storage.
+    const storage = await page.evaluate(() => {
+      const dump = (st: Storage) =>
+        Array.from({ length: st.length }, (_, i) => st.key(i)!).map((k) => `${k}=${st.getItem(k)}`);
+      return { local: dump(window.localStorage), session: dump(window.sessionStorage) };
+    });
+    expect(storage.session.join('\n')).toContain(token);
+    expect(storage.local.join('\n')).not.toContain(token);
+    expect(storage.local.join('\n')).not.toContain('legacy-token');
+    expect(storage.local).toContain('unrelated=kept');
+    expect(external).toEqual([]);
+    expect(errors).toEqual([]);
+  },
+  60_000,
+);
 
 test('off by default in production: no /playground, and /graphql does not redirect', async () => {
   const production = loadConfig({

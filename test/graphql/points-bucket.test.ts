@@ -24,11 +24,9 @@ let w: World;
 let adminA: string;
 let adminB: string;
 
-function limits(prefix: string): GraphqlLimitsConfig {
+function limits(): GraphqlLimitsConfig {
   return {
     ...testConfig().graphqlLimits,
-    redisUrl: REDIS_URL,
-    redisKeyPrefix: prefix,
     companyPointsPerWindow: LIMIT,
     windowSeconds: 600,
   };
@@ -37,14 +35,20 @@ function limits(prefix: string): GraphqlLimitsConfig {
 beforeAll(async () => {
   // One Redis key prefix per test run, so parallel runs never share a bucket.
   const prefix = `gql-points-test-${randomUUID()}`;
-  one = await startTestServer({ graphqlLimits: limits(prefix) });
+  one = await startTestServer({
+    graphqlLimits: limits(),
+    redisUrl: REDIS_URL,
+    redisKeyPrefix: prefix,
+  });
   // A second server on the same database and the same Redis: another process, as far as the
   // buckets can tell (its own pool, its own Redis client, its own memory).
   const config = testConfig({
     port: 0,
     host: '127.0.0.1',
     databaseUrl: one.t.url,
-    graphqlLimits: limits(prefix),
+    graphqlLimits: limits(),
+    redisUrl: REDIS_URL,
+    redisKeyPrefix: prefix,
   });
   two = await startServer({
     config,

@@ -171,7 +171,9 @@ test('each request transaction carries the statement timeout, so a slow statemen
 
 test('without Redis reachable the bucket fails open, counted and answered', async () => {
   const down = await startTestServer({
-    graphqlLimits: limits({ redisUrl: 'redis://127.0.0.1:1', redisKeyPrefix: 'unreachable' }),
+    graphqlLimits: limits({}),
+    redisUrl: 'redis://127.0.0.1:1',
+    redisKeyPrefix: 'unreachable',
   });
   try {
     const world = await createWorld(down);

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AppServer } from '../../src/app';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
+import { systemBinary } from '../helpers/system-binary';
 import { captureLog, parseSamples, scrape, startTestServer, waitFor } from './helpers';
 import {
   ROOT,
@@ -15,22 +16,18 @@ import {
 } from './promql';
 
 /**
- * Debian's prometheus package provides both binaries (`apt-get install -y prometheus`); the tests
- * fail with that hint rather than skip when they are missing.
+ * Debian's prometheus package provides both binaries. Without them the tests that run them are
+ * skipped with a loud notice and the install command, and under CI=true they fail.
  */
-function binary(name: string): string {
-  const result = spawnSync(name, ['--version'], { encoding: 'utf8' });
-  if (result.error || result.status !== 0) {
-    throw new Error(`${name} is not installed: apt-get install -y prometheus`);
-  }
-  return name;
-}
+const INSTALL = 'apt-get install -y prometheus';
+const promtool = systemBinary('promtool', ['promtool'], INSTALL);
+const prometheusBinary = systemBinary('prometheus', ['prometheus'], INSTALL);
 
 const TOKEN = 'prometheus-scrape-token-0123456789';
 
 describe('alert rules under promtool', () => {
-  test('promtool check rules accepts monitoring/alerts.yml', () => {
-    const result = spawnSync(binary('promtool'), ['check', 'rules', 'monitoring/alerts.yml'], {
+  promtool.test('promtool check rules accepts monitoring/alerts.yml', () => {
+    const result = spawnSync(promtool.path!, ['check', 'rules', 'monitoring/alerts.yml'], {
       cwd: ROOT,
       encoding: 'utf8',
     });
@@ -38,8 +35,8 @@ describe('alert rules under promtool', () => {
     expect(result.status).toBe(0);
   });
 
-  test('promtool test rules passes monitoring/alerts.test.yml', () => {
-    const result = spawnSync(binary('promtool'), ['test', 'rules', 'alerts.test.yml'], {
+  promtool.test('promtool test rules passes monitoring/alerts.test.yml', () => {
+    const result = spawnSync(promtool.path!, ['test', 'rules', 'alerts.test.yml'], {
       cwd: path.join(ROOT, 'monitoring'),
       encoding: 'utf8',
     });
@@ -118,7 +115,7 @@ describe('the PromQL reader used below', () => {
   });
 });
 
-describe('a real Prometheus scraping the real server', () => {
+prometheusBinary.describe('a real Prometheus scraping the real server', () => {
   let t: TestDatabase;
   let server: AppServer;
   let prometheus: ChildProcess | undefined;
@@ -127,7 +124,7 @@ describe('a real Prometheus scraping the real server', () => {
   let output = '';
 
   beforeAll(async () => {
-    const executable = binary('prometheus');
+    const executable = prometheusBinary.path!;
     t = await createTestDatabase();
     // Rows so the database-wide gauges have series to show.
     const [company] = await t

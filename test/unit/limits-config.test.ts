@@ -12,9 +12,9 @@ const problems = (env: NodeJS.ProcessEnv): string[] => {
 };
 
 test('defaults: buckets in memory, documented limits', () => {
-  const { graphqlLimits } = loadConfig({ NODE_ENV: 'test' });
+  const { graphqlLimits, redisUrl, redisKeyPrefix } = loadConfig({ NODE_ENV: 'test' });
+  expect({ redisUrl, redisKeyPrefix }).toEqual({ redisUrl: undefined, redisKeyPrefix: 'app' });
   expect(graphqlLimits).toMatchObject({
-    redisUrl: undefined,
     maxCost: 10_000,
     maxDepth: 12,
     maxAliases: 30,
@@ -50,8 +50,17 @@ test('switching the limits off is refused in production', () => {
   ).toMatch(/BENCH_DISABLE_GRAPHQL_LIMITS/);
 });
 
-test('a Redis URL is taken', () => {
-  expect(
-    loadConfig({ NODE_ENV: 'test', REDIS_URL: 'redis://127.0.0.1:6379' }).graphqlLimits.redisUrl,
-  ).toBe('redis://127.0.0.1:6379');
+test('one Redis URL and one key prefix for every limiter', () => {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    REDIS_KEY_PREFIX: 'tenant-voice',
+  });
+  expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+  expect(config.redisKeyPrefix).toBe('tenant-voice');
+  expect(config.graphqlLimits).not.toHaveProperty('redisUrl');
+  // The former GraphQL-only prefix is refused, not silently ignored.
+  expect(problems({ NODE_ENV: 'test', GRAPHQL_RATE_LIMIT_KEY_PREFIX: 'x' }).join('\n')).toMatch(
+    /REDIS_KEY_PREFIX/,
+  );
 });

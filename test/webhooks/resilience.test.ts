@@ -141,8 +141,17 @@ describe('database unavailable', () => {
       );
       const res = await postRetell(server.url, raw);
       expect(res.status).toBe(503);
-      expect(res.headers.get('retry-after')).toBe('30');
       expect(await res.json()).toMatchObject({ error: { code: 'UNAVAILABLE' } });
+      // Retry-After carries jitter (30 s +/- 50 %), so refused providers do not return in step.
+      const answers = [res];
+      for (let i = 0; i < 11; i++) answers.push(await postRetell(server.url, raw));
+      const after = answers.map((r) => Number(r.headers.get('retry-after')));
+      expect(answers.every((r) => r.status === 503)).toBe(true);
+      for (const seconds of after) {
+        expect(seconds).toBeGreaterThanOrEqual(15);
+        expect(seconds).toBeLessThanOrEqual(45);
+      }
+      expect(new Set(after).size).toBeGreaterThanOrEqual(3);
       await own.superuser.raw('alter table webhook_events_away rename to webhook_events');
       expect(await count(own)).toBe(0);
       // The provider's retry is stored once.

@@ -6,7 +6,6 @@ import {
   verifyRetellSignature,
 } from '../../src/webhooks/signatures';
 import { calcomEnvelope, retellEnvelope } from '../../src/webhooks/envelope';
-import { RateLimiter } from '../../src/security/rate-limiter';
 import { backoffDelayMs } from '../../src/webhooks/worker';
 
 const body = (s: string) => Buffer.from(s, 'utf8');
@@ -151,23 +150,6 @@ describe('dedupe keys', () => {
       ),
     );
     expect(r.ok && r.envelope.dedupeKey).toBe('BOOKING_CREATED:u1:2027-01-01T00:00:00.000Z');
-  });
-});
-
-describe('rate limiter', () => {
-  test('allows the limit, then refuses with Retry-After, then refills', () => {
-    let now = 0;
-    const limiter = new RateLimiter(60, 60_000, () => now);
-    for (let i = 0; i < 60; i++) expect(limiter.take('a').allowed).toBe(true);
-    const refused = limiter.take('a');
-    expect(refused).toEqual({ allowed: false, retryAfterSeconds: 1 });
-    expect(limiter.take('b').allowed).toBe(true);
-    now += 1000;
-    expect(limiter.take('a').allowed).toBe(true);
-    expect(limiter.take('a').allowed).toBe(false);
-    now += 120_000;
-    limiter.take('c');
-    expect(limiter.size).toBe(1);
   });
 });
 

@@ -1,11 +1,5 @@
-import { Redis } from 'ioredis';
-import {
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
-import type { Logger } from 'pino';
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Limiters } from '../../security/limits';
 
 /** The state of one points bucket after an operation. */
 export interface BucketState {
@@ -40,66 +34,32 @@ export interface PointsStore {
   close(): Promise<void>;
 }
 
-/** How long a Redis call may take before the bucket fails open. */
-const REDIS_TIMEOUT_MS = 250;
 /** How often collected refunds are settled. */
 const REFUND_FLUSH_MS = 1000;
-/** At most one log line per this many milliseconds while Redis is unreachable. */
-const FAIL_OPEN_LOG_MS = 60_000;
 
 export interface PointsStoreOptions {
-  redisUrl?: string;
-  keyPrefix: string;
+  /** The server's limiters (src/security/limits): the counter lives on their store. */
+  limiters: Limiters;
   windowSeconds: number;
-  logger: Pick<Logger, 'warn'>;
   onFailOpen: () => void;
 }
 
 /**
- * A fixed-window points store on rate-limiter-flexible: RateLimiterRedis on an ioredis client
- * when a Redis URL is given (every process shares the buckets), RateLimiterMemory otherwise. The
- * counters count points spent in the current window; limits differ per key, so the limiter itself
- * never refuses and the limit is applied here. When Redis cannot be reached the bucket fails open:
- * the operation goes through, app_graphql_points_bucket_fail_open_total counts it and a warning is
- * logged (at most once a minute), because a shared cache must not take the API down with it.
+ * A fixed-window points store on the server's limiter store: a rate-limiter-flexible counter in
+ * Redis when REDIS_URL is set (every process shares the buckets), in memory otherwise. The
+ * counters count points spent in the current window; limits differ per key, so the counter itself
+ * never refuses and the limit is applied here. When Redis cannot be reached the bucket fails open
+ * (the limiter's rule `graphql_points`): the operation goes through, counted in
+ * app_graphql_points_bucket_fail_open_total and app_rate_limiter_store_degraded_total, because a
+ * shared cache must not take the API down with it.
  */
 export function createPointsStore(options: PointsStoreOptions): PointsStore {
-  const { windowSeconds, logger } = options;
-  let client: Redis | undefined;
-  let limiter: RateLimiterAbstract;
-  const base = { points: Number.MAX_SAFE_INTEGER, duration: windowSeconds };
-  if (options.redisUrl) {
-    client = new Redis(options.redisUrl, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: REDIS_TIMEOUT_MS,
-      connectTimeout: 2000,
-      lazyConnect: false,
-    });
-    // Connection errors are reported through failed commands (fail-open); without a listener
-    // ioredis would treat them as unhandled.
-    client.on('error', () => undefined);
-    limiter = new RateLimiterRedis({
-      ...base,
-      storeClient: client,
-      keyPrefix: options.keyPrefix,
-      rejectIfRedisNotReady: true,
-    });
-  } else {
-    limiter = new RateLimiterMemory({ ...base, keyPrefix: options.keyPrefix });
-  }
+  const { windowSeconds, limiters } = options;
+  const limiter: RateLimiterAbstract = limiters.counter('gql-points', windowSeconds);
 
-  let lastLog = 0;
   const failOpen = (err: unknown, limit: number): ConsumeResult => {
     options.onFailOpen();
-    const now = Date.now();
-    if (now - lastLog > FAIL_OPEN_LOG_MS) {
-      lastLog = now;
-      logger.warn(
-        { err: err instanceof Error ? err.message : String(err) },
-        'GraphQL points bucket store unreachable: operations pass unmetered',
-      );
-    }
+    limiters.degraded('graphql_points', 'fail_open', err);
     return {
       allowed: true,
       failOpen: true,
@@ -136,8 +96,9 @@ export function createPointsStore(options: PointsStoreOptions): PointsStore {
   timer.unref();
 
   return {
-    kind: client ? 'redis' : 'memory',
+    kind: limiters.kind,
     async consume(key, points, limit) {
+      await limiters.ready();
       // A refund still pending for this key is settled with this charge, in one call.
       const pending = pendingRefunds.get(key) ?? 0;
       pendingRefunds.delete(key);
@@ -183,7 +144,6 @@ export function createPointsStore(options: PointsStoreOptions): PointsStore {
       const due = [...pendingRefunds];
       pendingRefunds.clear();
       await Promise.all(due.map(([key, points]) => settle(key, points)));
-      if (client) client.disconnect();
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { AppDeps } from '../../context/deps';
 import type { RequestContext } from '../../context/request-context';
+import { limitersOf } from '../../security/limits';
 import { createLimitHits, type LimitHits } from './limit-metrics';
 import { createPointsStore, type BucketState, type PointsStore } from './points-bucket';
 
@@ -48,10 +49,8 @@ export function createLimitsRuntime(deps: AppDeps): LimitsRuntime {
   if (existing) return existing;
   const limits = deps.config.graphqlLimits;
   const store = createPointsStore({
-    redisUrl: limits.redisUrl,
-    keyPrefix: limits.redisKeyPrefix,
+    limiters: limitersOf(deps),
     windowSeconds: limits.windowSeconds,
-    logger: deps.logger,
     onFailOpen: () => deps.metrics.graphqlBucketFailOpen.inc(),
   });
   // Companies with a limit of their own (a platform setting): a few rows, read in one statement
