@@ -15,13 +15,7 @@ import { authenticateRequest } from './auth/authenticate';
 import { setTenantFilterEnabled } from './tenancy/switches';
 import { seedDemoData } from './seed/demo';
 import { RetentionJob } from './privacy/retention-job';
-
-/** Something that runs beside the HTTP server (the webhook worker, for example). */
-export interface BackgroundService {
-  name: string;
-  start(): void;
-  stop(): Promise<void>;
-}
+import type { BackgroundService } from './runtime/background-service';
 
 export interface AppServer {
   deps: AppDeps;

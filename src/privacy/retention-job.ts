@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AppDeps } from '../context/deps';
-import type { BackgroundService } from '../app';
+import type { BackgroundService } from '../runtime/background-service';
 
 export interface RetentionJobOptions {
   /** How often the job runs. */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AppDeps } from '../context/deps';
 import { runInContext, type RequestContext } from '../context/request-context';
-import type { BackgroundService } from '../app';
+import type { BackgroundService } from '../runtime/background-service';
 import { applyCalcomBookingEvent, isCalcomBookingEvent } from './calcom-effects';
 import { isRecord } from './envelope';
 import { BookingConflictError, PermanentWebhookError } from './errors';
