@@ -159,5 +159,23 @@ export default tseslint.config(
   { files: DOMAIN, rules: { 'no-restricted-imports': restrict(GRAPHQL) } },
   { files: EDGES, rules: { 'no-restricted-imports': restrict(GRAPHQL, MODELS) } },
   { files: EDGES_WITH_MODELS, rules: { 'no-restricted-imports': restrict(GRAPHQL) } },
+  {
+    // Migrations are history: they hold what they need (or a frozen migrations/lib/vN.ts).
+    files: ['migrations/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/src', '**/src/*', '**/src/**'],
+              message:
+                'A migration never imports live code: copy what it needs (docs/architecture.md).',
+            },
+          ],
+        },
+      ],
+    },
+  },
   prettier,
 );
