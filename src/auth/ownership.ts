@@ -1,7 +1,7 @@
 import type { Actor } from '../context/actor';
 import type { RequestContext } from '../context/request-context';
 import { AppError } from '../errors/app-error';
-import { ownStaffScope } from './permissions';
+import { ownStaffScope } from './access';
 
 /**
  * Object-level access: what a staff-only user may see and change among the rows their role lets

@@ -24,7 +24,7 @@ import { isValueRefused } from '../db/errors';
 import { AppError } from '../errors/app-error';
 import { requestIdOf } from '../http/request-id';
 import type { GraphQLContextValue } from './context';
-import { applyPermissions } from './permissions';
+import { applyPermissions } from './shield-rules';
 import { PERMISSIONS } from '../resolvers/permissions';
 import { buildAppSchema } from './schema';
 import { playgroundRouter, wantsPlayground } from './playground';
