@@ -1,7 +1,10 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, read, write } from '../graphql/shield-rules';
 
-/** Who may use these fields: Calls, phone numbers and a call's voice-agent function-call log (read as the call itself). Registered in ./permissions.ts. */
+/**
+ * Who may use these fields: Calls, phone numbers and a call's voice-agent function-call log (read
+ * as the call itself). Registered in ./permissions.ts.
+ */
 export const callRules: IRuleTypeMap = {
   Query: {
     calls: read('calls'),

@@ -1,7 +1,10 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, read } from '../graphql/shield-rules';
 
-/** Who may use these fields: Callback requests as read; their changes are in scheduling.rules.ts. Registered in ./permissions.ts. */
+/**
+ * Who may use these fields: Callback requests as read; their changes are in scheduling.rules.ts.
+ * Registered in ./permissions.ts.
+ */
 export const callbackRequestRules: IRuleTypeMap = {
   Query: {
     callbackRequests: read('callbacks'),

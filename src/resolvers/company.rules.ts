@@ -1,7 +1,10 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, signedIn, superAdmin, write } from '../graphql/shield-rules';
 
-/** Who may use these fields: The current company and the platform's companies and admins. Registered in ./permissions.ts. */
+/**
+ * Who may use these fields: The current company and the platform's companies and admins.
+ * Registered in ./permissions.ts.
+ */
 export const companyRules: IRuleTypeMap = {
   Query: {
     company: signedIn,

@@ -1,10 +1,13 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
-import { read, signedIn } from '../graphql/shield-rules';
+import { signedIn } from '../graphql/shield-rules';
 
-/** Who may use these fields: `node`/`nodes`: signed in here; each type's read permission is checked in the resolver. Registered in ./permissions.ts. */
+/**
+ * Who may use these fields: `node`/`nodes` need a signed-in caller here; each type's read
+ * permission is checked in the resolver. Registered in ./permissions.ts.
+ */
 export const nodeRules: IRuleTypeMap = {
   Query: {
-    node: signedIn, // each type's read permission is checked in the resolver
+    node: signedIn,
     nodes: signedIn,
   },
 };

@@ -1,7 +1,10 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, superAdmin } from '../graphql/shield-rules';
 
-/** Who may use these fields: The platform audit log (super admins only). Registered in ./permissions.ts. */
+/**
+ * Who may use these fields: The platform audit log (super admins only). Registered in
+ * ./permissions.ts.
+ */
 export const platformAuditRules: IRuleTypeMap = {
   Query: {
     platformAuditLog: superAdmin,

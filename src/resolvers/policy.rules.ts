@@ -1,7 +1,10 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, read } from '../graphql/shield-rules';
 
-/** Who may use these fields: Policy configurations as read; saving and deleting are in scheduling.rules.ts. Registered in ./permissions.ts. */
+/**
+ * Who may use these fields: Policy configurations as read; saving and deleting are in
+ * scheduling.rules.ts. Registered in ./permissions.ts.
+ */
 export const policyRules: IRuleTypeMap = {
   Query: {
     policyConfigurations: read('policies'),

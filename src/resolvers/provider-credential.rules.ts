@@ -1,7 +1,10 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, read, superAdmin, write } from '../graphql/shield-rules';
 
-/** Who may use these fields: Provider credentials per company and platform-wide telephony assignment. Registered in ./permissions.ts. */
+/**
+ * Who may use these fields: Provider credentials per company and platform-wide telephony
+ * assignment. Registered in ./permissions.ts.
+ */
 export const providerCredentialRules: IRuleTypeMap = {
   Query: {
     providerCredentials: read('webhooks'),

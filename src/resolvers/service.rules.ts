@@ -1,7 +1,10 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, read, write } from '../graphql/shield-rules';
 
-/** Who may use these fields: Services and service categories (catalog). Registered in ./permissions.ts. */
+/**
+ * Who may use these fields: Services and service categories (catalog). Registered in
+ * ./permissions.ts.
+ */
 export const serviceRules: IRuleTypeMap = {
   Query: {
     services: read('catalog'),
