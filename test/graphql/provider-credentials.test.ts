@@ -2,11 +2,11 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { startServer, type AppServer } from '../../src/app';
 import { testConfig } from '../../src/config';
-import { createMetrics } from '../../src/observability/metrics';
 import { signCalcom, signRetell } from '../../src/webhooks/signatures';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
 import type { TestServer } from '../helpers/server';
 import { createWorld, globalId, type World } from '../helpers/world';
+import { testDeps } from '../helpers/deps';
 
 /**
  * Provider credentials over GraphQL and the webhook endpoints they create, on a real server whose
@@ -31,12 +31,12 @@ beforeAll(async () => {
       done();
     },
   });
-  server = await startServer({
-    config: testConfig({ port: 0, host: '127.0.0.1', databaseUrl: t.url, logLevel: 'trace' }),
-    db: t.db,
-    logger: pino({ level: 'trace' }, sink),
-    metrics: createMetrics(),
-  });
+  server = await startServer(
+    testDeps(t.db, {
+      config: testConfig({ port: 0, host: '127.0.0.1', databaseUrl: t.url, logLevel: 'trace' }),
+      logger: pino({ level: 'trace' }, sink),
+    }),
+  );
   s = {
     t,
     server,

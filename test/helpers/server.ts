@@ -1,8 +1,7 @@
-import pino from 'pino';
 import { startServer, type AppServer } from '../../src/app';
 import { testConfig, type Config } from '../../src/config';
-import { createMetrics } from '../../src/observability/metrics';
 import { createTestDatabase, type TestDatabase } from './pg';
+import { testDeps } from './deps';
 
 export interface GraphQLResult<T = Record<string, any>> {
   status: number;
@@ -26,12 +25,9 @@ export interface TestServer {
 /** A real server on a database of its own, over real HTTP on a free loopback port. */
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
   const t = await createTestDatabase();
-  const deps = {
+  const deps = testDeps(t.db, {
     config: testConfig({ port: 0, host: '127.0.0.1', databaseUrl: t.url, ...overrides }),
-    db: t.db,
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    metrics: createMetrics(),
-  };
+  });
   const server = await startServer(deps);
   const gql: TestServer['gql'] = async (query, variables, options = {}) => {
     const res = await fetch(`${server.url}/graphql`, {

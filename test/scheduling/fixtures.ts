@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
-import { testConfig } from '../../src/config';
 import type { Actor } from '../../src/context/actor';
 import type { AppDeps } from '../../src/context/deps';
 import { RequestContext } from '../../src/context/request-context';
-import { createMetrics } from '../../src/observability/metrics';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
+import { testDeps } from '../helpers/deps';
 
 /**
  * Test data for the scheduling suites, written through the superuser connection (set-up only; the
@@ -19,12 +17,7 @@ export interface World {
 
 export async function createWorld(): Promise<World> {
   const t = await createTestDatabase();
-  const deps: AppDeps = {
-    config: testConfig(),
-    db: t.db,
-    logger: pino({ level: 'silent' }),
-    metrics: createMetrics(),
-  };
+  const deps: AppDeps = testDeps(t.db);
   return { t, deps };
 }
 

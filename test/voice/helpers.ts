@@ -3,16 +3,15 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Knex } from 'knex';
 import { DateTime } from 'luxon';
-import pino from 'pino';
 import { testConfig, type Config } from '../../src/config';
 import { ANONYMOUS } from '../../src/context/actor';
 import type { AppDeps } from '../../src/context/deps';
 import type { Database } from '../../src/db/database';
-import { createMetrics } from '../../src/observability/metrics';
 import { createVoiceRouter, type VoiceRouterOptions } from '../../src/voice';
 import type { CallLimiter } from '../../src/voice/limits';
 import { signRetell } from '../../src/webhooks/signatures';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { testDeps } from '../helpers/deps';
 
 export const VOICE_KEY = 'retell-voice-test-key';
 
@@ -210,17 +209,14 @@ export async function startVoiceApp(
   overrides: Partial<Config> = {},
   options: { limiter?: CallLimiter; authenticate?: VoiceRouterOptions['authenticate'] } = {},
 ): Promise<{ url: string; deps: AppDeps; close: () => Promise<void> }> {
-  const deps: AppDeps = {
+  const deps: AppDeps = testDeps(db, {
     config: testConfig({
       retellApiKeys: [VOICE_KEY],
       voiceAllowedCidrs: ['127.0.0.1/32', '::1/128'],
       seedDemoData: false,
       ...overrides,
     }),
-    db,
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    metrics: createMetrics(),
-  };
+  });
   const app = express();
   app.set('trust proxy', deps.config.trustProxy);
   const router = createVoiceRouter(deps, {
