@@ -4,6 +4,7 @@ import type { AppDeps } from '../../src/context/deps';
 import { RequestContext } from '../../src/context/request-context';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
 import { testDeps } from '../helpers/deps';
+import { insertCompany } from '../helpers/world';
 
 /**
  * Test data for the scheduling suites, written through the superuser connection (set-up only; the
@@ -218,15 +219,12 @@ export async function createCompany(
   world: World,
   opts: { name?: string; timezone?: string; defaultRegion?: string } = {},
 ): Promise<CompanyFixture> {
-  const [{ id }] = await world.t
-    .superuser('companies')
-    .insert({
-      name: opts.name ?? 'Test Co',
-      slug: `co-${randomUUID().slice(0, 12)}`,
-      timezone: opts.timezone ?? 'Europe/Berlin',
-      default_region: opts.defaultRegion ?? 'DE',
-    })
-    .returning<{ id: string }[]>('id');
+  const id = await insertCompany(world.t.superuser, {
+    name: opts.name ?? 'Test Co',
+    slug: `co-${randomUUID().slice(0, 12)}`,
+    timezone: opts.timezone ?? 'Europe/Berlin',
+    defaultRegion: opts.defaultRegion ?? 'DE',
+  });
   return new CompanyFixture(world, id);
 }
 

@@ -12,6 +12,7 @@ import type { CallLimiter } from '../../src/voice/limits';
 import { signRetell } from '../../src/webhooks/signatures';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { testDeps } from '../helpers/deps';
+import { insertCompany } from '../helpers/world';
 
 export const VOICE_KEY = 'retell-voice-test-key';
 
@@ -53,14 +54,12 @@ export async function seedSalon(
 ): Promise<Salon> {
   const u = uniq();
   const name = `Salon ${u}`;
-  const [{ id: companyId }] = await su('companies')
-    .insert({
-      name,
-      slug: `salon-${u}`,
-      timezone: opts.timezone ?? 'Europe/Berlin',
-      default_region: opts.region ?? 'DE',
-    })
-    .returning('id');
+  const companyId = await insertCompany(su, {
+    name,
+    slug: `salon-${u}`,
+    timezone: opts.timezone ?? 'Europe/Berlin',
+    defaultRegion: opts.region ?? 'DE',
+  });
   if (opts.language) {
     await su('voice_agent_settings').insert({ company_id: companyId, language: opts.language });
   }

@@ -12,6 +12,7 @@ import { signCalcom, signRetell } from '../../src/webhooks/signatures';
 import { credentialAad, sealSecret } from '../../src/security/credential-crypto';
 import { WebhookWorker, type WebhookWorkerOptions } from '../../src/webhooks/worker';
 import { testDeps } from '../helpers/deps';
+import { insertCompany } from '../helpers/world';
 
 export const RETELL_KEY = 'retell-test-key-1';
 export const RETELL_KEY_2 = 'retell-test-key-2';
@@ -172,7 +173,7 @@ export async function seedCompany(
   su: Knex,
   slug = unique('co').replace(/_/g, '-').toLowerCase(),
 ): Promise<SeededCompany> {
-  const [{ id: companyId }] = await su('companies').insert({ name: slug, slug }).returning('id');
+  const companyId = await insertCompany(su, { name: slug, slug });
   const [{ id: branchId }] = await su('branches')
     .insert({ company_id: companyId, name: 'Main' })
     .returning('id');
