@@ -1,7 +1,7 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, read } from '../graphql/shield-rules';
 
-/** Who may use these fields: The company's activity log. Registered in ./permissions.ts. */
+/** Who may use these fields: the company's activity log. Registered in ./permissions.ts. */
 export const activityLogRules: IRuleTypeMap = {
   Query: {
     activityLogs: read('activity'),

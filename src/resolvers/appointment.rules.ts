@@ -2,7 +2,7 @@ import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, read } from '../graphql/shield-rules';
 
 /**
- * Who may use these fields: Appointments as read; booking and its changes are in
+ * Who may use these fields: appointments as read; booking and its changes are in
  * scheduling.rules.ts. Registered in ./permissions.ts.
  */
 export const appointmentRules: IRuleTypeMap = {

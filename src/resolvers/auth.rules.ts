@@ -2,7 +2,7 @@ import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allow, allowFields, companyUser, signedIn } from '../graphql/shield-rules';
 
 /**
- * Who may use these fields: Sign-in, refresh, sign-out and password change. Registered in
+ * Who may use these fields: sign-in, refresh, sign-out and password change. Registered in
  * ./permissions.ts.
  */
 export const authRules: IRuleTypeMap = {

@@ -1,7 +1,7 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, read, write } from '../graphql/shield-rules';
 
-/** Who may use these fields: Branches (catalog). Registered in ./permissions.ts. */
+/** Who may use these fields: branches (catalog). Registered in ./permissions.ts. */
 export const branchRules: IRuleTypeMap = {
   Query: {
     branches: read('catalog'),

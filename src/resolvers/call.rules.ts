@@ -2,7 +2,7 @@ import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, read, write } from '../graphql/shield-rules';
 
 /**
- * Who may use these fields: Calls, phone numbers and a call's voice-agent function-call log (read
+ * Who may use these fields: calls, phone numbers and a call's voice-agent function-call log (read
  * as the call itself). Registered in ./permissions.ts.
  */
 export const callRules: IRuleTypeMap = {

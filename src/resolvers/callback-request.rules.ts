@@ -2,7 +2,7 @@ import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, read } from '../graphql/shield-rules';
 
 /**
- * Who may use these fields: Callback requests as read; their changes are in scheduling.rules.ts.
+ * Who may use these fields: callback requests as read; their changes are in scheduling.rules.ts.
  * Registered in ./permissions.ts.
  */
 export const callbackRequestRules: IRuleTypeMap = {

@@ -2,7 +2,7 @@ import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allow, allowFields, read, superAdmin, write } from '../graphql/shield-rules';
 
 /**
- * Who may use these fields: Company life cycle: onboarding, suspension and offboarding are
+ * Who may use these fields: company life cycle: onboarding, suspension and offboarding are
  * platform operations; invitations follow user management. Registered in ./permissions.ts.
  */
 export const companyLifecycleRules: IRuleTypeMap = {

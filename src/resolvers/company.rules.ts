@@ -2,7 +2,7 @@ import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, signedIn, superAdmin, write } from '../graphql/shield-rules';
 
 /**
- * Who may use these fields: The current company and the platform's companies and admins.
+ * Who may use these fields: the current company and the platform's companies and admins.
  * Registered in ./permissions.ts.
  */
 export const companyRules: IRuleTypeMap = {

@@ -1,7 +1,7 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, read, write } from '../graphql/shield-rules';
 
-/** Who may use these fields: Customers and their notes. Registered in ./permissions.ts. */
+/** Who may use these fields: customers and their notes. Registered in ./permissions.ts. */
 export const customerRules: IRuleTypeMap = {
   Query: {
     customers: read('customers'),

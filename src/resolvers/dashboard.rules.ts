@@ -1,7 +1,7 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, read } from '../graphql/shield-rules';
 
-/** Who may use these fields: The dashboard aggregates. Registered in ./permissions.ts. */
+/** Who may use these fields: the dashboard aggregates. Registered in ./permissions.ts. */
 export const dashboardRules: IRuleTypeMap = {
   Query: {
     dashboard: read('dashboard'),

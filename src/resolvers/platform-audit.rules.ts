@@ -2,7 +2,7 @@ import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, superAdmin } from '../graphql/shield-rules';
 
 /**
- * Who may use these fields: The platform audit log (super admins only). Registered in
+ * Who may use these fields: the platform audit log (super admins only). Registered in
  * ./permissions.ts.
  */
 export const platformAuditRules: IRuleTypeMap = {

@@ -2,7 +2,7 @@ import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, read, superAdmin, write } from '../graphql/shield-rules';
 
 /**
- * Who may use these fields: Provider credentials per company and platform-wide telephony
+ * Who may use these fields: provider credentials per company and platform-wide telephony
  * assignment. Registered in ./permissions.ts.
  */
 export const providerCredentialRules: IRuleTypeMap = {

@@ -2,7 +2,7 @@ import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, chain, read, write, writeWhenArg } from '../graphql/shield-rules';
 
 /**
- * Who may use these fields: Availability, booking, rescheduling, cancellation, policies and
+ * Who may use these fields: availability, booking, rescheduling, cancellation, policies and
  * callbacks (the scheduling services). Registered in ./permissions.ts.
  */
 export const schedulingRules: IRuleTypeMap = {

@@ -2,7 +2,7 @@ import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, read, write } from '../graphql/shield-rules';
 
 /**
- * Who may use these fields: Services and service categories (catalog). Registered in
+ * Who may use these fields: services and service categories (catalog). Registered in
  * ./permissions.ts.
  */
 export const serviceRules: IRuleTypeMap = {

@@ -1,7 +1,7 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, read, write } from '../graphql/shield-rules';
 
-/** Who may use these fields: Staff and working hours (catalog). Registered in ./permissions.ts. */
+/** Who may use these fields: staff and working hours (catalog). Registered in ./permissions.ts. */
 export const staffRules: IRuleTypeMap = {
   Query: {
     staffMembers: read('catalog'),

@@ -2,7 +2,7 @@ import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { allowFields, connectionRules, read, signedIn, write } from '../graphql/shield-rules';
 
 /**
- * Who may use these fields: The viewer, company users and API tokens. Registered in
+ * Who may use these fields: the viewer, company users and API tokens. Registered in
  * ./permissions.ts.
  */
 export const userRules: IRuleTypeMap = {

@@ -2,7 +2,7 @@ import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import { adminOrSuperAdmin, allowFields } from '../graphql/shield-rules';
 
 /**
- * Who may use these fields: The webhook inbox: company admins see their company's events, super
+ * Who may use these fields: the webhook inbox: company admins see their company's events, super
  * admins all. Registered in ./permissions.ts.
  */
 export const webhookEventRules: IRuleTypeMap = {
