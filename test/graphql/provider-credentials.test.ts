@@ -4,7 +4,7 @@ import { startServer, type AppServer } from '../../src/app';
 import { testConfig } from '../../src/config';
 import { signCalcom, signRetell } from '../../src/webhooks/signatures';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
-import type { TestServer } from '../helpers/server';
+import { graphqlClient, type TestServer } from '../helpers/server';
 import { createWorld, globalId, type World } from '../helpers/world';
 import { testDeps } from '../helpers/deps';
 
@@ -42,19 +42,7 @@ beforeAll(async () => {
     server,
     url: server.url,
     close: async () => undefined,
-    gql: async (query, variables, options = {}) => {
-      const res = await fetch(`${server.url}/graphql`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-          ...options.headers,
-        },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await res.json()) as { data?: any; errors?: any[] };
-      return { status: res.status, headers: res.headers, data: body.data, errors: body.errors };
-    },
+    gql: graphqlClient(server.url),
   };
   w = await createWorld(s);
   adminA = await w.login(w.a.users.admin.email);
