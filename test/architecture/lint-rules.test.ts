@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ESLint } from 'eslint';
 
@@ -10,6 +10,19 @@ import { ESLint } from 'eslint';
 const root = path.resolve(__dirname, '../..');
 const eslint = new ESLint({ cwd: root });
 
+/**
+ * Some file of the folder that no allowlist names (code moves between files; the folder's rule
+ * stays).
+ */
+function fileIn(folder: string): string {
+  const config = readFileSync(path.join(root, 'eslint.config.mjs'), 'utf8');
+  const name = readdirSync(path.join(root, folder))
+    .filter((f) => f.endsWith('.ts') && !config.includes(`'${folder}/${f}'`))
+    .sort()[0];
+  if (!name) throw new Error(`no TypeScript file in ${folder}`);
+  return `${folder}/${name}`;
+}
+
 async function ruleIds(filePath: string, code: string): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath: path.join(root, filePath) });
   return result!.messages.map((m) => m.ruleId ?? m.message);
@@ -19,62 +32,62 @@ describe('architecture lint rules', () => {
   it.each([
     [
       'a resolver importing a model',
-      'src/resolvers/dashboard.ts',
+      fileIn('src/resolvers'),
       "import { Customer } from '../models';\nexport const x = Customer;\n",
     ],
     [
       'a resolver importing one model file',
-      'src/resolvers/dashboard.ts',
+      fileIn('src/resolvers'),
       "import { Customer } from '../models/Customer';\nexport const x = Customer;\n",
     ],
     [
       'a resolver importing knex',
-      'src/resolvers/dashboard.ts',
+      fileIn('src/resolvers'),
       "import knex from 'knex';\nexport const x = knex;\n",
     ],
     [
       'a resolver importing objection',
-      'src/resolvers/dashboard.ts',
+      fileIn('src/resolvers'),
       "import { Model } from 'objection';\nexport const x = Model;\n",
     ],
     [
       'a scheduling service importing type-graphql',
-      'src/scheduling/time.ts',
+      fileIn('src/scheduling'),
       "import { Field } from 'type-graphql';\nexport const x = Field;\n",
     ],
     [
       'a service importing graphql',
-      'src/services/phone.ts',
+      fileIn('src/services'),
       "import { GraphQLError } from 'graphql';\nexport const x = GraphQLError;\n",
     ],
     [
       'a company service importing a resolver',
-      'src/companies/offboarding.ts',
+      fileIn('src/companies'),
       "import { PERMISSIONS } from '../resolvers/permissions';\nexport const x = PERMISSIONS;\n",
     ],
     [
       'privacy code importing the GraphQL layer',
-      'src/privacy/customer-data.ts',
+      fileIn('src/privacy'),
       "import { fromGlobalId } from '../graphql/global-id';\nexport const x = fromGlobalId;\n",
     ],
     [
       'a webhook module importing Apollo',
-      'src/webhooks/envelope.ts',
+      fileIn('src/webhooks'),
       "import { ApolloServer } from '@apollo/server';\nexport const x = ApolloServer;\n",
     ],
     [
       'a webhook module importing a model',
-      'src/webhooks/envelope.ts',
+      fileIn('src/webhooks'),
       "import { Customer } from '../models';\nexport const x = Customer;\n",
     ],
     [
       'a voice module importing a model',
-      'src/voice/speech.ts',
+      fileIn('src/voice'),
       "import { Appointment } from '../models/Appointment';\nexport const x = Appointment;\n",
     ],
     [
       'a voice module importing graphql-shield',
-      'src/voice/speech.ts',
+      fileIn('src/voice'),
       "import { rule } from 'graphql-shield';\nexport const x = rule;\n",
     ],
   ])('reports %s', async (_name, filePath, code) => {
@@ -83,7 +96,7 @@ describe('architecture lint rules', () => {
 
   it('still lets a webhook module import knex types (the inbox is platform data)', async () => {
     const ids = await ruleIds(
-      'src/webhooks/envelope.ts',
+      fileIn('src/webhooks'),
       "import type { Knex } from 'knex';\nexport type X = Knex;\n",
     );
     expect(ids).not.toContain('no-restricted-imports');
