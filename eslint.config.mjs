@@ -1,6 +1,105 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+import importX from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+
+/*
+ * Layer boundaries (docs/architecture.md has the map). Each entry is a `no-restricted-imports`
+ * fragment; a folder's rule is the union of the fragments that apply to it, because a later
+ * flat-config block replaces a rule's options rather than adding to them.
+ */
+const DATA_ACCESS = {
+  paths: [
+    {
+      name: 'knex',
+      message: 'Resolvers reach the database through a service (src/services, src/scheduling).',
+    },
+    {
+      name: 'objection',
+      message: 'Resolvers reach the database through a service (src/services, src/scheduling).',
+    },
+  ],
+  patterns: [
+    {
+      group: ['**/models', '**/models/*'],
+      message: 'Resolvers reach the database through a service (src/services, src/scheduling).',
+    },
+  ],
+};
+const GRAPHQL = {
+  paths: ['graphql', 'type-graphql', 'graphql-shield'].map((name) => ({
+    name,
+    message: 'Domain code does not know GraphQL: translate in a resolver, keep the rule here.',
+  })),
+  patterns: [
+    {
+      group: [
+        '@apollo/*',
+        'graphql/*',
+        '**/resolvers',
+        '**/resolvers/*',
+        '**/graphql',
+        '**/graphql/*',
+      ],
+      message: 'Domain code does not know GraphQL: translate in a resolver, keep the rule here.',
+    },
+  ],
+};
+const MODELS = {
+  paths: [],
+  patterns: [
+    {
+      group: ['**/models', '**/models/*'],
+      message: 'Webhook effects and voice functions reach data through a service, not a model.',
+    },
+  ],
+};
+const restrict = (...fragments) => [
+  'error',
+  {
+    paths: fragments.flatMap((f) => f.paths),
+    patterns: fragments.flatMap((f) => f.patterns),
+  },
+];
+
+const DOMAIN = [
+  'src/scheduling/**/*.ts',
+  'src/services/**/*.ts',
+  'src/domain/**/*.ts',
+  'src/companies/**/*.ts',
+  'src/privacy/**/*.ts',
+];
+const EDGES = ['src/webhooks/**/*.ts', 'src/voice/**/*.ts'];
+
+/*
+ * Files that still break a boundary while their logic moves behind a service. Every entry is
+ * "moving behind a service": shorten these lists, never add to them.
+ */
+const RESOLVERS_WITH_MODELS = [
+  'src/resolvers/activity-log.ts',
+  'src/resolvers/appointment.ts',
+  'src/resolvers/branch.ts',
+  'src/resolvers/call.ts',
+  'src/resolvers/callback-request.ts',
+  'src/resolvers/company-lifecycle.ts',
+  'src/resolvers/customer.ts',
+  'src/resolvers/node.ts',
+  'src/resolvers/policy.ts',
+  'src/resolvers/provider-credential.ts',
+  'src/resolvers/rate-limit.ts',
+  'src/resolvers/scheduling.ts',
+  'src/resolvers/service.ts',
+  'src/resolvers/staff.ts',
+  'src/resolvers/user.ts',
+];
+const EDGES_WITH_MODELS = [
+  'src/webhooks/calcom-effects.ts',
+  'src/webhooks/credentials.ts',
+  'src/webhooks/retell-effects.ts',
+  'src/webhooks/service.ts',
+  'src/voice/functions.ts',
+];
 
 export default tseslint.config(
   {
@@ -40,6 +139,42 @@ export default tseslint.config(
       '@typescript-eslint/no-redundant-type-constituents': 'off',
       // Casting a raw query's result documents the row shape the SQL returns.
       '@typescript-eslint/no-unnecessary-type-assertion': 'off',
+    },
+  },
+  {
+    // Import cycles: a runtime cycle anywhere in the product or the benchmarks fails the check.
+    // (Type-only cycles are caught by test/unit/import-graph.test.ts.)
+    files: ['src/**/*.ts', 'bench/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      // Parse TypeScript dependencies too (by default only .js files are followed).
+      'import-x/extensions': ['.ts'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
+  },
+  { files: ['src/resolvers/**/*.ts'], rules: { 'no-restricted-imports': restrict(DATA_ACCESS) } },
+  { files: RESOLVERS_WITH_MODELS, rules: { 'no-restricted-imports': 'off' } },
+  { files: DOMAIN, rules: { 'no-restricted-imports': restrict(GRAPHQL) } },
+  { files: EDGES, rules: { 'no-restricted-imports': restrict(GRAPHQL, MODELS) } },
+  { files: EDGES_WITH_MODELS, rules: { 'no-restricted-imports': restrict(GRAPHQL) } },
+  {
+    // Migrations are history: they hold what they need (or a frozen migrations/lib/vN.ts).
+    files: ['migrations/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/src', '**/src/*', '**/src/**'],
+              message:
+                'A migration never imports live code: copy what it needs (docs/architecture.md).',
+            },
+          ],
+        },
+      ],
     },
   },
   prettier,

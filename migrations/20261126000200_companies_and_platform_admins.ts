@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { CURRENT_TENANT_SQL, PLATFORM_ROLE, RUNTIME_ROLE } from '../src/db/schema-helpers';
+import { CURRENT_TENANT_SQL, PLATFORM_ROLE, RUNTIME_ROLE } from './lib/v1';
 
 /**
  * Companies are the tenants. Platform operators (super admins) are not users of any company: they

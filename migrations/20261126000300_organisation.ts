@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { createTenantTable } from '../src/db/schema-helpers';
+import { createTenantTable } from './lib/v1';
 
 /** Branches, staff, service catalogue, working hours and time off. */
 export async function up(knex: Knex): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { createTenantTable } from '../src/db/schema-helpers';
+import { createTenantTable } from './lib/v1';
 
 /** Users of a company with their roles, sessions (refresh tokens), API tokens and preferences. */
 export async function up(knex: Knex): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { createTenantTable } from '../src/db/schema-helpers';
+import { createTenantTable } from './lib/v1';
 
 /** Customers (E.164 phone and email each unique within a company) and notes about them. */
 export async function up(knex: Knex): Promise<void> {

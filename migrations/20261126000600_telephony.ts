@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { createTenantTable } from '../src/db/schema-helpers';
+import { createTenantTable } from './lib/v1';
 
 /** Retell voice agents, the phone numbers they answer, and the calls. */
 export async function up(knex: Knex): Promise<void> {

@@ -1,6 +1,10 @@
 import type { Knex } from 'knex';
-import { addTenantForeignKey, createTenantTable } from '../src/db/schema-helpers';
-import { APPOINTMENT_SOURCES, APPOINTMENT_STATUSES } from '../src/domain/enums';
+import {
+  APPOINTMENT_SOURCES,
+  APPOINTMENT_STATUSES,
+  addTenantForeignKey,
+  createTenantTable,
+} from './lib/v1';
 
 /**
  * Appointments. The exclusion constraint makes double booking a staff member impossible, even when

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { createTenantTable } from '../src/db/schema-helpers';
+import { createTenantTable } from './lib/v1';
 
 /** Booking, cancellation and rescheduling policies; callback requests for callers not booked. */
 export async function up(knex: Knex): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { createTenantTable } from '../src/db/schema-helpers';
+import { createTenantTable } from './lib/v1';
 
 /**
  * The audit trail of a company. Append-only for the runtime role (no update or delete grant).

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { PLATFORM_ROLE, RUNTIME_ROLE } from '../src/db/schema-helpers';
+import { PLATFORM_ROLE, RUNTIME_ROLE } from './lib/v1';
 
 /**
  * Creating a platform admin (super admin). The runtime role cannot write platform_admins; this

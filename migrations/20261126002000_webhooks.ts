@@ -1,10 +1,5 @@
 import type { Knex } from 'knex';
-import {
-  CURRENT_TENANT_SQL,
-  PLATFORM_ROLE,
-  RUNTIME_ROLE,
-  createTenantTable,
-} from '../src/db/schema-helpers';
+import { CURRENT_TENANT_SQL, PLATFORM_ROLE, RUNTIME_ROLE, createTenantTable } from './lib/v1';
 
 /**
  * Inbound webhooks: the Cal.com routing tables (tenant-owned) and the durable inbox

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { PLATFORM_ROLE, RUNTIME_ROLE } from '../src/db/schema-helpers';
+import { PLATFORM_ROLE, RUNTIME_ROLE } from './lib/v1';
 
 /**
  * Cross-tenant figures for the Prometheus gauges, read at scrape time. Like the other platform

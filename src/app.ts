@@ -16,13 +16,7 @@ import { setTenantFilterEnabled } from './tenancy/switches';
 import { seedDemoData } from './seed/demo';
 import { RetentionJob } from './privacy/retention-job';
 import { closeLimitersOf } from './security/limits';
-
-/** Something that runs beside the HTTP server (the webhook worker, for example). */
-export interface BackgroundService {
-  name: string;
-  start(): void;
-  stop(): Promise<void>;
-}
+import type { BackgroundService } from './runtime/background-service';
 
 export interface AppServer {
   deps: AppDeps;

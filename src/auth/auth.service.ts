@@ -10,7 +10,7 @@ import { inTenantTransaction } from '../tenancy/tenant-binding';
 import type { Knex } from 'knex';
 import { checkPasswordPolicy, hashPassword, verifyDummy, verifyPassword } from './password';
 import { assertCompanyActive } from '../companies/lifecycle.service';
-import { SCOPES, type Scope } from './permissions';
+import { SCOPES, type Scope } from './access';
 import {
   newApiToken,
   newRefreshToken,

@@ -7,7 +7,7 @@ import { ActivityLog, ApiToken } from '../models';
 import { writePlatformAudit } from '../services/platform-audit';
 import { inTenantTransaction } from '../tenancy/tenant-binding';
 import { parseApiToken, verifyAccessToken } from './tokens';
-import { SCOPES } from './permissions';
+import { SCOPES } from './access';
 
 export interface Authentication {
   actor: Actor;

@@ -1,11 +1,11 @@
 import type { Actor } from '../context/actor';
 import type { RequestContext } from '../context/request-context';
 import { AppError } from '../errors/app-error';
-import { ownStaffScope } from './permissions';
+import { ownStaffScope } from './access';
 
 /**
  * Object-level access: what a staff-only user may see and change among the rows their role lets
- * them reach. Role and scope checks (src/auth/permissions.ts, the shield map) decide whether an
+ * them reach. Role and scope checks (src/auth/access.ts, the shield map) decide whether an
  * actor may use an operation at all; the functions here decide, for one row, whether it is theirs.
  * Every path that reads or changes an appointment goes through them: the `appointments` list,
  * `node`, `nodes`, `Appointment.rescheduledFrom`, and the scheduling services themselves (book,

@@ -12,7 +12,7 @@ export type Actor =
     }
   | { kind: 'api_token'; tokenId: string; companyId: string; scopes: readonly string[] }
   | { kind: 'platform_admin'; adminId: string }
-  | { kind: 'system'; name: 'webhook' | 'voice_agent' | 'seed' | 'scheduler' }
+  | { kind: 'system'; name: 'webhook' | 'voice_agent' }
   | { kind: 'anonymous' };
 
 export const ANONYMOUS: Actor = { kind: 'anonymous' };

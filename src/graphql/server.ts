@@ -23,16 +23,12 @@ import { RequestContext } from '../context/request-context';
 import { isValueRefused } from '../db/errors';
 import { AppError } from '../errors/app-error';
 import { requestIdOf } from '../http/request-id';
-import type { GraphQLContext } from './context';
-import { applyPermissions } from './permissions';
+import type { GraphQLContextValue } from './context';
+import { applyPermissions } from './shield-rules';
 import { PERMISSIONS } from '../resolvers/permissions';
 import { buildAppSchema } from './schema';
 import { playgroundRouter, wantsPlayground } from './playground';
 import { createGraphqlLimits } from './limits';
-
-export interface GraphQLContextValue extends GraphQLContext {
-  auth: AuthService;
-}
 
 /** Errors whose code and message are safe to show as they are. */
 const CLIENT_CODES = new Set([

@@ -21,7 +21,6 @@ export { Appointment } from './Appointment';
 export { PolicyConfiguration } from './PolicyConfiguration';
 export { CallbackRequest } from './CallbackRequest';
 export { ActivityLog } from './ActivityLog';
-export { WebhookEvent } from './WebhookEvent';
 export { CalcomTeamMember } from './CalcomTeamMember';
 export { TeamEventTypeMapping } from './TeamEventTypeMapping';
 export { ProviderCredential } from './ProviderCredential';

@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
-import type { BackgroundService } from '../app';
+import type { BackgroundService } from '../runtime/background-service';
 import type { AppDeps } from '../context/deps';
 import {
   attachObservation,

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AppDeps } from '../context/deps';
-import type { BackgroundService } from '../app';
+import type { BackgroundService } from '../runtime/background-service';
 import { outsideRequest } from '../observability/context';
 
 export interface RetentionJobOptions {

@@ -1,5 +1,5 @@
 import { Arg, Ctx, Field, InputType, Int, Mutation, ObjectType, Resolver } from 'type-graphql';
-import type { GraphQLContextValue } from '../graphql/server';
+import type { GraphQLContextValue } from '../graphql/context';
 import { AppError } from '../errors/app-error';
 import { requiredText } from '../services/crud';
 import { DateTime } from './common';

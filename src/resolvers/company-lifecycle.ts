@@ -21,7 +21,7 @@ import {
 import { offboardCompany } from '../companies/offboarding';
 import { AppError } from '../errors/app-error';
 import type { GraphQLContext } from '../graphql/context';
-import type { GraphQLContextValue } from '../graphql/server';
+import type { GraphQLContextValue } from '../graphql/context';
 import type { UserInvitation } from '../models';
 import { AuthPayload } from './auth';
 import { DateTime } from './common';

@@ -4,7 +4,7 @@ import type { GraphQLContext } from '../graphql/context';
 import { fromGlobalId, type DecodedGlobalId } from '../graphql/global-id';
 import { loaderFor } from '../graphql/loaders';
 import { canAccessStaffOwned } from '../auth/ownership';
-import { canRead, type Resource } from '../auth/permissions';
+import { canRead, type Resource } from '../auth/access';
 import type { Actor } from '../context/actor';
 import { AppError } from '../errors/app-error';
 import * as models from '../models';

@@ -1,448 +1,64 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
-import {
-  adminOrSuperAdmin,
-  allow,
-  allowFields,
-  chain,
-  connectionRules,
-  read,
-  signedIn,
-  companyUser,
-  superAdmin,
-  write,
-  writeWhenArg,
-} from '../graphql/permissions';
+import { mergeRules } from '../graphql/shield-rules';
+import { commonRules } from './common.rules';
+import { nodeRules } from './node.rules';
+import { authRules } from './auth.rules';
+import { userRules } from './user.rules';
+import { companyRules } from './company.rules';
+import { companyLifecycleRules } from './company-lifecycle.rules';
+import { platformAuditRules } from './platform-audit.rules';
+import { branchRules } from './branch.rules';
+import { staffRules } from './staff.rules';
+import { serviceRules } from './service.rules';
+import { customerRules } from './customer.rules';
+import { appointmentRules } from './appointment.rules';
+import { schedulingRules } from './scheduling.rules';
+import { callRules } from './call.rules';
+import { callbackRequestRules } from './callback-request.rules';
+import { policyRules } from './policy.rules';
+import { activityLogRules } from './activity-log.rules';
+import { dashboardRules } from './dashboard.rules';
+import { webhookEventRules } from './webhook-event.rules';
+import { providerCredentialRules } from './provider-credential.rules';
+import { rateLimitRules } from './rate-limit.rules';
+import { privacyRules } from './privacy.rules';
+import { voiceAgentRules } from './voice-agent.rules';
 
 /**
- * The permission of every field, written out. The fallback rule is deny, so a field missing here can
- * never resolve; test/graphql/permissions.test.ts walks the built schema and fails for any field
- * without an entry. Object fields are `allow` when the list or mutation that reaches them already
- * decided access; a relation that crosses into another resource carries that resource's read rule.
+ * The permission of every field, merged from the fragments that live beside each resolver
+ * (`<feature>.rules.ts`, next to `<feature>.ts`). The fallback rule is deny, so a field missing
+ * from every fragment can never resolve; test/graphql/permissions.test.ts walks the built schema
+ * and fails for any field without an entry. Object fields are `allow` when the list or mutation
+ * that reaches them already decided access; a relation that crosses into another resource carries
+ * that resource's read rule. Who may do what per resource (roles, API token scopes) is in
+ * src/auth/access.ts; the rule builders are in src/graphql/shield-rules.ts.
+ *
+ * A new feature: write `src/resolvers/<feature>.rules.ts` exporting `<feature>Rules`, import it
+ * above and add it at the end of this list. A field that two fragments name throws at start-up.
  */
-export const PERMISSIONS: IRuleTypeMap = {
-  Query: {
-    node: signedIn, // each type's read permission is checked in the resolver
-    nodes: signedIn,
-    me: signedIn,
-    company: signedIn,
-    companies: superAdmin,
-    platformAuditLog: superAdmin,
-    users: read('users'),
-    apiTokens: read('apiTokens'),
-    branches: read('catalog'),
-    staffMembers: read('catalog'),
-    workingHours: read('catalog'),
-    services: read('catalog'),
-    serviceCategories: read('catalog'),
-    customers: read('customers'),
-    appointments: read('appointments'),
-    calls: read('calls'),
-    phoneNumbers: read('phoneNumbers'),
-    callbackRequests: read('callbacks'),
-    policyConfigurations: read('policies'),
-    activityLogs: read('activity'),
-    dashboard: read('dashboard'),
-    availableSlots: read('appointments'),
-    webhookEvents: adminOrSuperAdmin,
-    webhookStats: adminOrSuperAdmin,
-  },
-  Mutation: {
-    login: allow,
-    refreshToken: allow,
-    logout: signedIn,
-    changePassword: companyUser, // the service refuses API tokens and platform admins too
-    updateCompany: write('company'),
-    createUser: write('users'),
-    updateUser: write('users'),
-    createApiToken: write('apiTokens'),
-    revokeApiToken: write('apiTokens'),
-    createBranch: write('catalog'),
-    updateBranch: write('catalog'),
-    archiveBranch: write('catalog'),
-    createStaff: write('catalog'),
-    updateStaff: write('catalog'),
-    archiveStaff: write('catalog'),
-    createWorkingHour: write('catalog'),
-    deleteWorkingHour: write('catalog'),
-    saveService: write('catalog'),
-    archiveService: write('catalog'),
-    saveServiceCategory: write('catalog'),
-    archiveServiceCategory: write('catalog'),
-    createCustomer: write('customers'),
-    updateCustomer: write('customers'),
-    archiveCustomer: write('customers'),
-    addCustomerNote: write('customerNotes'),
-    deleteCustomerNote: write('customerNotes'),
-    savePhoneNumber: write('phoneNumbers'),
-    createPlatformAdmin: superAdmin,
-    // Finding or creating the customer by phone is a customer write for API tokens.
-    bookAppointment: chain(
-      write('appointments'),
-      writeWhenArg('bookingCustomer', ['input', 'customer']),
-    ),
-    rescheduleAppointment: write('appointments'),
-    cancelAppointment: write('appointments'),
-    confirmAppointment: write('appointments'),
-    completeAppointment: write('appointments'),
-    markNoShow: write('appointments'),
-    savePolicy: write('policies'),
-    deletePolicy: write('policies'),
-    createCallbackRequest: write('callbacks'),
-    assignCallbackRequest: write('callbacks'),
-    markCallbackContacted: write('callbacks'),
-    completeCallbackRequest: write('callbacks'),
-    expireCallbackRequest: write('callbacks'),
-    replayWebhookEvent: adminOrSuperAdmin,
-  },
-  Availability: allowFields([
-    'timeZone',
-    'durationMinutes',
-    'bufferMinutes',
-    'earliestStart',
-    'latestStart',
-    'slots',
-  ]),
-  AvailableSlot: allowFields(['startsAt', 'endsAt', 'start', 'staff']),
-  BookAppointmentPayload: {
-    ...allowFields(['appointment', 'customerCreated', 'overriddenRules']),
-    customer: read('customers'),
-  },
-  ReschedulePayload: allowFields(['appointment', 'previous', 'overriddenRules']),
-  CancelPayload: allowFields(['appointment', 'late', 'feeCents', 'overriddenRules']),
-  WebhookEvent: allowFields([
-    'id',
-    'provider',
-    'eventType',
-    'status',
-    'attempts',
-    'receivedAt',
-    'nextAttemptAt',
-    'processedAt',
-    'lastError',
-    'companyId',
-    'replayCount',
-    'lastReplayedAt',
-    'payload',
-  ]),
-  WebhookEventEdge: allowFields(['node', 'cursor']),
-  WebhookEventPageInfo: allowFields(['hasNextPage', 'endCursor']),
-  WebhookEventConnection: allowFields(['edges', 'nodes', 'pageInfo']),
-  WebhookStatusCount: allowFields(['provider', 'status', 'count', 'oldestReceivedAt']),
-  WebhookStats: allowFields(['scope', 'since', 'counts', 'recentFailures']),
-  PlatformAdmin: allowFields(['id', 'email', 'name']),
-  PlatformAuditEntry: allowFields([
-    'id',
-    'at',
-    'actorType',
-    'actorId',
-    'action',
-    'targetCompanyId',
-    'details',
-    'requestId',
-    'ip',
-  ]),
-  ...connectionRules('PlatformAuditEntry'),
-  Viewer: allowFields(['actorType', 'name', 'email', 'roles', 'scopes', 'user', 'company']),
-  Company: allowFields([
-    'id',
-    'name',
-    'slug',
-    'timezone',
-    'defaultRegion',
-    'currency',
-    'createdAt',
-  ]),
-  AuthPayload: allowFields([
-    'accessToken',
-    'accessTokenExpiresAt',
-    'refreshToken',
-    'refreshTokenExpiresAt',
-  ]),
-  PasswordChange: allowFields(['revokedSessions']),
-  CreatedApiToken: allowFields(['token', 'apiToken']),
-  PageInfo: allowFields(['hasNextPage', 'hasPreviousPage', 'startCursor', 'endCursor']),
-  Dashboard: allowFields([
-    'from',
-    'to',
-    'appointmentsByStatus',
-    'upcomingToday',
-    'callsToday',
-    'callBookingRate',
-    'openCallbackRequests',
-  ]),
-  StatusCount: allowFields(['status', 'count']),
-  User: {
-    ...allowFields(['id', 'email', 'name', 'roles', 'lastLoginAt', 'createdAt', 'disabled']),
-    staff: read('catalog'),
-  },
-  ApiToken: allowFields([
-    'id',
-    'name',
-    'tokenPrefix',
-    'scopes',
-    'expiresAt',
-    'revokedAt',
-    'lastUsedAt',
-    'createdAt',
-  ]),
-  Branch: allowFields([
-    'id',
-    'name',
-    'address',
-    'phoneE164',
-    'timezone',
-    'archivedAt',
-    'createdAt',
-  ]),
-  Staff: {
-    ...allowFields(['id', 'name', 'color', 'archivedAt', 'createdAt', 'branch']),
-    // Staff are reached through appointments, slots and callbacks: contact details need catalog.
-    email: read('catalog'),
-    phoneE164: read('catalog'),
-  },
-  WorkingHour: allowFields([
-    'id',
-    'weekday',
-    'startsAt',
-    'endsAt',
-    'validFrom',
-    'validUntil',
-    'staff',
-    'branch',
-  ]),
-  ServiceCategory: allowFields(['id', 'name', 'description', 'sortOrder', 'archivedAt']),
-  Service: allowFields([
-    'id',
-    'name',
-    'description',
-    'durationMinutes',
-    'bufferMinutes',
-    'priceCents',
-    'currency',
-    'archivedAt',
-    'category',
-    'branch',
-  ]),
-  Customer: {
-    ...allowFields([
-      'id',
-      'name',
-      'phoneE164',
-      'email',
-      'preferredLanguage',
-      'archivedAt',
-      'createdAt',
-    ]),
-    notes: read('customerNotes'),
-  },
-  CustomerNote: {
-    ...allowFields(['id', 'body', 'createdAt', 'customer']),
-    author: read('users'),
-  },
-  Appointment: {
-    ...allowFields([
-      'id',
-      'startsAt',
-      'endsAt',
-      'status',
-      'source',
-      'notes',
-      'priceCents',
-      'rescheduleCount',
-      'calcomBookingUid',
-      'confirmedAt',
-      'cancelledAt',
-      'cancelledBy',
-      'cancellationReason',
-      'createdAt',
-      'staff',
-      'service',
-      'branch',
-      'rescheduledFrom',
-    ]),
-    customer: read('customers'),
-    call: read('calls'),
-  },
-  Call: {
-    ...allowFields([
-      'id',
-      'retellCallId',
-      'direction',
-      'status',
-      'fromNumber',
-      'toNumber',
-      'startedAt',
-      'endedAt',
-      'durationMs',
-      'summary',
-      'transcript',
-      'sentiment',
-      'callSuccessful',
-      'disconnectionReason',
-      'outcome',
-      'createdAt',
-    ]),
-    customer: read('customers'),
-    phoneNumber: read('phoneNumbers'),
-  },
-  PhoneNumber: allowFields(['id', 'numberE164', 'label', 'active', 'branch']),
-  CallbackRequest: {
-    ...allowFields([
-      'id',
-      'phoneE164',
-      'name',
-      'reason',
-      'preferredTimes',
-      'priority',
-      'status',
-      'dueAt',
-      'contactedAt',
-      'completedAt',
-      'resolution',
-      'createdAt',
-      'assignedStaff',
-    ]),
-    customer: read('customers'),
-    call: read('calls'),
-  },
-  PolicyConfiguration: allowFields([
-    'id',
-    'policyType',
-    'config',
-    'active',
-    'updatedAt',
-    'branch',
-    'service',
-  ]),
-  ActivityLog: allowFields([
-    'id',
-    'actorType',
-    'actorId',
-    'action',
-    'subjectType',
-    'subjectId',
-    'reason',
-    'details',
-    'requestId',
-    'createdAt',
-  ]),
-  ...connectionRules('User'),
-  ...connectionRules('ApiToken'),
-  ...connectionRules('Branch'),
-  ...connectionRules('Staff'),
-  ...connectionRules('WorkingHour'),
-  ...connectionRules('ServiceCategory'),
-  ...connectionRules('Service'),
-  ...connectionRules('Customer'),
-  ...connectionRules('CustomerNote'),
-  ...connectionRules('Appointment'),
-  ...connectionRules('Call'),
-  ...connectionRules('PhoneNumber'),
-  ...connectionRules('CallbackRequest'),
-  ...connectionRules('PolicyConfiguration'),
-  ...connectionRules('ActivityLog'),
-  // Provider credentials and platform-wide telephony assignment (one block).
-  ProviderCredential: allowFields([
-    'id',
-    'provider',
-    'label',
-    'endpointId',
-    'endpointPath',
-    'active',
-    'createdAt',
-    'rotatedAt',
-    'previousValidUntil',
-    'revokedAt',
-    'lastUsedAt',
-  ]),
-  ProviderCredentialSecret: allowFields(['secret', 'credential']),
-  RetellAgent: allowFields(['id', 'agentId', 'name', 'active']),
-  ...connectionRules('ProviderCredential'),
-};
-Object.assign(PERMISSIONS.Query as Record<string, unknown>, {
-  providerCredentials: read('webhooks'),
-});
-Object.assign(PERMISSIONS.Mutation as Record<string, unknown>, {
-  createProviderCredential: write('webhooks'),
-  rotateProviderCredential: write('webhooks'),
-  revokeProviderCredential: write('webhooks'),
-  assignRetellAgent: superAdmin,
-});
-
-// GraphQL limits (docs/api-limits.md): the caller's own points bucket, free to read; a company's
-// limit is set by super admins only.
-Object.assign(PERMISSIONS.Query as Record<string, unknown>, { rateLimit: signedIn });
-Object.assign(PERMISSIONS.Mutation as Record<string, unknown>, {
-  setCompanyApiPointsLimit: superAdmin,
-});
-Object.assign(PERMISSIONS, {
-  RateLimit: allowFields([
-    'scope',
-    'limit',
-    'remaining',
-    'used',
-    'cost',
-    'resetAt',
-    'windowSeconds',
-    'maxOperationCost',
-  ]),
-  CompanyApiLimit: allowFields(['pointsPerWindow', 'effectivePointsPerWindow', 'windowSeconds']),
-});
-// Company life cycle and privacy: onboarding, suspension and offboarding are platform operations;
-// invitations follow user management; a person's export and erasure are for company admins.
-Object.assign(PERMISSIONS.Query as Record<string, unknown>, {
-  companyLifecycle: read('company'),
-  exportCustomerData: adminOrSuperAdmin,
-});
-Object.assign(PERMISSIONS.Mutation as Record<string, unknown>, {
-  createCompany: superAdmin,
-  suspendCompany: superAdmin,
-  reactivateCompany: superAdmin,
-  offboardCompany: superAdmin,
-  inviteUser: write('users'),
-  acceptInvitation: allow,
-  updateRetention: write('company'),
-  eraseCustomer: adminOrSuperAdmin,
-});
-Object.assign(PERMISSIONS, {
-  CompanyLifecycle: allowFields([
-    'id',
-    'slug',
-    'locale',
-    'suspendedAt',
-    'transcriptRetentionDays',
-    'recordingRetentionDays',
-  ]),
-  Invitation: allowFields(['id', 'email', 'roles', 'expiresAt', 'token']),
-  CompanyOnboarding: allowFields(['company', 'invitation']),
-  OffboardingFile: allowFields(['table', 'file', 'rows', 'sha256']),
-  OffboardingReport: allowFields([
-    'companyId',
-    'slug',
-    'directory',
-    'manifestSha256',
-    'deletedRows',
-    'files',
-  ]),
-  CustomerErasure: allowFields(['customerId', 'rows']),
-});
-// The voice agent: a call's function-call log (as the call itself), and its settings (bearer
-// secret, language) for company admins.
-Object.assign(PERMISSIONS.Call as Record<string, unknown>, { functionCalls: read('calls') });
-Object.assign(PERMISSIONS, {
-  VoiceFunctionCall: allowFields([
-    'id',
-    'functionName',
-    'outcome',
-    'errorCode',
-    'latencyMs',
-    'replayed',
-    'createdAt',
-  ]),
-  VoiceAgentSecret: allowFields(['secret', 'previousValidUntil']),
-});
-Object.assign(PERMISSIONS.Mutation as Record<string, unknown>, {
-  rotateVoiceAgentSecret: write('webhooks'),
-  clearVoiceAgentSecret: write('webhooks'),
-  setVoiceAgentLanguage: write('webhooks'),
-});
+export const PERMISSIONS: IRuleTypeMap = mergeRules(
+  commonRules,
+  nodeRules,
+  authRules,
+  userRules,
+  companyRules,
+  companyLifecycleRules,
+  platformAuditRules,
+  branchRules,
+  staffRules,
+  serviceRules,
+  customerRules,
+  appointmentRules,
+  schedulingRules,
+  callRules,
+  callbackRequestRules,
+  policyRules,
+  activityLogRules,
+  dashboardRules,
+  webhookEventRules,
+  providerCredentialRules,
+  rateLimitRules,
+  privacyRules,
+  voiceAgentRules,
+  // New fragments go here, one line each.
+);

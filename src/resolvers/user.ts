@@ -15,7 +15,7 @@ import {
 } from 'type-graphql';
 import { EmailAddressResolver } from 'graphql-scalars';
 import { createApiToken, revokeApiToken } from '../auth/auth.service';
-import { SCOPES } from '../auth/permissions';
+import { SCOPES } from '../auth/access';
 import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId, optionalLocalId } from '../graphql/ids';

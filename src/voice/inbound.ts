@@ -86,11 +86,6 @@ async function staticPart(
   return value;
 }
 
-/** Forgets the cached company data (tests, or after a change that must show at once). */
-export function clearInboundCache(): void {
-  staticCache.clear();
-}
-
 async function loadStaticPart(
   ctx: RequestContext,
   company: VoiceCompany,

@@ -1,5 +1,4 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Knex } from 'knex';
 import type { RequestContext } from '../context/request-context';
 import { badInput } from '../errors/app-error';
 
@@ -29,17 +28,6 @@ export interface VoiceSettingsRow {
   secret_hash: string | null;
   previous_secret_hash: string | null;
   previous_valid_until: Date | null;
-}
-
-export async function loadVoiceSettings(trx: Knex.Transaction): Promise<VoiceSettingsRow | null> {
-  return (
-    (await trx('voice_agent_settings').first<VoiceSettingsRow | undefined>(
-      'language',
-      'secret_hash',
-      'previous_secret_hash',
-      'previous_valid_until',
-    )) ?? null
-  );
 }
 
 /** Whether the presented secret is accepted: always when the company set none. */

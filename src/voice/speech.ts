@@ -28,12 +28,6 @@ export function spokenDate(at: Date | DateTime, zone: string, lang: Language): s
   return lang === 'de' ? dt.toFormat('cccc, d. LLLL') : dt.toFormat('cccc, LLLL d');
 }
 
-/** "14:30 Uhr" / "2:30 PM". */
-export function spokenTime(at: Date, zone: string, lang: Language): string {
-  const dt = DateTime.fromJSDate(at, { zone }).setLocale(locale(lang));
-  return lang === 'de' ? `${dt.toFormat('HH:mm')} Uhr` : dt.toFormat('h:mm a');
-}
-
 export function spokenPrice(cents: number, currency: string, lang: Language): string {
   return new Intl.NumberFormat(locale(lang), {
     style: 'currency',

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { AppDeps } from '../context/deps';
 import { runInContext, type RequestContext } from '../context/request-context';
 import { outsideRequest } from '../observability/context';
-import type { BackgroundService } from '../app';
+import type { BackgroundService } from '../runtime/background-service';
 import { applyCalcomBookingEvent, isCalcomBookingEvent } from './calcom-effects';
 import { isRecord } from './envelope';
 import { BookingConflictError, PermanentWebhookError } from './errors';

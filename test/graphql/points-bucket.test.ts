@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
 import { startServer, type AppServer } from '../../src/app';
 import { testConfig, type GraphqlLimitsConfig } from '../../src/config';
 import { openDatabase } from '../../src/db/database';
 import { limitsRuntimeOf } from '../../src/graphql/limits/runtime';
-import { createMetrics } from '../../src/observability/metrics';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { createWorld, type World } from '../helpers/world';
+import { testDeps } from '../helpers/deps';
 
 /**
  * Points buckets: each operation charges its cost to its company's bucket (and an API token's own);
@@ -50,12 +49,7 @@ beforeAll(async () => {
     redisUrl: REDIS_URL,
     redisKeyPrefix: prefix,
   });
-  two = await startServer({
-    config,
-    db: await openDatabase({ url: one.t.url, poolMax: 5 }),
-    logger: pino({ level: 'silent' }),
-    metrics: createMetrics(),
-  });
+  two = await startServer(testDeps(await openDatabase({ url: one.t.url, poolMax: 5 }), { config }));
   w = await createWorld(one);
   adminA = await w.login(w.a.users.admin.email);
   adminB = await w.login(w.b.users.admin.email);

@@ -2,11 +2,11 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { startServer, type AppServer } from '../../src/app';
 import { testConfig } from '../../src/config';
-import { createMetrics } from '../../src/observability/metrics';
 import { signCalcom, signRetell } from '../../src/webhooks/signatures';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
-import type { TestServer } from '../helpers/server';
+import { graphqlClient, type TestServer } from '../helpers/server';
 import { createWorld, globalId, type World } from '../helpers/world';
+import { testDeps } from '../helpers/deps';
 
 /**
  * Provider credentials over GraphQL and the webhook endpoints they create, on a real server whose
@@ -31,30 +31,18 @@ beforeAll(async () => {
       done();
     },
   });
-  server = await startServer({
-    config: testConfig({ port: 0, host: '127.0.0.1', databaseUrl: t.url, logLevel: 'trace' }),
-    db: t.db,
-    logger: pino({ level: 'trace' }, sink),
-    metrics: createMetrics(),
-  });
+  server = await startServer(
+    testDeps(t.db, {
+      config: testConfig({ port: 0, host: '127.0.0.1', databaseUrl: t.url, logLevel: 'trace' }),
+      logger: pino({ level: 'trace' }, sink),
+    }),
+  );
   s = {
     t,
     server,
     url: server.url,
     close: async () => undefined,
-    gql: async (query, variables, options = {}) => {
-      const res = await fetch(`${server.url}/graphql`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-          ...options.headers,
-        },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await res.json()) as { data?: any; errors?: any[] };
-      return { status: res.status, headers: res.headers, data: body.data, errors: body.errors };
-    },
+    gql: graphqlClient(server.url),
   };
   w = await createWorld(s);
   adminA = await w.login(w.a.users.admin.email);

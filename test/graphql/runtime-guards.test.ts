@@ -149,7 +149,7 @@ test('an answer larger than the cap is replaced by a clear error', async () => {
 test('each request transaction carries the statement timeout, so a slow statement ends', async () => {
   const ctx = new RequestContext({
     deps: s.server.deps,
-    actor: { kind: 'system', name: 'scheduler' },
+    actor: { kind: 'system', name: 'webhook' },
     companyId: w.a.id,
     statementTimeoutMs: 200,
   });
@@ -205,7 +205,7 @@ test('a statement cancelled by the timeout answers a clear error, counted with t
   const plugin = createLimitsPlugin(deps, buildAppSchema(), limitsRuntimeOf(deps));
   const ctx = new RequestContext({
     deps,
-    actor: { kind: 'system', name: 'scheduler' },
+    actor: { kind: 'system', name: 'webhook' },
     companyId: w.a.id,
     requestId: 'timeout-request',
   });

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { allow } from 'graphql-shield';
 import type { IOptions, IRuleTypeMap, ShieldRule } from 'graphql-shield/typings/types';
-import { SCOPES, type Scope } from '../../src/auth/permissions';
+import { SCOPES, type Scope } from '../../src/auth/access';
 import type { Actor } from '../../src/context/actor';
 import { buildAppSchema } from '../../src/graphql/schema';
 import { createMetrics } from '../../src/observability/metrics';

@@ -256,7 +256,7 @@ describe('a COMMIT that does not commit', () => {
   test('answered with ROLLBACK (a failed statement swallowed inside the field) is an error too', async () => {
     const ctx = new RequestContext({
       deps: s.server.deps,
-      actor: { kind: 'system', name: 'scheduler' },
+      actor: { kind: 'system', name: 'webhook' },
       companyId: w.a.id,
     });
     ctx.beginOperation('mutation');
@@ -282,7 +282,7 @@ describe('a COMMIT that does not commit', () => {
 test('a failing unit of work whose error the resolver swallowed still rolls the field back', async () => {
   const ctx = new RequestContext({
     deps: s.server.deps,
-    actor: { kind: 'system', name: 'scheduler' },
+    actor: { kind: 'system', name: 'webhook' },
     companyId: w.a.id,
   });
   const body = `half-written-${randomUUID()}`;
@@ -308,7 +308,7 @@ test('a failing unit of work whose error the resolver swallowed still rolls the 
 test('a query reads in one READ ONLY transaction', async () => {
   const ctx = new RequestContext({
     deps: s.server.deps,
-    actor: { kind: 'system', name: 'scheduler' },
+    actor: { kind: 'system', name: 'webhook' },
     companyId: w.a.id,
   });
   ctx.beginOperation('query');

@@ -8,7 +8,7 @@ import {
 } from 'graphql';
 import { rule } from 'graphql-shield';
 import type { IOptions, IRuleTypeMap, ShieldRule } from 'graphql-shield/typings/types';
-import { canRead } from '../../src/auth/permissions';
+import { canRead } from '../../src/auth/access';
 import type { Actor } from '../../src/context/actor';
 import { createMetrics } from '../../src/observability/metrics';
 import { NODE_TYPES } from '../../src/resolvers/node';

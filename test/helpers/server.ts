@@ -1,8 +1,7 @@
-import pino from 'pino';
 import { startServer, type AppServer } from '../../src/app';
 import { testConfig, type Config } from '../../src/config';
-import { createMetrics } from '../../src/observability/metrics';
 import { createTestDatabase, type TestDatabase } from './pg';
+import { testDeps } from './deps';
 
 export interface GraphQLResult<T = Record<string, any>> {
   status: number;
@@ -23,18 +22,10 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** A real server on a database of its own, over real HTTP on a free loopback port. */
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
-  const t = await createTestDatabase();
-  const deps = {
-    config: testConfig({ port: 0, host: '127.0.0.1', databaseUrl: t.url, ...overrides }),
-    db: t.db,
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    metrics: createMetrics(),
-  };
-  const server = await startServer(deps);
-  const gql: TestServer['gql'] = async (query, variables, options = {}) => {
-    const res = await fetch(`${server.url}/graphql`, {
+/** Posts GraphQL operations to a server's /graphql over real HTTP, with an optional bearer token. */
+export function graphqlClient(baseUrl: string): TestServer['gql'] {
+  return async (query, variables, options = {}) => {
+    const res = await fetch(`${baseUrl}/graphql`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -46,6 +37,16 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     const body = (await res.json()) as { data?: any; errors?: any[] };
     return { status: res.status, headers: res.headers, data: body.data, errors: body.errors };
   };
+}
+
+/** A real server on a database of its own, over real HTTP on a free loopback port. */
+export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+  const t = await createTestDatabase();
+  const deps = testDeps(t.db, {
+    config: testConfig({ port: 0, host: '127.0.0.1', databaseUrl: t.url, ...overrides }),
+  });
+  const server = await startServer(deps);
+  const gql = graphqlClient(server.url);
   return {
     t,
     server,

@@ -28,11 +28,33 @@ export interface World {
 
 let hashed: Promise<string> | undefined;
 
+/**
+ * Inserts a company through the superuser connection and returns its id: the one company row
+ * every test world starts from (this world, the scheduling and webhook fixtures, the voice salons).
+ * Columns left out take the database's defaults.
+ */
+export async function insertCompany(
+  su: Knex,
+  company: { name: string; slug: string; timezone?: string; defaultRegion?: string },
+): Promise<string> {
+  const [{ id }] = await su('companies')
+    .insert({
+      name: company.name,
+      slug: company.slug,
+      ...(company.timezone === undefined ? {} : { timezone: company.timezone }),
+      ...(company.defaultRegion === undefined ? {} : { default_region: company.defaultRegion }),
+    })
+    .returning<{ id: string }[]>('id');
+  return id;
+}
+
 async function seedCompany(db: Knex, slug: string, passwordHash: string): Promise<CompanyWorld> {
-  const [company] = await db('companies')
-    .insert({ name: `Company ${slug}`, slug, timezone: 'Europe/Berlin', default_region: 'DE' })
-    .returning('id');
-  const c = company.id as string;
+  const c = await insertCompany(db, {
+    name: `Company ${slug}`,
+    slug,
+    timezone: 'Europe/Berlin',
+    defaultRegion: 'DE',
+  });
   const [branch] = await db('branches').insert({ company_id: c, name: 'Main' }).returning('id');
   const [staff] = await db('staff')
     .insert({

@@ -4,8 +4,8 @@ import { startServer, type AppServer } from '../../src/app';
 import { testConfig, type Config } from '../../src/config';
 import type { AppDeps } from '../../src/context/deps';
 import { createLogger } from '../../src/observability/logger';
-import { createMetrics } from '../../src/observability/metrics';
 import type { TestDatabase } from '../helpers/pg';
+import { testDeps as baseDeps } from '../helpers/deps';
 
 /** A logger whose JSON lines are kept in memory for assertions. */
 export interface CapturedLog {
@@ -32,12 +32,10 @@ export function captureLog(level = 'debug'): CapturedLog {
 
 /** Deps on the test database, logging into memory. */
 export function testDeps(t: TestDatabase, log: CapturedLog, config: Partial<Config> = {}): AppDeps {
-  return {
+  return baseDeps(t.db, {
     config: testConfig({ port: 0, databaseUrl: t.url, ...config }),
-    db: t.db,
     logger: log.logger,
-    metrics: createMetrics(),
-  };
+  });
 }
 
 export async function startTestServer(

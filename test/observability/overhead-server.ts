@@ -14,7 +14,7 @@ import { requestStorage } from '../../src/observability/context';
 import { observeDatabase } from '../../src/observability/db';
 import { observeHttp } from '../../src/observability/http';
 import { createLogger } from '../../src/observability/logger';
-import { createMetrics } from '../../src/observability/metrics';
+import { testDeps } from '../helpers/deps';
 
 async function listen(app: Express | http.RequestListener): Promise<number> {
   const server = http.createServer(app);
@@ -25,13 +25,10 @@ async function listen(app: Express | http.RequestListener): Promise<number> {
 async function main(): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL!;
   const db = await openDatabase({ url: databaseUrl, poolMax: 4 });
-  const deps = {
-    config: testConfig({ databaseUrl }),
-    db,
-    // A real JSON line per request, written to /dev/null: formatting it is part of the cost.
+  const deps = testDeps(db, {
+    config: testConfig({ databaseUrl }), // A real JSON line per request, written to /dev/null: formatting it is part of the cost.
     logger: createLogger('info', false, pino.destination({ dest: '/dev/null', sync: true })),
-    metrics: createMetrics(),
-  };
+  });
   const bare = express();
   const observed = express();
   bare.use(requestIdMiddleware);

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
-import { testConfig } from '../../src/config';
 import type { Actor } from '../../src/context/actor';
 import type { AppDeps } from '../../src/context/deps';
 import { RequestContext } from '../../src/context/request-context';
-import { createMetrics } from '../../src/observability/metrics';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
+import { testDeps } from '../helpers/deps';
+import { insertCompany } from '../helpers/world';
 
 /**
  * Test data for the scheduling suites, written through the superuser connection (set-up only; the
@@ -19,12 +18,7 @@ export interface World {
 
 export async function createWorld(): Promise<World> {
   const t = await createTestDatabase();
-  const deps: AppDeps = {
-    config: testConfig(),
-    db: t.db,
-    logger: pino({ level: 'silent' }),
-    metrics: createMetrics(),
-  };
+  const deps: AppDeps = testDeps(t.db);
   return { t, deps };
 }
 
@@ -225,15 +219,12 @@ export async function createCompany(
   world: World,
   opts: { name?: string; timezone?: string; defaultRegion?: string } = {},
 ): Promise<CompanyFixture> {
-  const [{ id }] = await world.t
-    .superuser('companies')
-    .insert({
-      name: opts.name ?? 'Test Co',
-      slug: `co-${randomUUID().slice(0, 12)}`,
-      timezone: opts.timezone ?? 'Europe/Berlin',
-      default_region: opts.defaultRegion ?? 'DE',
-    })
-    .returning<{ id: string }[]>('id');
+  const id = await insertCompany(world.t.superuser, {
+    name: opts.name ?? 'Test Co',
+    slug: `co-${randomUUID().slice(0, 12)}`,
+    timezone: opts.timezone ?? 'Europe/Berlin',
+    defaultRegion: opts.defaultRegion ?? 'DE',
+  });
   return new CompanyFixture(world, id);
 }
 

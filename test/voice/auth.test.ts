@@ -190,7 +190,7 @@ describe('layer 3: per-company bearer secret', () => {
 
   test('rotation: the new secret works at once, the old one until the overlap ends', async () => {
     const rotated = await runInContext(
-      { deps: open.deps, actor: { kind: 'system', name: 'seed' }, companyId: c.companyId },
+      { deps: open.deps, actor: { kind: 'system', name: 'webhook' }, companyId: c.companyId },
       (ctx) => rotateVoiceSecret(ctx, { previousValidUntil: new Date(Date.now() + 60_000) }),
     );
     const row = await t
@@ -223,7 +223,7 @@ describe('layer 3: per-company bearer secret', () => {
     void row;
     const fromRetell = { 'x-forwarded-for': '100.20.5.228' };
     const rotated = await runInContext(
-      { deps: open.deps, actor: { kind: 'system', name: 'seed' }, companyId: c.companyId },
+      { deps: open.deps, actor: { kind: 'system', name: 'webhook' }, companyId: c.companyId },
       (ctx) => rotateVoiceSecret(ctx, { previousValidUntil: new Date(0) }),
     );
     const good = { ...fromRetell, 'x-voice-agent-secret': rotated.secret };

@@ -3,16 +3,16 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Knex } from 'knex';
 import { DateTime } from 'luxon';
-import pino from 'pino';
 import { testConfig, type Config } from '../../src/config';
 import { ANONYMOUS } from '../../src/context/actor';
 import type { AppDeps } from '../../src/context/deps';
 import type { Database } from '../../src/db/database';
-import { createMetrics } from '../../src/observability/metrics';
 import { createVoiceRouter, type VoiceRouterOptions } from '../../src/voice';
 import type { CallLimiter } from '../../src/voice/limits';
 import { signRetell } from '../../src/webhooks/signatures';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { testDeps } from '../helpers/deps';
+import { insertCompany } from '../helpers/world';
 
 export const VOICE_KEY = 'retell-voice-test-key';
 
@@ -54,14 +54,12 @@ export async function seedSalon(
 ): Promise<Salon> {
   const u = uniq();
   const name = `Salon ${u}`;
-  const [{ id: companyId }] = await su('companies')
-    .insert({
-      name,
-      slug: `salon-${u}`,
-      timezone: opts.timezone ?? 'Europe/Berlin',
-      default_region: opts.region ?? 'DE',
-    })
-    .returning('id');
+  const companyId = await insertCompany(su, {
+    name,
+    slug: `salon-${u}`,
+    timezone: opts.timezone ?? 'Europe/Berlin',
+    defaultRegion: opts.region ?? 'DE',
+  });
   if (opts.language) {
     await su('voice_agent_settings').insert({ company_id: companyId, language: opts.language });
   }
@@ -210,17 +208,14 @@ export async function startVoiceApp(
   overrides: Partial<Config> = {},
   options: { limiter?: CallLimiter; authenticate?: VoiceRouterOptions['authenticate'] } = {},
 ): Promise<{ url: string; deps: AppDeps; close: () => Promise<void> }> {
-  const deps: AppDeps = {
+  const deps: AppDeps = testDeps(db, {
     config: testConfig({
       retellApiKeys: [VOICE_KEY],
       voiceAllowedCidrs: ['127.0.0.1/32', '::1/128'],
       seedDemoData: false,
       ...overrides,
     }),
-    db,
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    metrics: createMetrics(),
-  };
+  });
   const app = express();
   app.set('trust proxy', deps.config.trustProxy);
   const router = createVoiceRouter(deps, {

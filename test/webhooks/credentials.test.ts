@@ -1,7 +1,6 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { AppDeps } from '../../src/context/deps';
-import { createMetrics } from '../../src/observability/metrics';
 import { signRetell } from '../../src/webhooks/signatures';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
 import {
@@ -17,6 +16,7 @@ import {
   webhookConfig,
   type SeededCompany,
 } from './helpers';
+import { testDeps } from '../helpers/deps';
 
 /**
  * Company endpoints: a delivery verified with a company's credential may only touch that company.
@@ -40,12 +40,7 @@ beforeAll(async () => {
       done();
     },
   });
-  deps = {
-    config: webhookConfig(),
-    db: t.db,
-    logger: pino({ level: 'trace' }, sink),
-    metrics: createMetrics(),
-  };
+  deps = testDeps(t.db, { config: webhookConfig(), logger: pino({ level: 'trace' }, sink) });
   app = await startWebhookApp(deps, { worker: { backoffBaseMs: 60_000 } });
   a = await seedCompany(t.superuser);
   b = await seedCompany(t.superuser);

@@ -3,16 +3,16 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request } from 'express';
 import type { Knex } from 'knex';
-import pino from 'pino';
 import { testConfig, type Config } from '../../src/config';
 import type { Actor } from '../../src/context/actor';
 import type { AppDeps } from '../../src/context/deps';
 import type { Database } from '../../src/db/database';
-import { createMetrics } from '../../src/observability/metrics';
 import { createWebhookRouter } from '../../src/webhooks/router';
 import { signCalcom, signRetell } from '../../src/webhooks/signatures';
 import { credentialAad, sealSecret } from '../../src/security/credential-crypto';
 import { WebhookWorker, type WebhookWorkerOptions } from '../../src/webhooks/worker';
+import { testDeps } from '../helpers/deps';
+import { insertCompany } from '../helpers/world';
 
 export const RETELL_KEY = 'retell-test-key-1';
 export const RETELL_KEY_2 = 'retell-test-key-2';
@@ -29,12 +29,7 @@ export function webhookConfig(overrides: Partial<Config> = {}): Config {
 }
 
 export function makeDeps(db: Database, config: Partial<Config> = {}): AppDeps {
-  return {
-    config: webhookConfig(config),
-    db,
-    logger: pino({ level: 'silent' }),
-    metrics: createMetrics(),
-  };
+  return testDeps(db, { config: webhookConfig(config) });
 }
 
 /** The webhook router alone on an HTTP server, with a worker the test drives by hand. */
@@ -178,7 +173,7 @@ export async function seedCompany(
   su: Knex,
   slug = unique('co').replace(/_/g, '-').toLowerCase(),
 ): Promise<SeededCompany> {
-  const [{ id: companyId }] = await su('companies').insert({ name: slug, slug }).returning('id');
+  const companyId = await insertCompany(su, { name: slug, slug });
   const [{ id: branchId }] = await su('branches')
     .insert({ company_id: companyId, name: 'Main' })
     .returning('id');

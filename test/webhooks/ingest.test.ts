@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
 import { startServer, type AppServer } from '../../src/app';
-import { createMetrics } from '../../src/observability/metrics';
 import { signRetell } from '../../src/webhooks/signatures';
 import { accessTokenFor } from '../helpers/access-token';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
@@ -19,6 +17,7 @@ import {
   webhookConfig,
   type SeededCompany,
 } from './helpers';
+import { testDeps } from '../helpers/deps';
 
 /**
  * The webhook routes end to end: a real server on Postgres, its background worker applying the
@@ -30,12 +29,11 @@ let co: SeededCompany;
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  server = await startServer({
-    config: webhookConfig({ databaseUrl: t.url, webhookBodyLimitBytes: 64 * 1024 }),
-    db: t.db,
-    logger: pino({ level: 'silent' }),
-    metrics: createMetrics(),
-  });
+  server = await startServer(
+    testDeps(t.db, {
+      config: webhookConfig({ databaseUrl: t.url, webhookBodyLimitBytes: 64 * 1024 }),
+    }),
+  );
   co = await seedCompany(t.superuser);
 });
 afterAll(async () => {

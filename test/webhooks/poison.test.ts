@@ -1,6 +1,4 @@
-import pino from 'pino';
 import { startServer, type AppServer } from '../../src/app';
-import { createMetrics } from '../../src/observability/metrics';
 import { signRetell } from '../../src/webhooks/signatures';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
 import {
@@ -15,6 +13,7 @@ import {
   webhookConfig,
   type SeededCompany,
 } from './helpers';
+import { testDeps } from '../helpers/deps';
 
 /**
  * Poison deliveries: validly signed bodies that Postgres `jsonb` cannot hold (an unpaired
@@ -28,12 +27,7 @@ let co: SeededCompany;
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  server = await startServer({
-    config: webhookConfig({ databaseUrl: t.url }),
-    db: t.db,
-    logger: pino({ level: 'silent' }),
-    metrics: createMetrics(),
-  });
+  server = await startServer(testDeps(t.db, { config: webhookConfig({ databaseUrl: t.url }) }));
   co = await seedCompany(t.superuser);
 });
 afterAll(async () => {

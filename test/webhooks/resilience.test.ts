@@ -3,10 +3,10 @@ import pino from 'pino';
 import { startServer, type AppServer } from '../../src/app';
 import type { Config } from '../../src/config';
 import { openDatabase } from '../../src/db/database';
-import { createMetrics } from '../../src/observability/metrics';
 import { signRetell } from '../../src/webhooks/signatures';
 import { adminKnex, createTestDatabase, type TestDatabase } from '../helpers/pg';
 import { postCalcom, postRetell, retellEvent, unique, webhookConfig, calcomEvent } from './helpers';
+import { testDeps } from '../helpers/deps';
 
 /** Throttling, logging and what happens when the database cannot take an event. */
 let t: TestDatabase;
@@ -21,12 +21,12 @@ async function serve(config: Partial<Config>, db = t): Promise<AppServer> {
     },
   });
   // Each server gets a pool of its own: closing a server closes its database handle.
-  const server = await startServer({
-    config: webhookConfig({ databaseUrl: db.url, ...config }),
-    db: await openDatabase({ url: db.url, poolMax: 10 }),
-    logger: pino({ level: 'info' }, sink),
-    metrics: createMetrics(),
-  });
+  const server = await startServer(
+    testDeps(await openDatabase({ url: db.url, poolMax: 10 }), {
+      config: webhookConfig({ databaseUrl: db.url, ...config }),
+      logger: pino({ level: 'info' }, sink),
+    }),
+  );
   servers.push(server);
   return server;
 }

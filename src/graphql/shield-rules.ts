@@ -9,7 +9,7 @@ import {
   isSignedIn,
   isSuperAdmin,
   type Resource,
-} from '../auth/permissions';
+} from '../auth/access';
 import { AppError } from '../errors/app-error';
 import type { GraphQLContext } from './context';
 
@@ -97,6 +97,26 @@ export function connectionRules(name: string): IRuleTypeMap {
     [`${name}Connection`]: allowFields(['edges', 'nodes', 'pageInfo', 'totalCount']),
     [`${name}Edge`]: allowFields(['node', 'cursor']),
   };
+}
+
+/**
+ * Merges per-feature rule fragments into one shield map. Each fragment names the fields its
+ * feature resolves; a field named by two fragments is a mistake (which rule would win?), so it
+ * throws at start-up instead of one silently replacing the other. Fresh objects per type: the
+ * fragments are never mutated.
+ */
+export function mergeRules(...fragments: IRuleTypeMap[]): IRuleTypeMap {
+  const merged: Record<string, Record<string, unknown>> = {};
+  for (const fragment of fragments) {
+    for (const [typeName, fields] of Object.entries(fragment)) {
+      const target = (merged[typeName] ??= {});
+      for (const [field, fieldRule] of Object.entries(fields as Record<string, unknown>)) {
+        if (field in target) throw new Error(`${typeName}.${field} has a rule in two fragments`);
+        target[field] = fieldRule;
+      }
+    }
+  }
+  return merged as IRuleTypeMap;
 }
 
 const FORBIDDEN = new GraphQLError('Not allowed', { extensions: { code: 'FORBIDDEN' } });
