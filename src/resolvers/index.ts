@@ -20,6 +20,7 @@ import { WebhookEventResolver } from './webhook-event';
 import { RateLimitResolver } from './rate-limit';
 import { CompanyLifecycleResolver } from './company-lifecycle';
 import { PrivacyResolver } from './privacy';
+import { LiveResolver } from './live';
 
 /** Every resolver class of the schema. */
 // type-graphql takes resolver classes as plain Function values.
@@ -50,4 +51,5 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   RateLimitResolver,
   CompanyLifecycleResolver,
   PrivacyResolver,
+  LiveResolver,
 ];

@@ -94,6 +94,19 @@ export const PERMISSIONS: IRuleTypeMap = {
     expireCallbackRequest: write('callbacks'),
     replayWebhookEvent: adminOrSuperAdmin,
   },
+  // Subscriptions (graphql-ws on /graphql): the rule is checked when the subscription starts; each
+  // event is then reloaded in the subscriber's tenant context, where row level security and the
+  // staff ownership rule apply (src/live/stream.ts).
+  Subscription: {
+    appointmentChanged: read('appointments'),
+    callChanged: read('calls'),
+    callbackRequested: read('callbacks'),
+    dashboardChanged: read('dashboard'),
+  },
+  AppointmentChange: allowFields(['action', 'appointment']),
+  CallChange: allowFields(['action', 'call']),
+  CallbackRequestChange: allowFields(['action', 'callbackRequest']),
+  DashboardChange: allowFields(['reason', 'action', 'changedAt']),
   Availability: allowFields([
     'timeZone',
     'durationMinutes',
