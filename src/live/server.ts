@@ -64,7 +64,7 @@ export async function createLiveBus(deps: AppDeps): Promise<LiveBus> {
   }
   const listenUrl = config.databaseDirectUrl ?? config.databaseUrl;
   if (deps.db.kind === 'pglite' || !listenUrl) return memoryBus(logger);
-  return postgresBus({ notify: deps.db.platform, listenUrl, logger });
+  return postgresBus({ notify: deps.db.knex, listenUrl, logger });
 }
 
 function tokenKey(actor: Actor): string {

@@ -28,6 +28,7 @@ export function subscribe(
     connectionParams,
     retryAttempts: 0,
     lazy: false,
+    onNonLazyError: () => undefined,
     on: { connected: () => ack() },
   });
   const r: Received = {
