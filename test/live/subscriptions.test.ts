@@ -278,6 +278,8 @@ describe('GraphQL subscriptions over graphql-ws', () => {
     );
     const token = created.data?.createApiToken.token as string;
     const sub = await listen(token);
+    // The token is re-checked every 200 ms: a live token keeps its socket.
+    await sleep(500);
     expect(sub.closed).toBeUndefined();
     const revoked = await s.gql(
       'mutation($id: ID!) { revokeApiToken(id: $id) { id } }',
@@ -289,12 +291,16 @@ describe('GraphQL subscriptions over graphql-ws', () => {
     expect(sub.closed).toBe(4401);
 
     const res = await s.gql(
-      'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }',
+      'mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { accessToken } }',
       { e: w.a.users.manager.email, p: 'correct-horse-battery' },
     );
     const session = res.data?.login.accessToken as string;
+    expect(session).toEqual(expect.any(String));
     const watched = await listen(session);
-    await s.gql('mutation { logout }', undefined, { token: session });
+    await sleep(300);
+    expect(watched.closed).toBeUndefined();
+    const out = await s.gql('mutation { logout }', undefined, { token: session });
+    expect(out.errors).toBeUndefined();
     await until(() => watched.closed !== undefined, 3000);
     expect(watched.closed).toBe(4401);
   });
