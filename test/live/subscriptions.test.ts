@@ -305,6 +305,27 @@ describe('GraphQL subscriptions over graphql-ws', () => {
     expect(watched.closed).toBe(4401);
   });
 
+  test('a suspended company closes its sockets with 4403; a role change asks to reconnect', async () => {
+    const manager = await w.login(w.b.users.manager.email);
+    const staff = await w.login(w.b.users.staff.email);
+    const suspended = await listen(manager);
+    const demoted = await listen(staff);
+    await sleep(300);
+    expect(suspended.closed).toBeUndefined();
+    expect(demoted.closed).toBeUndefined();
+    await s.t.superuser('users').where({ id: w.b.users.staff.id }).update({ roles: ['manager'] });
+    await until(() => demoted.closed !== undefined, 3000);
+    expect(demoted.closed).toBe(4403);
+    await s.t.superuser('companies').where({ id: w.b.id }).update({ suspended_at: new Date() });
+    try {
+      await until(() => suspended.closed !== undefined, 3000);
+      expect(suspended.closed).toBe(4403);
+    } finally {
+      await s.t.superuser('companies').where({ id: w.b.id }).update({ suspended_at: null });
+      await s.t.superuser('users').where({ id: w.b.users.staff.id }).update({ roles: ['staff'] });
+    }
+  });
+
   test('sockets per token are capped', async () => {
     const manager = await w.login(w.b.users.manager.email);
     const subs = [await listen(manager), await listen(manager), await listen(manager)];
