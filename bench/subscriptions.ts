@@ -204,16 +204,18 @@ async function main(): Promise<void> {
     const systemBooking = async (): Promise<number> => {
       const { startsAt, staffId } = nextSlot();
       const t0 = performance.now();
-      const id = await runInContext({ deps: deps!, actor: voice, companyId: w.a.id }, async (ctx) =>
-        (
-          await bookAppointment(ctx, {
-            serviceId: w.a.serviceId,
-            staffId,
-            customerId: w.a.customerId,
-            source: 'phone',
-            startsAt,
-          })
-        ).appointment.id,
+      const id = await runInContext(
+        { deps: deps!, actor: voice, companyId: w.a.id },
+        async (ctx) =>
+          (
+            await bookAppointment(ctx, {
+              serviceId: w.a.serviceId,
+              staffId,
+              customerId: w.a.customerId,
+              source: 'phone',
+              startsAt,
+            })
+          ).appointment.id,
       );
       return (await waitSeen(globalId('Appointment', w.a.id, id))) - t0;
     };
@@ -278,7 +280,7 @@ async function main(): Promise<void> {
       report,
     );
   } finally {
-    await Promise.all(clients.map((c) => c.dispose()));
+    await Promise.all(clients.map(async (c) => c.dispose()));
     await deps?.live?.close();
     await deps?.db.close();
     if (child && child.exitCode === null) {

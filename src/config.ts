@@ -297,7 +297,12 @@ export function loadConfig(
     recheckMs: int('SUBSCRIPTIONS_RECHECK_MS', 30_000, 50, 3_600_000),
     keepAliveMs: int('SUBSCRIPTIONS_KEEP_ALIVE_MS', 15_000, 0, 600_000),
     maxPendingEvents: int('SUBSCRIPTIONS_MAX_PENDING_EVENTS', 100, 1, 100_000),
-    maxBufferedBytes: int('SUBSCRIPTIONS_MAX_BUFFERED_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxBufferedBytes: int(
+      'SUBSCRIPTIONS_MAX_BUFFERED_BYTES',
+      1024 * 1024,
+      1024,
+      1024 * 1024 * 1024,
+    ),
   };
   const databaseDirectUrl = pgUrl('DATABASE_DIRECT_URL');
 

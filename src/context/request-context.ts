@@ -434,7 +434,12 @@ export class RequestContext {
    * Publishes a change to the subscribers of its company once the current transaction committed
    * (never for rolled back work). Ids only: each subscriber reloads the object in its own context.
    */
-  publishAfterCommit(change: { kind: LiveKind; action: string; id: string; staffId?: string | null }): void {
+  publishAfterCommit(change: {
+    kind: LiveKind;
+    action: string;
+    id: string;
+    staffId?: string | null;
+  }): void {
     const companyId = this.requireCompanyId();
     const { live, logger } = this.deps;
     if (!live) return;
@@ -463,12 +468,21 @@ function liveEventOfAudit(
       rescheduled: 'RESCHEDULED',
       cancelled: 'CANCELLED',
     };
-    return { kind: 'appointment', action: mapped[verb] ?? 'STATUS_CHANGED', id: subjectId, staffId };
+    return {
+      kind: 'appointment',
+      action: mapped[verb] ?? 'STATUS_CHANGED',
+      id: subjectId,
+      staffId,
+    };
   }
   if (subjectType === 'callback_request') {
     return {
       kind: 'callback',
-      action: verb.toUpperCase().replace(/[^A-Z_]/g, '_').slice(0, 40) || 'CHANGED',
+      action:
+        verb
+          .toUpperCase()
+          .replace(/[^A-Z_]/g, '_')
+          .slice(0, 40) || 'CHANGED',
       id: subjectId,
     };
   }

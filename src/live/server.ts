@@ -10,7 +10,6 @@ import {
   type ExecutionArgs,
   type GraphQLSchema,
 } from 'graphql';
-import { CloseCode } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticateRequest, type Authentication } from '../auth/authenticate';
@@ -32,6 +31,9 @@ export const LIVE_CLOSE = {
   tooMany: 4429,
   /** The client did not read its events fast enough; reconnect and refetch. */
   slowConsumer: 1013,
+  /** graphql-ws's own codes for a malformed request and a server failure. */
+  badRequest: 4400,
+  internal: 4500,
 } as const;
 
 /** What the client sends in `connection_init`. */
@@ -100,13 +102,13 @@ function asRequest(params: ConnectionParams, request: http.IncomingMessage): Req
   } as unknown as Request;
 }
 
-function closeCodeOf(err: unknown): number {
+function closeCodeOf(err: unknown): (typeof LIVE_CLOSE)[keyof typeof LIVE_CLOSE] {
   if (err instanceof AppError) {
     if (err.code === 'UNAUTHENTICATED') return LIVE_CLOSE.unauthenticated;
     if (err.code === 'FORBIDDEN' || err.code === 'NOT_FOUND') return LIVE_CLOSE.forbidden;
-    if (err.code === 'BAD_USER_INPUT') return CloseCode.BadRequest;
+    if (err.code === 'BAD_USER_INPUT') return LIVE_CLOSE.badRequest;
   }
-  return CloseCode.InternalServerError;
+  return LIVE_CLOSE.internal;
 }
 
 function closeMessageOf(err: unknown): string {
@@ -161,16 +163,23 @@ export function attachLiveServer(
   const recheck = (state: SocketState): Promise<boolean> => {
     state.checking ??= (async () => {
       try {
-        const auth = await authenticateRequest(deps, asRequest(state.params, state.request));
+        // A super admin's choice of company is audited once, when the socket opens; the re-check
+        // is of the admin alone.
+        const admin = state.auth.actor.kind === 'platform_admin';
+        const params = admin ? { ...state.params, companyId: undefined } : state.params;
+        const auth = await authenticateRequest(deps, asRequest(params, state.request));
         state.lastCheck = Date.now();
-        if (!sameActor(auth.actor, state.auth.actor) || auth.companyId !== state.auth.companyId) {
+        if (
+          !sameActor(auth.actor, state.auth.actor) ||
+          (!admin && auth.companyId !== state.auth.companyId)
+        ) {
           closeSocket(state, LIVE_CLOSE.forbidden, 'Permissions changed; reconnect', 'forbidden');
           return false;
         }
         return true;
       } catch (err) {
         const code = closeCodeOf(err);
-        if (code === CloseCode.InternalServerError) {
+        if (code === LIVE_CLOSE.internal) {
           // The database did not answer: keep the socket, try again at the next check.
           logger.warn({ err }, 'subscription token re-check failed');
           return true;
@@ -224,7 +233,7 @@ export function attachLiveServer(
           auth = await authenticateRequest(deps, asRequest(params, extra.request));
         } catch (err) {
           const code = closeCodeOf(err);
-          if (code === CloseCode.InternalServerError) {
+          if (code === LIVE_CLOSE.internal) {
             logger.error({ err }, 'subscription authentication failed');
           }
           metrics.liveSocketsClosed.inc({

@@ -1,4 +1,14 @@
-import { Arg, Args, ArgsType, Field, ID, ObjectType, Resolver, Root, Subscription } from 'type-graphql';
+import {
+  Arg,
+  Args,
+  ArgsType,
+  Field,
+  ID,
+  ObjectType,
+  Resolver,
+  Root,
+  Subscription,
+} from 'type-graphql';
 import type { SubscribeResolverData } from 'type-graphql';
 import { optionalLocalId } from '../graphql/ids';
 import { liveStream, type LiveContext } from '../live/stream';
@@ -9,7 +19,9 @@ import { CallNode } from './call';
 import { CallbackRequestNode } from './callback-request';
 import { DateTime } from './common';
 
-@ObjectType({ description: 'An appointment was created, rescheduled, cancelled or changed status.' })
+@ObjectType({
+  description: 'An appointment was created, rescheduled, cancelled or changed status.',
+})
 export class AppointmentChange {
   @Field({ description: 'CREATED, RESCHEDULED, CANCELLED or STATUS_CHANGED.' })
   action!: string;

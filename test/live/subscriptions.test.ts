@@ -313,7 +313,10 @@ describe('GraphQL subscriptions over graphql-ws', () => {
     await sleep(300);
     expect(suspended.closed).toBeUndefined();
     expect(demoted.closed).toBeUndefined();
-    await s.t.superuser('users').where({ id: w.b.users.staff.id }).update({ roles: ['manager'] });
+    await s.t
+      .superuser('users')
+      .where({ id: w.b.users.staff.id })
+      .update({ roles: ['manager'] });
     await until(() => demoted.closed !== undefined, 3000);
     expect(demoted.closed).toBe(4403);
     await s.t.superuser('companies').where({ id: w.b.id }).update({ suspended_at: new Date() });
@@ -322,7 +325,10 @@ describe('GraphQL subscriptions over graphql-ws', () => {
       expect(suspended.closed).toBe(4403);
     } finally {
       await s.t.superuser('companies').where({ id: w.b.id }).update({ suspended_at: null });
-      await s.t.superuser('users').where({ id: w.b.users.staff.id }).update({ roles: ['staff'] });
+      await s.t
+        .superuser('users')
+        .where({ id: w.b.users.staff.id })
+        .update({ roles: ['staff'] });
     }
   });
 

@@ -56,7 +56,9 @@ async function listen(query: string): Promise<Received> {
 }
 
 test('a Retell call and a Cal.com booking processed by the webhook worker are delivered', async () => {
-  const calls = await listen('subscription { callChanged { action call { retellCallId status } } }');
+  const calls = await listen(
+    'subscription { callChanged { action call { retellCallId status } } }',
+  );
   const appointments = await listen(
     'subscription { appointmentChanged { action appointment { source status } } }',
   );
@@ -84,7 +86,9 @@ test('a Retell call and a Cal.com booking processed by the webhook worker are de
       uid,
       eventTypeId: co.eventTypeId,
       organizer: { id: co.calcomUserId, name: 'Sam', email: 'sam@elsewhere.test' },
-      attendees: [{ name: 'New Person', email: `${uid}@example.test`, phoneNumber: '0170 1234567' }],
+      attendees: [
+        { name: 'New Person', email: `${uid}@example.test`, phoneNumber: '0170 1234567' },
+      ],
     }),
     { endpoint: co.calcomEndpointId },
   );
