@@ -152,24 +152,31 @@ export async function postgresBus(opts: {
   };
 }
 
-/** Redis pub/sub (REDIS_URL): a publishing and a separate subscribing connection. */
-export async function redisBus(opts: {
-  url: string;
-  prefix: string;
-  logger: Logger;
-}): Promise<LiveBus> {
+/**
+ * Redis pub/sub (REDIS_URL): a publishing and a separate subscribing connection. Neither blocks the
+ * start: while Redis is unreachable, publishing fails at once (logged, the change itself stays
+ * committed) and the subscriber reconnects and subscribes again on its own.
+ */
+export function redisBus(opts: { url: string; prefix: string; logger: Logger }): LiveBus {
   const channel = `${opts.prefix}:${LIVE_CHANNEL}`;
-  const pub = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
-  const sub = new Redis(opts.url, { lazyConnect: true });
+  const pub = new Redis(opts.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const sub = new Redis(opts.url);
+  let warned = false;
   for (const r of [pub, sub]) {
-    r.on('error', (err) => opts.logger.warn({ err }, 'live events redis connection failed'));
+    r.on('error', (err) => {
+      // ioredis retries on its own; one warning per outage is enough.
+      if (!warned) opts.logger.warn({ err }, 'live events redis connection failed');
+      warned = true;
+    });
+    r.on('ready', () => (warned = false));
   }
-  await Promise.all([pub.connect(), sub.connect()]);
   const listeners = new Listeners(opts.logger);
   sub.on('message', (ch: string, message: string) => {
     if (ch === channel) listeners.emit(message);
   });
-  await sub.subscribe(channel);
+  sub.subscribe(channel).catch((err: unknown) => {
+    opts.logger.warn({ err }, 'live events redis subscribe failed');
+  });
   return {
     transport: 'redis',
     publish: async (event) => {
