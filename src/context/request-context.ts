@@ -426,7 +426,7 @@ export class RequestContext {
       requestId: this.requestId,
       ip: this.ip ?? null,
     });
-    const live = liveEventOfAudit(entry.action, entry.subjectType, entry.subjectId, entry.details);
+    const live = liveEventOfAudit(entry.action, entry.subjectType, entry.subjectId);
     if (live && this.companyId) this.publishAfterCommit(live);
   }
 
@@ -456,12 +456,13 @@ function liveEventOfAudit(
   action: string,
   subjectType: string | undefined,
   subjectId: string | null | undefined,
-  details: Record<string, unknown> | undefined,
 ): { kind: LiveKind; action: string; id: string; staffId?: string | null } | undefined {
   if (!subjectId) return undefined;
   const verb = action.slice(action.indexOf('.') + 1);
-  const staffId = typeof details?.staffId === 'string' ? details.staffId : undefined;
-  if (subjectType === 'appointment') {
+  // Only the change itself ("appointment.cancelled"), not entries about it
+  // ("scheduling.rule_overridden" on an appointment). No staff id from the details: the reload
+  // decides who sees the appointment.
+  if (subjectType === 'appointment' && action.startsWith('appointment.')) {
     const mapped: Record<string, string> = {
       booked: 'CREATED',
       created: 'CREATED',
@@ -472,10 +473,9 @@ function liveEventOfAudit(
       kind: 'appointment',
       action: mapped[verb] ?? 'STATUS_CHANGED',
       id: subjectId,
-      staffId,
     };
   }
-  if (subjectType === 'callback_request') {
+  if (subjectType === 'callback_request' && action.startsWith('callback_request.')) {
     return {
       kind: 'callback',
       action:

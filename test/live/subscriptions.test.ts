@@ -131,6 +131,36 @@ describe('GraphQL subscriptions over graphql-ws', () => {
     expect(mine.data.map((d) => d.appointmentChanged.appointment.id)).toEqual([own]);
   });
 
+  test('a cancellation and a reschedule are delivered as such', async () => {
+    const admin = await w.login(w.a.users.admin.email);
+    const sub = await listen(admin);
+    const id = await bookInA(admin);
+    const cancelled = await s.gql(
+      'mutation($id: ID!) { cancelAppointment(id: $id) { appointment { status } } }',
+      { id },
+      { token: admin },
+    );
+    expect(cancelled.errors).toBeUndefined();
+    const moved = await bookInA(admin);
+    const res = await s.gql(
+      'mutation($id: ID!, $t: DateTime!) { rescheduleAppointment(id: $id, input: { startsAt: $t }) { appointment { id } } }',
+      { id: moved, t: nextStart().toISOString() },
+      { token: admin },
+    );
+    expect(res.errors).toBeUndefined();
+    await until(() => sub.data.length >= 5);
+    await sleep(150);
+    expect(
+      sub.data.map((d) => [d.appointmentChanged.action, d.appointmentChanged.appointment.id]),
+    ).toEqual([
+      ['CREATED', id],
+      ['CANCELLED', id],
+      ['CREATED', moved],
+      ['RESCHEDULED', moved],
+      ['CREATED', res.data?.rescheduleAppointment.appointment.id],
+    ]);
+  });
+
   test('the staff filter argument narrows what an admin receives', async () => {
     const admin = await w.login(w.a.users.manager.email);
     const sub = await listen(admin, APPOINTMENTS, {
