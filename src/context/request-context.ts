@@ -102,6 +102,8 @@ export class RequestContext {
   /** Per-request caches (DataLoaders), keyed by name. */
   readonly cache = new Map<string, unknown>();
   private root: TxScope = { readOnly: false, done: false };
+  /** The live events of this context, published in order (`publishAfterCommit`). */
+  private publishing: Promise<void> = Promise.resolve();
   private finished = false;
 
   constructor(init: RequestContextInit) {
@@ -444,8 +446,10 @@ export class RequestContext {
     const { live, logger } = this.deps;
     if (!live) return;
     this.afterCommit(() => {
-      live
-        .publish({ ...change, companyId, at: Date.now() })
+      const at = Date.now();
+      // One after the other, so subscribers receive a context's changes in the order they happened.
+      this.publishing = this.publishing
+        .then(() => live.publish({ ...change, companyId, at }))
         .catch((err: unknown) => logger.warn({ err }, 'live event not published'));
     });
   }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { startServer, type AppServer } from '../../src/app';
 import { testConfig } from '../../src/config';
@@ -6,6 +7,7 @@ import { runInContext } from '../../src/context/request-context';
 import { openDatabase } from '../../src/db/database';
 import { createMetrics } from '../../src/observability/metrics';
 import { bookAppointment } from '../../src/scheduling';
+import { accessTokenFor } from '../helpers/access-token';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { createWorld, globalId, type World } from '../helpers/world';
 import { sleep, subscribe, until, type Received } from './helpers';
@@ -360,6 +362,19 @@ describe('GraphQL subscriptions over graphql-ws', () => {
         .where({ id: w.b.users.staff.id })
         .update({ roles: ['staff'] });
     }
+  });
+
+  test('an access token that expires closes its socket with 4401', async () => {
+    const token = await accessTokenFor(
+      s.t.superuser,
+      s.server.deps.config.jwtSecret,
+      { sub: randomUUID(), typ: 'user', cid: w.a.id, roles: ['admin'] },
+      2,
+    );
+    const sub = await listen(token);
+    expect(sub.closed).toBeUndefined();
+    await until(() => sub.closed !== undefined, 5000);
+    expect(sub.closed).toBe(4401);
   });
 
   test('sockets per token are capped', async () => {
