@@ -377,6 +377,25 @@ describe('GraphQL subscriptions over graphql-ws', () => {
     expect(sub.closed).toBe(4401);
   });
 
+  test('a super admin subscribes in the company it chose, and in none without a choice', async () => {
+    const root = await w.login(w.superAdmin.email);
+    const none = await listen(root);
+    await until(() => none.errors.length > 0);
+    expect(none.errors[0].extensions?.code).toBe('FORBIDDEN');
+
+    const chosen = subscribe(
+      s.url,
+      { authorization: `Bearer ${root}`, companyId: w.a.id },
+      APPOINTMENTS,
+    );
+    open.push(chosen);
+    await chosen.connected;
+    await sleep(150);
+    const id = await bookInA(await w.login(w.a.users.admin.email));
+    await until(() => chosen.data.length === 1);
+    expect(chosen.data[0].appointmentChanged.appointment.id).toBe(id);
+  });
+
   test('sockets per token are capped', async () => {
     const manager = await w.login(w.b.users.manager.email);
     const subs = [await listen(manager), await listen(manager), await listen(manager)];
