@@ -175,6 +175,19 @@ describe('GraphQL subscriptions over graphql-ws', () => {
     expect(sub.data.map((d) => d.appointmentChanged.appointment.id)).toEqual([other]);
   });
 
+  test("another company's staff id (as unknown) or a malformed one is refused, naming the argument", async () => {
+    const admin = await w.login(w.a.users.admin.email);
+    for (const [staffId, code] of [
+      [globalId('Staff', w.b.id, w.b.staffId), 'NOT_FOUND'],
+      ['not-an-id', 'BAD_USER_INPUT'],
+    ]) {
+      const sub = await listen(admin, APPOINTMENTS, { staffId });
+      await until(() => sub.errors.length > 0);
+      expect(sub.errors[0].extensions).toMatchObject({ code, field: 'staffId' });
+      expect(JSON.stringify(sub.errors)).not.toContain(w.b.staffId);
+    }
+  });
+
   test('work that rolled back is never sent; a system-actor booking is', async () => {
     const admin = await w.login(w.a.users.admin.email);
     const sub = await listen(admin);
