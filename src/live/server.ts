@@ -5,6 +5,7 @@ import {
   Kind,
   OperationTypeNode,
   parse,
+  specifiedRules,
   validate,
   type DocumentNode,
   type ExecutionArgs,
@@ -12,11 +13,15 @@ import {
 } from 'graphql';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { authenticateRequest, type Authentication } from '../auth/authenticate';
 import type { Actor } from '../context/actor';
 import type { AppDeps } from '../context/deps';
 import { RequestContext } from '../context/request-context';
 import { AppError } from '../errors/app-error';
+import { operationCost } from '../graphql/limits/cost-model';
 import { formatError } from '../graphql/server';
 import { memoryBus, postgresBus, redisBus, type LiveBus } from './bus';
 import type { LiveContext, LiveSocketHooks } from './stream';
@@ -143,6 +148,14 @@ export function attachLiveServer(
     path: '/graphql',
     maxPayload: config.graphqlLimits.maxDocumentBytes + 4096,
   });
+  const gl = config.graphqlLimits;
+  // The document limits of HTTP (src/graphql/limits/static-limits.ts) hold over the socket too.
+  const rules = [
+    ...specifiedRules,
+    maxDepthRule({ n: gl.maxDepth }),
+    maxAliasesRule({ n: gl.maxAliases }),
+    maxDirectivesRule({ n: gl.maxDirectives }),
+  ];
   const states = new WeakMap<object, SocketState>();
   const open = new Set<SocketState>();
   const perCompany = new Map<string, number>();
@@ -318,7 +331,18 @@ export function attachLiveServer(
             ),
           ];
         }
-        const errors = validate(schema, document);
+        let errors: readonly GraphQLError[];
+        try {
+          errors = validate(schema, document, rules);
+        } catch (err) {
+          // The depth, alias and directive rules throw when a document exceeds them.
+          if (!(err instanceof GraphQLError)) throw err;
+          return [
+            new GraphQLError(err.message.replace(/^Syntax Error: /, ''), {
+              extensions: { code: 'QUERY_LIMIT_EXCEEDED' },
+            }),
+          ];
+        }
         if (errors.length > 0) {
           return errors.map(
             (e) =>
@@ -327,6 +351,35 @@ export function attachLiveServer(
                 extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
               }),
           );
+        }
+        // The selection resolves once per event: its cost is held to the per-operation limit.
+        let cost: number;
+        try {
+          cost = operationCost(
+            schema,
+            document,
+            payload.variables ?? undefined,
+            payload.operationName ?? undefined,
+          );
+        } catch (err) {
+          return [
+            err instanceof AppError || err instanceof GraphQLError
+              ? new GraphQLError(err.message, {
+                  extensions: {
+                    code: err instanceof AppError ? err.code : 'QUERY_LIMIT_EXCEEDED',
+                    ...(err instanceof AppError && err.field ? { field: err.field } : {}),
+                  },
+                })
+              : new GraphQLError('Invalid operation', { extensions: { code: 'BAD_USER_INPUT' } }),
+          ];
+        }
+        if (cost > config.graphqlLimits.maxCost) {
+          return [
+            new GraphQLError(
+              `The operation costs ${cost} points, more than the limit of ${config.graphqlLimits.maxCost} per operation`,
+              { extensions: { code: 'QUERY_LIMIT_EXCEEDED' } },
+            ),
+          ];
         }
         const contextValue: LiveContext = {
           ctx: new RequestContext({

@@ -314,6 +314,18 @@ describe('GraphQL subscriptions over graphql-ws', () => {
     expect(query.errors[0].message).toMatch(/Only subscriptions/);
   });
 
+  test('the document limits of HTTP hold over the socket', async () => {
+    const admin = await w.login(w.a.users.admin.email);
+    const aliases = Array.from({ length: 40 }, (_, i) => `a${i}: action`).join(' ');
+    const wide = await listen(admin, `subscription { appointmentChanged { ${aliases} } }`);
+    await until(() => wide.errors.length > 0);
+    expect(wide.errors[0]).toMatchObject({
+      message: 'Aliases limit of 30 exceeded, found 40.',
+      extensions: { code: 'QUERY_LIMIT_EXCEEDED' },
+    });
+    expect(wide.closed).toBeUndefined();
+  });
+
   test('a revoked API token and an ended session close their sockets', async () => {
     const admin = await w.login(w.a.users.admin.email);
     const created = await s.gql(
