@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { GraphQLSchema } from 'graphql';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Config } from './config';
 import type { AppDeps } from './context/deps';
@@ -17,6 +18,7 @@ import { seedDemoData } from './seed/demo';
 import { RetentionJob } from './privacy/retention-job';
 import { closeLimitersOf } from './security/limits';
 import type { BackgroundService } from './runtime/background-service';
+import { attachLiveServer, createLiveBus } from './live/server';
 
 export interface AppServer {
   deps: AppDeps;
@@ -53,6 +55,8 @@ export async function createApp(deps: AppDeps): Promise<{
   app: Express;
   services: BackgroundService[];
   onClose: Array<() => Promise<void>>;
+  /** The executable schema, for GraphQL subscriptions over WebSocket. */
+  schema: GraphQLSchema;
 }> {
   const { config } = deps;
   const app = express();
@@ -114,7 +118,7 @@ export async function createApp(deps: AppDeps): Promise<{
       .status(status >= 400 && status < 600 ? status : 500)
       .json({ error: { code, message, requestId: requestIdOf(req) } });
   });
-  return { app, services, onClose };
+  return { app, services, onClose, schema: graphql.schema };
 }
 
 /** Opens the database, migrates, builds the app and listens. */
@@ -122,8 +126,11 @@ export async function startServer(deps: AppDeps): Promise<AppServer> {
   await deps.db.migrate();
   await checkSessionRoles(deps.db);
   if (deps.config.seedDemoData) await seedDemoData(deps.db, deps.logger);
-  const { app, services, onClose } = await createApp(deps);
+  // Committed changes travel to the subscribers of every process (src/live/bus.ts).
+  deps.live ??= await createLiveBus(deps);
+  const { app, services, onClose, schema } = await createApp(deps);
   const server = http.createServer(app);
+  const live = attachLiveServer(deps, server, schema);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(deps.config.port, deps.config.host, () => resolve());
@@ -139,8 +146,9 @@ export async function startServer(deps: AppDeps): Promise<AppServer> {
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      // Stop taking new connections, let in-flight requests finish, then stop the workers and
-      // close the database.
+      // Stop taking new connections, close the subscription sockets, let in-flight requests
+      // finish, then stop the workers and close the database.
+      await live.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => {
@@ -150,6 +158,7 @@ export async function startServer(deps: AppDeps): Promise<AppServer> {
       clearTimeout(timer);
       for (const service of services) await service.stop();
       for (const fn of onClose) await fn();
+      await deps.live?.close();
       await deps.db.close();
     })();
     return closing;

@@ -62,6 +62,28 @@ export interface Config {
   retentionIntervalMs: number;
   /** Limits of the GraphQL API against expensive or hostile queries; see docs/api-limits.md. */
   graphqlLimits: GraphqlLimitsConfig;
+  /**
+   * A direct (session-mode) connection string for LISTEN, when a transaction-mode pooler sits in
+   * front of DATABASE_URL; see docs/subscriptions.md.
+   */
+  databaseDirectUrl?: string;
+  /** Limits of GraphQL subscriptions over WebSocket; see docs/subscriptions.md. */
+  subscriptions: SubscriptionsConfig;
+}
+
+export interface SubscriptionsConfig {
+  /** Open sockets per company; the next one is closed with 4429. */
+  maxSocketsPerCompany: number;
+  /** Open sockets per access session or API token. */
+  maxSocketsPerToken: number;
+  /** How often a socket's token is checked again (revoked, expired, disabled: closed 4401/4403). */
+  recheckMs: number;
+  /** Server pings to keep idle sockets (and proxies) alive; 0 turns them off. */
+  keepAliveMs: number;
+  /** Events queued for one subscription before its socket is dropped as a slow consumer. */
+  maxPendingEvents: number;
+  /** Bytes buffered in one socket before it is dropped as a slow consumer. */
+  maxBufferedBytes: number;
 }
 
 export interface GraphqlLimitsConfig {
@@ -278,6 +300,21 @@ export function loadConfig(
     benchDisable: benchDisableLimits,
   };
 
+  const subscriptions: SubscriptionsConfig = {
+    maxSocketsPerCompany: int('SUBSCRIPTIONS_MAX_SOCKETS_PER_COMPANY', 500, 1, 1_000_000),
+    maxSocketsPerToken: int('SUBSCRIPTIONS_MAX_SOCKETS_PER_TOKEN', 20, 1, 100_000),
+    recheckMs: int('SUBSCRIPTIONS_RECHECK_MS', 30_000, 50, 3_600_000),
+    keepAliveMs: int('SUBSCRIPTIONS_KEEP_ALIVE_MS', 15_000, 0, 600_000),
+    maxPendingEvents: int('SUBSCRIPTIONS_MAX_PENDING_EVENTS', 100, 1, 100_000),
+    maxBufferedBytes: int(
+      'SUBSCRIPTIONS_MAX_BUFFERED_BYTES',
+      1024 * 1024,
+      1024,
+      1024 * 1024 * 1024,
+    ),
+  };
+  const databaseDirectUrl = pgUrl('DATABASE_DIRECT_URL');
+
   const metricsPortRaw = env.METRICS_PORT;
   const config: Config = {
     env: nodeEnv as Config['env'],
@@ -286,6 +323,8 @@ export function loadConfig(
     databaseUrl,
     databaseRuntimeUrl,
     databasePlatformUrl,
+    databaseDirectUrl,
+    subscriptions,
     pgliteDataDir: env.PGLITE_DATA_DIR || path.resolve('.data', 'pglite'),
     dbPoolMax: int('DB_POOL_MAX', 10, 1, 200),
     jwtSecret: new TextEncoder().encode(jwtRaw || DEV_JWT_SECRET),

@@ -6,6 +6,7 @@ import { ActivityLog } from '../models';
 import { bindTenant, savepoint } from '../tenancy/tenant-binding';
 import { actorId, actorType, type Actor } from './actor';
 import type { AppDeps } from './deps';
+import type { LiveKind } from '../live/bus';
 
 export interface RequestContextInit {
   deps: AppDeps;
@@ -29,6 +30,8 @@ interface TxScope {
   done: boolean;
   /** The first error a top-level unit of work of this scope threw; the scope is then rolled back. */
   failure?: { error: unknown };
+  /** Run once the scope's transaction committed; dropped when it rolls back (`afterCommit`). */
+  afterCommit?: Array<() => void>;
 }
 
 /**
@@ -99,6 +102,8 @@ export class RequestContext {
   /** Per-request caches (DataLoaders), keyed by name. */
   readonly cache = new Map<string, unknown>();
   private root: TxScope = { readOnly: false, done: false };
+  /** The live events of this context, published in order (`publishAfterCommit`). */
+  private publishing: Promise<void> = Promise.resolve();
   private finished = false;
 
   constructor(init: RequestContextInit) {
@@ -212,8 +217,10 @@ export class RequestContext {
     const store = currentScope.getStore();
     const mine = store && store.ctx === this ? store : undefined;
     if (mine?.unit) {
-      return savepoint(mine.unit, (inner) =>
-        currentScope.run({ ...mine, unit: inner }, () => fn(inner)),
+      return this.droppingHooksOnFailure(() =>
+        savepoint(mine.unit!, (inner) =>
+          currentScope.run({ ...mine, unit: inner }, () => fn(inner)),
+        ),
       );
     }
     const field = mine?.field && !mine.field.done ? mine.field : undefined;
@@ -227,9 +234,23 @@ export class RequestContext {
       }
     }
     const parent = await this.trx();
-    return savepoint(parent, (inner) =>
-      currentScope.run({ ctx: this, field: mine?.field, unit: inner }, () => fn(inner)),
+    return this.droppingHooksOnFailure(() =>
+      savepoint(parent, (inner) =>
+        currentScope.run({ ctx: this, field: mine?.field, unit: inner }, () => fn(inner)),
+      ),
     );
+  }
+
+  /** A savepoint rolled back: the after-commit hooks registered inside it are dropped too. */
+  private async droppingHooksOnFailure<T>(fn: () => Promise<T>): Promise<T> {
+    const scope = this.currentTxScope();
+    const mark = scope.afterCommit?.length ?? 0;
+    try {
+      return await fn();
+    } catch (err) {
+      scope.afterCommit?.splice(mark);
+      throw err;
+    }
   }
 
   /**
@@ -269,17 +290,31 @@ export class RequestContext {
 
   private async endField(field: TxScope, commit: boolean): Promise<void> {
     field.done = true;
-    if (!field.trxPromise) return;
+    if (!commit) field.afterCommit = undefined;
+    if (!field.trxPromise) {
+      if (commit) this.runAfterCommit(field);
+      return;
+    }
     let trx: Knex.Transaction;
     try {
       trx = await field.trxPromise;
     } catch (err) {
+      field.afterCommit = undefined;
       if (commit) throw err;
       return;
     }
     if (commit) {
-      if (trx.isCompleted()) throw new CommitFailedError();
-      await commitTransaction(trx);
+      if (trx.isCompleted()) {
+        field.afterCommit = undefined;
+        throw new CommitFailedError();
+      }
+      try {
+        await commitTransaction(trx);
+      } catch (err) {
+        field.afterCommit = undefined;
+        throw err;
+      }
+      this.runAfterCommit(field);
     } else if (!trx.isCompleted()) {
       await trx.rollback();
     }
@@ -296,7 +331,15 @@ export class RequestContext {
     } catch {
       return;
     }
-    if (!trx.isCompleted()) await commitTransaction(trx);
+    if (!trx.isCompleted()) {
+      try {
+        await commitTransaction(trx);
+      } catch (err) {
+        root.afterCommit = undefined;
+        throw err;
+      }
+      this.runAfterCommit(root);
+    }
   }
 
   /**
@@ -307,20 +350,62 @@ export class RequestContext {
     if (this.finished) return;
     this.finished = true;
     const root = this.root;
-    if (!root.trxPromise || root.done) return;
+    if (!ok) root.afterCommit = undefined;
+    if (!root.trxPromise || root.done) {
+      if (ok) this.runAfterCommit(root);
+      return;
+    }
     root.done = true;
     let trx: Knex.Transaction;
     try {
       trx = await root.trxPromise;
     } catch {
+      root.afterCommit = undefined;
       return;
     }
     if (trx.isCompleted()) {
+      root.afterCommit = undefined;
       if (ok) throw new CommitFailedError();
       return;
     }
-    if (ok) await commitTransaction(trx);
-    else await trx.rollback();
+    if (ok) {
+      try {
+        await commitTransaction(trx);
+      } catch (err) {
+        root.afterCommit = undefined;
+        throw err;
+      }
+      this.runAfterCommit(root);
+    } else await trx.rollback();
+  }
+
+  /**
+   * Runs `fn` once the transaction of the code running now has committed: the mutation field's or
+   * the request's (a webhook event, a job). Work that rolls back (the field, the request, or the
+   * unit of work that registered it) never runs it. For effects that must only follow committed
+   * work, like the live events that subscriptions deliver.
+   */
+  afterCommit(fn: () => void): void {
+    const scope = this.currentTxScope();
+    (scope.afterCommit ??= []).push(fn);
+  }
+
+  private currentTxScope(): TxScope {
+    const store = currentScope.getStore();
+    if (store && store.ctx === this && store.field && !store.field.done) return store.field;
+    return this.root;
+  }
+
+  private runAfterCommit(scope: TxScope): void {
+    const hooks = scope.afterCommit;
+    scope.afterCommit = undefined;
+    for (const fn of hooks ?? []) {
+      try {
+        fn();
+      } catch (err) {
+        this.deps.logger.error({ err, requestId: this.requestId }, 'after-commit hook failed');
+      }
+    }
   }
 
   /** Writes an activity log entry in the request's tenant transaction. */
@@ -343,7 +428,69 @@ export class RequestContext {
       requestId: this.requestId,
       ip: this.ip ?? null,
     });
+    const live = liveEventOfAudit(entry.action, entry.subjectType, entry.subjectId);
+    if (live && this.companyId) this.publishAfterCommit(live);
   }
+
+  /**
+   * Publishes a change to the subscribers of its company once the current transaction committed
+   * (never for rolled back work). Ids only: each subscriber reloads the object in its own context.
+   */
+  publishAfterCommit(change: {
+    kind: LiveKind;
+    action: string;
+    id: string;
+    staffId?: string | null;
+  }): void {
+    const companyId = this.requireCompanyId();
+    const { live, logger } = this.deps;
+    if (!live) return;
+    this.afterCommit(() => {
+      const at = Date.now();
+      // One after the other, so subscribers receive a context's changes in the order they happened.
+      this.publishing = this.publishing
+        .then(() => live.publish({ ...change, companyId, at }))
+        .catch((err: unknown) => logger.warn({ err }, 'live event not published'));
+    });
+  }
+}
+
+/** The live event an activity log entry stands for, if any. */
+function liveEventOfAudit(
+  action: string,
+  subjectType: string | undefined,
+  subjectId: string | null | undefined,
+): { kind: LiveKind; action: string; id: string; staffId?: string | null } | undefined {
+  if (!subjectId) return undefined;
+  const verb = action.slice(action.indexOf('.') + 1);
+  // Only the change itself ("appointment.cancelled"), not entries about it
+  // ("scheduling.rule_overridden" on an appointment). No staff id from the details: the reload
+  // decides who sees the appointment.
+  if (subjectType === 'appointment' && action.startsWith('appointment.')) {
+    const mapped: Record<string, string> = {
+      booked: 'CREATED',
+      created: 'CREATED',
+      rescheduled: 'RESCHEDULED',
+      cancelled: 'CANCELLED',
+    };
+    return {
+      kind: 'appointment',
+      action: mapped[verb] ?? 'STATUS_CHANGED',
+      id: subjectId,
+    };
+  }
+  if (subjectType === 'callback_request' && action.startsWith('callback_request.')) {
+    return {
+      kind: 'callback',
+      action:
+        verb
+          .toUpperCase()
+          .replace(/[^A-Z_]/g, '_')
+          .slice(0, 40) || 'CHANGED',
+      id: subjectId,
+    };
+  }
+  return undefined;
 }
 
 /**

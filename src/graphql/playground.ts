@@ -19,6 +19,11 @@ const assets: Record<string, string> = {
     path.dirname(require.resolve('graphiql/package.json')),
     'graphiql.min.js',
   ),
+  // graphql-ws's browser build (global `graphqlWs`): subscriptions run over a WebSocket.
+  'graphql-ws.js': path.join(
+    path.dirname(require.resolve('graphql-ws/package.json')),
+    'umd/graphql-ws.min.js',
+  ),
   'graphiql.css': path.join(
     path.dirname(require.resolve('graphiql/package.json')),
     'graphiql.min.css',
@@ -46,6 +51,15 @@ query Me {
   }
 }
 
+# 4. Live updates: run this subscription, then book an appointment (by phone, Cal.com or the
+#    bookAppointment mutation in another tab); the change appears here without a reload.
+subscription AppointmentsLive {
+  appointmentChanged {
+    action
+    appointment { id startsAt status staff { name } customer { name } }
+  }
+}
+
 query UpcomingAppointments {
   appointments(first: 10, orderBy: { field: STARTS_AT, direction: ASC }) {
     totalCount
@@ -63,7 +77,38 @@ query UpcomingAppointments {
 `;
 
 const INIT = `(function () {
-  var fetcher = GraphiQL.createFetcher({ url: window.location.origin + '/graphql' });
+  var httpFetcher = GraphiQL.createFetcher({ url: window.location.origin + '/graphql' });
+  // Subscriptions go over graphql-ws on the same /graphql path, authenticated in connection_init
+  // with the Authorization (and X-Company-Id) of the Headers tab; one socket per set of headers.
+  var wsUrl = (window.location.protocol === 'https:' ? 'wss://' : 'ws://') + window.location.host + '/graphql';
+  var socket = null;
+  function wsClient(headers) {
+    var params = {
+      authorization: headers.Authorization || headers.authorization || undefined,
+      companyId: headers['X-Company-Id'] || headers['x-company-id'] || undefined
+    };
+    var key = JSON.stringify(params);
+    if (socket && socket.key === key) return socket.client;
+    if (socket) socket.client.dispose();
+    socket = { key: key, client: graphqlWs.createClient({ url: wsUrl, connectionParams: params, lazy: true, retryAttempts: 0 }) };
+    return socket.client;
+  }
+  function isSubscription(doc, name) {
+    if (!doc) return false;
+    var ops = doc.definitions.filter(function (d) { return d.kind === 'OperationDefinition'; });
+    var op = name ? ops.filter(function (d) { return d.name && d.name.value === name; })[0] : ops.length === 1 ? ops[0] : null;
+    return !!op && op.operation === 'subscription';
+  }
+  function fetcher(params, opts) {
+    if (opts && isSubscription(opts.documentAST, params.operationName)) {
+      return wsClient(opts.headers || {}).iterate({
+        query: params.query,
+        variables: params.variables,
+        operationName: params.operationName || undefined
+      });
+    }
+    return httpFetcher(params, opts);
+  }
   // The headers hold a bearer token: they live in this tab's session storage, which ends with the
   // tab, never in local storage, which outlives it and every other page of the origin can read.
   var storage = null;
@@ -103,6 +148,7 @@ const PAGE = `<!doctype html>
 <script src="/playground/assets/react.js"></script>
 <script src="/playground/assets/react-dom.js"></script>
 <script src="/playground/assets/graphiql.js"></script>
+<script src="/playground/assets/graphql-ws.js"></script>
 <script src="/playground/assets/init.js"></script>
 </body>
 </html>`;

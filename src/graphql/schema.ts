@@ -16,6 +16,15 @@ import { decodeCursor, KEYSET_CONNECTIONS } from './connection';
 
 let cached: GraphQLSchema | undefined;
 
+const NO_TOPIC_PUBSUB = {
+  publish: (): void => {
+    throw new Error('subscriptions publish through the live bus (src/live/bus.ts)');
+  },
+  subscribe: (): never => {
+    throw new Error('subscriptions subscribe through the live bus (src/live/bus.ts)');
+  },
+};
+
 /**
  * The executable schema, built once per process from the type-graphql classes (code first) and
  * emitted to schema/schema.graphql by `npm run schema:emit`.
@@ -27,6 +36,9 @@ export function buildAppSchema(): GraphQLSchema {
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
     validate: false,
     emitSchemaFile: false,
+    // Every subscription brings its own `subscribe` (src/live/stream.ts); type-graphql's topic-based
+    // pub/sub is not used.
+    pubSub: NO_TOPIC_PUBSUB,
   });
   resolveGlobalIds(schema);
   // Each step wraps the resolvers the previous one left, so the last is outermost: arguments are

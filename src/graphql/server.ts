@@ -13,6 +13,7 @@ import {
   visit,
   type DocumentNode,
   type GraphQLFormattedError,
+  type GraphQLSchema,
 } from 'graphql';
 import { authenticateRequest } from '../auth/authenticate';
 import { AuthService } from '../auth/auth.service';
@@ -195,6 +196,8 @@ function requestPlugin(deps: AppDeps): ApolloServerPlugin<GraphQLContextValue> {
 
 export interface GraphQLMount {
   router: Router;
+  /** The executable schema with its permissions, for the subscription socket (src/live/server.ts). */
+  schema: GraphQLSchema;
   stop(): Promise<void>;
 }
 
@@ -281,6 +284,7 @@ export async function createGraphQL(
   );
   return {
     router,
+    schema,
     stop: async () => {
       await apollo.stop();
       await limits.close();

@@ -143,5 +143,37 @@ export function applyPermissions(schema: GraphQLSchema, rules: IRuleTypeMap): Gr
     );
     if (Object.keys(kept).length > 0) filtered[typeName] = kept;
   }
-  return applyMiddleware(schema, filtered as never);
+  const guarded = applyMiddleware(schema, filtered as never);
+  guardSubscriptions(guarded, generated.Subscription ?? {});
+  return guarded;
+}
+
+type FieldMiddleware = (
+  resolve: (...args: unknown[]) => unknown,
+  parent: unknown,
+  args: unknown,
+  context: unknown,
+  info: unknown,
+) => unknown;
+
+/**
+ * graphql-middleware wraps a subscription field's `resolve` (run per event) but not its
+ * `subscribe`, so the rule would only be met at the first event. The same rule also guards
+ * `subscribe`: a subscriber without the permission is refused when the subscription starts.
+ */
+function guardSubscriptions(schema: GraphQLSchema, rules: Record<string, unknown>): void {
+  const fields = schema.getSubscriptionType()?.getFields() ?? {};
+  for (const [name, field] of Object.entries(fields)) {
+    const subscribe = field.subscribe;
+    const middleware = (rules[name] ?? null) as FieldMiddleware | null;
+    if (!subscribe || typeof middleware !== 'function') continue;
+    field.subscribe = (parent, args, context, info) =>
+      middleware(
+        (p, a, c, i) => subscribe(p, a as never, c, i as never),
+        parent,
+        args,
+        context,
+        info,
+      );
+  }
 }

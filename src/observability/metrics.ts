@@ -287,6 +287,35 @@ export function createMetrics() {
     help: 'GraphQL requests let through unmetered because the points bucket store (Redis) could not be reached.',
     registers: [registry],
   });
+  const liveSockets = new Gauge({
+    name: 'app_live_sockets_open',
+    help: 'Open GraphQL subscription sockets (graphql-ws) of this process.',
+    registers: [registry],
+  });
+  const liveSocketsClosed = new Counter({
+    name: 'app_live_sockets_closed_total',
+    help: 'Subscription sockets the server closed, by reason (unauthenticated, forbidden, too_many, slow_consumer).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const liveEventsDelivered = new Counter({
+    name: 'app_live_events_delivered_total',
+    help: 'Subscription events sent, by company id (capped; the rest fold into "other").',
+    labelNames: ['company_id'] as const,
+    registers: [registry],
+  });
+  const liveEventsFiltered = new Counter({
+    name: 'app_live_events_filtered_total',
+    help: 'Events not sent to a subscriber, by reason (other_company, not_visible, slow_consumer).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const liveEventLatency = new Histogram({
+    name: 'app_live_event_latency_seconds',
+    help: 'From the commit of a change to its delivery to a subscriber.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
   const companySuspendedRefusals = new Counter({
     name: 'app_company_suspended_refusals_total',
     help: 'Requests refused because their company is suspended.',
@@ -363,6 +392,13 @@ export function createMetrics() {
     tenantScopeBypasses,
     webhookSignatureRejections,
     companySuspendedRefusals,
+    liveSockets,
+    liveSocketsClosed,
+    liveEventsDelivered,
+    liveEventsFiltered,
+    liveEventLatency,
+    /** The company ids allowed on app_live_events_delivered_total. */
+    liveEventCompanies: new BoundedLabel(100, 'other'),
     retentionRemoved,
     retentionRuns,
     privacyOperations,

@@ -21,6 +21,7 @@ import { RateLimitResolver } from './rate-limit';
 import { CompanyLifecycleResolver } from './company-lifecycle';
 import { PrivacyResolver } from './privacy';
 import { VoiceAgentResolver } from './voice-agent';
+import { LiveResolver } from './live';
 
 /** Every resolver class of the schema. */
 // type-graphql takes resolver classes as plain Function values.
@@ -52,4 +53,5 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   CompanyLifecycleResolver,
   PrivacyResolver,
   VoiceAgentResolver,
+  LiveResolver,
 ];

@@ -22,6 +22,7 @@ import { webhookEventRules } from './webhook-event.rules';
 import { providerCredentialRules } from './provider-credential.rules';
 import { rateLimitRules } from './rate-limit.rules';
 import { privacyRules } from './privacy.rules';
+import { liveRules } from './live.rules';
 import { voiceAgentRules } from './voice-agent.rules';
 
 /**
@@ -60,5 +61,6 @@ export const PERMISSIONS: IRuleTypeMap = mergeRules(
   rateLimitRules,
   privacyRules,
   voiceAgentRules,
+  liveRules,
   // New fragments go here, one line each.
 );

@@ -123,6 +123,12 @@ async function companyRegion(trx: Knex.Transaction): Promise<string | undefined>
   return row?.default_region;
 }
 
+const CALL_ACTION: Record<RetellCallEvent, string> = {
+  call_started: 'STARTED',
+  call_ended: 'ENDED',
+  call_analyzed: 'ANALYSED',
+};
+
 /**
  * Applies call_started, call_ended or call_analyzed to the company's Call, upserted by Retell's
  * call id. Events may arrive in any order (a call that never connects has no call_started at all):
@@ -217,6 +223,10 @@ export async function applyRetellCallEvent(
 
   if (Object.keys(patch).length > 0) {
     await Call.query(trx).findById(current.id).patch(patch);
+  }
+  if (Object.keys(patch).length > 0 || inserted.length > 0) {
+    // The live "calls now" panel: published once this event's work committed.
+    ctx.publishAfterCommit({ kind: 'call', action: CALL_ACTION[event], id: current.id });
   }
   return {
     outcome: 'processed',

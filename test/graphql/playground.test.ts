@@ -3,7 +3,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { loadConfig } from '../../src/config';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { systemBinary } from '../helpers/system-binary';
-import { createWorld, type World } from '../helpers/world';
+import { createWorld, globalId, type World } from '../helpers/world';
 
 /**
  * The playground as a person uses it: a real headless Chromium opens /graphql, puts a bearer token
@@ -142,4 +142,65 @@ test('off by default in production: no /playground, and /graphql does not redire
   } finally {
     await off.close();
   }
+}, 60_000);
+
+test('a subscription runs in the playground and shows a booking made elsewhere', async () => {
+  const token = await w.login(w.a.users.admin.email);
+  const page = await browser.newPage();
+  const external: string[] = [];
+  page.on('request', (req) => {
+    if (!req.url().startsWith(s.url) && !req.url().startsWith('data:')) external.push(req.url());
+  });
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(`${s.url}/playground`);
+  await page.waitForSelector('.graphiql-container', { timeout: 20_000 });
+  await page.getByRole('button', { name: 'Headers' }).click();
+  const headersEditor = page.locator('.graphiql-editor-tool .CodeMirror:visible');
+  await headersEditor.waitFor();
+  await headersEditor.evaluate((el, t) => {
+    const headers = el as unknown as { CodeMirror: { setValue(v: string): void } };
+    headers.CodeMirror.setValue(JSON.stringify({ Authorization: `Bearer ${t}` }));
+  }, token);
+  await page.evaluate(() => {
+    const query = document.querySelector('.graphiql-query-editor .CodeMirror') as unknown as {
+      CodeMirror: { setValue(v: string): void };
+    };
+    query.CodeMirror.setValue(
+      'subscription Live { appointmentChanged { action appointment { id customer { name } } } }',
+    );
+  });
+  await page.waitForTimeout(1000);
+  await page.click('.graphiql-execute-button');
+  // The socket is open and the subscription registered once the server counts it.
+  const sockets = async () => (await s.server.deps.metrics.liveSockets.get()).values[0]?.value ?? 0;
+  for (let i = 0; i < 100 && (await sockets()) < 1; i++) await page.waitForTimeout(100);
+  await page.waitForTimeout(300);
+
+  const start = new Date(Date.now() + 12 * 86_400_000);
+  start.setUTCHours(9, 0, 0, 0);
+  const booked = await s.gql(
+    `mutation($s: ID!, $st: ID, $t: DateTime!, $c: ID) {
+      bookAppointment(input: { serviceId: $s, staffId: $st, startsAt: $t, customerId: $c }) { appointment { id } }
+    }`,
+    {
+      s: globalId('Service', w.a.id, w.a.serviceId),
+      st: globalId('Staff', w.a.id, w.a.staffId),
+      t: start.toISOString(),
+      c: globalId('Customer', w.a.id, w.a.customerId),
+    },
+    { token },
+  );
+  expect(booked.errors).toBeUndefined();
+  await page.waitForFunction(
+    () => (document.querySelector('.graphiql-response')?.textContent ?? '').includes('CREATED'),
+    undefined,
+    { timeout: 20_000 },
+  );
+  const text = (await page.textContent('.graphiql-response')) ?? '';
+  expect(text).toContain(booked.data?.bookAppointment.appointment.id);
+  expect(text).toContain('Customer alpha');
+  await page.screenshot({ path: 'test-results/playground-subscription.png' });
+  expect(external).toEqual([]);
+  expect(errors).toEqual([]);
 }, 60_000);
