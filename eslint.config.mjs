@@ -84,6 +84,7 @@ const RESOLVERS_WITH_MODELS = [
   'src/resolvers/callback-request.ts',
   'src/resolvers/company-lifecycle.ts',
   'src/resolvers/customer.ts',
+  'src/resolvers/live.ts',
   'src/resolvers/node.ts',
   'src/resolvers/policy.ts',
   'src/resolvers/provider-credential.ts',
