@@ -2,6 +2,7 @@ import pino from 'pino';
 import { startServer, type AppServer } from '../../src/app';
 import { testConfig, type Config } from '../../src/config';
 import { createMetrics } from '../../src/observability/metrics';
+import type { Database } from '../../src/db/database';
 import { createTestDatabase, type TestDatabase } from './pg';
 
 export interface GraphQLResult<T = Record<string, any>> {
@@ -24,11 +25,16 @@ export interface TestServer {
 }
 
 /** A real server on a database of its own, over real HTTP on a free loopback port. */
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startTestServer(
+  overrides: Partial<Config> = {},
+  /** The server's database handles another way than t.db (e.g. through a connection pooler). */
+  openDb?: (t: TestDatabase) => Promise<Database>,
+): Promise<TestServer> {
   const t = await createTestDatabase();
+  const db = openDb ? await openDb(t) : t.db;
   const deps = {
     config: testConfig({ port: 0, host: '127.0.0.1', databaseUrl: t.url, ...overrides }),
-    db: t.db,
+    db,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     metrics: createMetrics(),
   };
