@@ -144,7 +144,8 @@ export class ServerProcess {
       } catch {
         // not listening yet
       }
-      if (this.exited) throw new Error(`server exited: ${readFileSync(this.logFile, 'utf8').slice(-2000)}`);
+      if (this.exited)
+        throw new Error(`server exited: ${readFileSync(this.logFile, 'utf8').slice(-2000)}`);
       if (Date.now() - started > timeoutMs) throw new Error('server did not start');
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -107,7 +107,8 @@ class Load {
           return true;
         }
         const retryAfter = Number(res.headers.get('retry-after'));
-        if (Number.isFinite(retryAfter) && retryAfter > 0) wait = retryAfter * 1000 * (0.5 + Math.random());
+        if (Number.isFinite(retryAfter) && retryAfter > 0)
+          wait = retryAfter * 1000 * (0.5 + Math.random());
         if (res.status < 500 && res.status !== 429) return false;
       } catch {
         // refused or reset: the server or its database is away
@@ -178,7 +179,11 @@ suite('the webhook inbox under faults', () => {
   beforeAll(async () => {
     logDir = mkdtempSync(join(tmpdir(), 'faults-logs-'));
     cluster = await Cluster.create();
-    const admin = knexFactory({ client: 'pg', connection: cluster.url(), pool: { min: 0, max: 1 } });
+    const admin = knexFactory({
+      client: 'pg',
+      connection: cluster.url(),
+      pool: { min: 0, max: 1 },
+    });
     await admin.raw('create database app');
     await admin.destroy();
     owner = knexFactory({ client: 'pg', connection: cluster.url('app'), pool: { min: 0, max: 4 } });
