@@ -157,6 +157,16 @@ async function expectExactlyOnce(load: Load): Promise<void> {
   expect(stuck[0].n).toBe(0);
 }
 
+/** The longest an accepted event waited between being stored and being applied. */
+async function maxAppliedLateMs(load: Load): Promise<number> {
+  const { rows } = await owner.raw<{ rows: { ms: number | null }[] }>(
+    `select (extract(epoch from max(processed_at - received_at)) * 1000)::int as ms
+       from webhook_events where payload->'call'->>'call_id' = any(?)`,
+    [[...load.accepted]],
+  );
+  return rows[0].ms ?? 0;
+}
+
 /** The first acceptance after `since`: how long ingest took to recover. */
 function firstAcceptedAfter(load: Load, since: number): number | null {
   const t = load.lastAcceptedAt.filter((x) => x >= since).sort((a, b) => a - b)[0];
@@ -232,6 +242,7 @@ suite('the webhook inbox under faults', () => {
       ...summary(load),
       ingestRecoveredMs: firstAcceptedAfter(load, back),
       backlogAppliedMsAfterLoad: drainMs,
+      maxAppliedLateMs: await maxAppliedLateMs(load),
     };
   });
 
@@ -253,6 +264,7 @@ suite('the webhook inbox under faults', () => {
       ...summary(load),
       ingestRecoveredMs: firstAcceptedAfter(load, back),
       backlogAppliedMsAfterLoad: drainMs,
+      maxAppliedLateMs: await maxAppliedLateMs(load),
     };
   });
 
@@ -273,6 +285,7 @@ suite('the webhook inbox under faults', () => {
       serverStartupMs: startupMs,
       ingestRecoveredMs: firstAcceptedAfter(load, killed),
       backlogAppliedMsAfterLoad: drainMs,
+      maxAppliedLateMs: await maxAppliedLateMs(load),
     };
   });
 
@@ -289,6 +302,10 @@ suite('the webhook inbox under faults', () => {
          group by provider, dedupe_key having count(*) > 1) d`,
     );
     expect(rows[0].n).toBe(0);
-    report.twoProcessesEveryEventTwice = { ...summary(load), backlogAppliedMsAfterLoad: drainMs };
+    report.twoProcessesEveryEventTwice = {
+      ...summary(load),
+      backlogAppliedMsAfterLoad: drainMs,
+      maxAppliedLateMs: await maxAppliedLateMs(load),
+    };
   });
 });
