@@ -112,6 +112,7 @@ export default tseslint.config(
       'test-results/**',
       'eslint.config.mjs',
       'jest.config.js',
+      'jest.faults.config.js',
     ],
   },
   js.configs.recommended,

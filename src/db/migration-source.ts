@@ -27,6 +27,7 @@ import * as lifecycleFunctions from '../../migrations/20261129000810_lifecycle_f
 import * as voiceAgentSettings from '../../migrations/20261129000900_voice_agent_settings';
 import * as voiceFunctionCalls from '../../migrations/20261129000910_voice_function_calls';
 import * as voiceIdempotency from '../../migrations/20261129000920_voice_idempotency';
+import * as webhookLeases from '../../migrations/20261129001300_webhook_leases';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -67,6 +68,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261129000900_voice_agent_settings', voiceAgentSettings],
   ['20261129000910_voice_function_calls', voiceFunctionCalls],
   ['20261129000920_voice_idempotency', voiceIdempotency],
+  ['20261129001300_webhook_leases', webhookLeases],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -148,7 +148,7 @@ export function createMetrics() {
   });
   const webhookProcessed = new Counter({
     name: 'app_webhook_events_processed_total',
-    help: 'Inbound webhook events processed, by provider and outcome (processed, ignored, unroutable, failed, dead, rejected).',
+    help: 'Inbound webhook events processed, by provider and outcome (processed, ignored, unroutable, failed, dead, rejected, deferred; interrupted: handed back unfinished because the database was unreachable, not a failure of the event).',
     labelNames: ['provider', 'outcome'] as const,
     registers: [registry],
   });

@@ -148,6 +148,38 @@ export async function failWebhookEvent(
   return rows[0]?.ok === true;
 }
 
+/** Extends the leases of events `worker` still holds; returns how many it still holds. */
+export async function extendWebhookLeases(
+  knex: Knex,
+  worker: string,
+  ids: string[],
+  leaseMs: number,
+): Promise<number> {
+  if (ids.length === 0) return 0;
+  const { rows } = await knex.raw<{ rows: { n: number }[] }>(
+    'select webhook_extend_leases(?, ?::uuid[], ?) as n',
+    [worker, ids, leaseMs],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/**
+ * Hands back events `worker` holds but will not finish: due at once, the attempt not counted.
+ * Events it no longer holds (finished, or claimed by another worker) are left alone.
+ */
+export async function releaseWebhookEvents(
+  knex: Knex,
+  worker: string,
+  ids: string[],
+): Promise<number> {
+  if (ids.length === 0) return 0;
+  const { rows } = await knex.raw<{ rows: { n: number }[] }>(
+    'select webhook_release(?, ?::uuid[]) as n',
+    [worker, ids],
+  );
+  return rows[0]?.n ?? 0;
+}
+
 /**
  * Stores a verified delivery that cannot be kept as JSON: raw text (or base64), status `rejected`,
  * the reason in last_error. Never claimed by the worker; purged after the retention period.

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { AppDeps } from '../context/deps';
 import { runInContext, type RequestContext } from '../context/request-context';
@@ -11,20 +12,27 @@ import { BookingConflictError, PermanentWebhookError } from './errors';
 import {
   claimWebhookEvents,
   completeWebhookEvent,
+  extendWebhookLeases,
   failWebhookEvent,
+  releaseWebhookEvents,
   type ClaimedEvent,
 } from './inbox';
 import { applyRetellCallEvent, isRetellCallEvent, type EffectResult } from './retell-effects';
-import { routeCalcomBooking, routeRetellCall, type Route } from './routing';
+import { routeCalcomBooking, routeRetellCall, type RetellRouteData, type Route } from './routing';
 import { deferForSuspendedCompany } from '../companies/webhook-deferral';
 
 export interface WebhookWorkerOptions {
   /** How often to look for due events when idle. */
   pollIntervalMs: number;
   batchSize: number;
-  /** Events of one batch processed side by side. */
+  /** Companies of one batch applied side by side (each in a transaction of its own). */
   concurrency: number;
-  /** How long a claim lasts; a worker that dies holding events loses them after this. */
+  /** Events of one company applied in one transaction, each in a savepoint of its own. */
+  groupSize: number;
+  /**
+   * How long a claim lasts; a worker that dies holding events loses them after this. A worker
+   * that lives extends the leases of the events it is still applying every third of it.
+   */
   leaseMs: number;
   /** Attempts before an event is dead. */
   maxAttempts: number;
@@ -39,9 +47,10 @@ export interface WebhookWorkerOptions {
 
 export const DEFAULT_WORKER_OPTIONS: Omit<WebhookWorkerOptions, 'workerId'> = {
   pollIntervalMs: 1000,
-  batchSize: 25,
+  batchSize: 200,
   concurrency: 4,
-  leaseMs: 60_000,
+  groupSize: 25,
+  leaseMs: 15_000,
   maxAttempts: 8,
   backoffBaseMs: 10_000,
   backoffMaxMs: 60 * 60_000,
@@ -54,7 +63,30 @@ const PURGE_MAX_BATCHES = 200;
 
 /** What one event turned into, for the counters and the caller. */
 export type EventOutcome =
-  'processed' | 'ignored' | 'unroutable' | 'failed' | 'dead' | 'lost' | 'deferred';
+  | 'processed'
+  | 'ignored'
+  | 'unroutable'
+  | 'failed'
+  | 'dead'
+  | 'lost'
+  | 'deferred'
+  /** Not finished because the database could not be reached; handed back, not a failure. */
+  | 'interrupted';
+
+type Plan =
+  | { kind: 'ignore'; companyId: string | null }
+  | { kind: 'unroutable'; reason: string }
+  | {
+      kind: 'apply';
+      companyId: string;
+      apply: (ctx: RequestContext) => Promise<EffectResult>;
+    };
+
+interface Planned {
+  event: ClaimedEvent;
+  companyId: string;
+  plan: Extract<Plan, { kind: 'apply' }>;
+}
 
 /** The delay before attempt `attempts + 1`: exponential with ±20 % jitter, so retries spread out. */
 export function backoffDelayMs(
@@ -81,6 +113,14 @@ export class WebhookWorker implements BackgroundService {
   private loop?: Promise<void>;
   private nudged = false;
   private lastPurge = 0;
+  private stopping = false;
+  private failedTicks = 0;
+  /** Claimed by this worker and not finished: their leases are extended by the heartbeat. */
+  private readonly held = new Set<string>();
+  /** Events whose outcome could not be recorded (database away): handed back once it answers. */
+  private readonly interrupted = new Set<string>();
+  private heartbeat?: NodeJS.Timeout;
+  private beating = false;
 
   constructor(
     private readonly deps: AppDeps,
@@ -99,14 +139,29 @@ export class WebhookWorker implements BackgroundService {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = false;
     this.schedule(0);
   }
 
+  /**
+   * Stops after the transactions in flight; the events of the batch not yet started, and those
+   * left unfinished by a database failure, are handed back so another worker takes them at once.
+   */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.loop;
+    await this.releaseInterrupted().catch((err: unknown) => {
+      this.log.warn({ err }, 'could not hand back unfinished webhook events; their leases run out');
+    });
+    this.stopHeartbeat();
+  }
+
+  /** Ids of the events this worker holds now (claimed, not finished). */
+  get heldEventIds(): string[] {
+    return [...this.held];
   }
 
   /** New work was stored by this process: look now instead of at the next poll. */
@@ -141,9 +196,12 @@ export class WebhookWorker implements BackgroundService {
       const claimed = await this.runOnce();
       if (claimed >= this.options.batchSize || this.nudged) delay = 0;
       await this.maybePurge();
+      this.failedTicks = 0;
     } catch (err) {
+      // Retried soon (the database may be back in a moment), backing off to 5 s.
+      this.failedTicks++;
       this.log.warn({ err }, 'webhook worker could not claim events; retrying');
-      delay = Math.min(30_000, this.options.pollIntervalMs * 5);
+      delay = Math.min(5000, 250 * 2 ** Math.min(this.failedTicks, 5));
     }
     this.schedule(delay);
   }
@@ -167,17 +225,219 @@ export class WebhookWorker implements BackgroundService {
 
   /** Claims one batch and processes it; returns how many events were claimed. */
   async runOnce(): Promise<number> {
-    const { batchSize, leaseMs, workerId, concurrency } = this.options;
+    const { batchSize, leaseMs, workerId } = this.options;
+    await this.releaseInterrupted();
     const events = await claimWebhookEvents(this.deps.db.platform, workerId, batchSize, leaseMs);
+    if (events.length === 0) return 0;
+    for (const event of events) this.held.add(event.id);
+    this.startHeartbeat();
+    try {
+      await this.processBatch(events);
+    } finally {
+      // Claimed but not started (the worker is stopping): handed back, not left to the lease.
+      const left = events.map((e) => e.id).filter((id) => this.held.has(id));
+      if (left.length > 0) {
+        for (const id of left) {
+          this.held.delete(id);
+          this.interrupted.add(id);
+        }
+        await this.releaseInterrupted().catch((err: unknown) => {
+          this.log.warn({ err }, 'could not hand back unstarted webhook events');
+        });
+      }
+      if (this.held.size === 0) this.stopHeartbeat();
+    }
+    return events.length;
+  }
+
+  /**
+   * Processes a claimed batch: routes every event (one routing query per distinct agent and
+   * number), finishes the ones with nothing to apply, then applies each company's events in
+   * transactions of up to `groupSize` events, one savepoint per event, so a failing event fails
+   * alone. Up to `concurrency` companies are applied side by side; one company's groups run one
+   * after the other (they would otherwise wait on each other's row locks).
+   */
+  private async processBatch(events: ClaimedEvent[]): Promise<void> {
+    const routes = new Map<string, Promise<Route<RetellRouteData>>>();
+    const byCompany = new Map<string, Planned[]>();
+    await this.lanes(events, async (event) => {
+      let plan: Plan;
+      try {
+        plan = await this.plan(event, routes);
+      } catch (err) {
+        const outcome = await this.recordFailure(event, event.resolvedCompanyId, err);
+        this.count(event, outcome);
+        this.finish(event, outcome);
+        return;
+      }
+      if (plan.kind !== 'apply') {
+        this.finish(event, await this.process(event, plan));
+        return;
+      }
+      const list = byCompany.get(plan.companyId) ?? [];
+      list.push({ event, companyId: plan.companyId, plan });
+      byCompany.set(plan.companyId, list);
+    });
+    await this.lanes([...byCompany.values()], async (planned) => {
+      // Claim order within a company (the lanes above may have reordered them).
+      planned.sort((x, y) => x.event.receivedAt.getTime() - y.event.receivedAt.getTime());
+      for (let i = 0; i < planned.length && !this.stopping; i += this.options.groupSize) {
+        await this.applyGroup(planned.slice(i, i + this.options.groupSize));
+      }
+    });
+  }
+
+  /** Runs `fn` over `items` in at most `concurrency` lanes; stops taking items when stopping. */
+  private async lanes<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
     let next = 0;
     const lane = async () => {
-      while (next < events.length) {
-        const event = events[next++];
-        await this.process(event);
-      }
+      while (next < items.length && !this.stopping) await fn(items[next++]);
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, events.length) }, lane));
-    return events.length;
+    const n = Math.min(this.options.concurrency, items.length);
+    await Promise.all(Array.from({ length: n }, lane));
+  }
+
+  private finish(event: ClaimedEvent, outcome: EventOutcome): void {
+    this.held.delete(event.id);
+    if (outcome === 'interrupted') this.interrupted.add(event.id);
+  }
+
+  /** One company's events in one transaction, a savepoint each. */
+  private async applyGroup(group: Planned[]): Promise<void> {
+    const { db } = this.deps;
+    const { workerId } = this.options;
+    const companyId = group[0].companyId;
+    // A suspended company's events stay stored, unapplied, until it is reactivated.
+    let deferred: boolean;
+    try {
+      deferred = await deferForSuspendedCompany(
+        db.platform,
+        group[0].event.id,
+        workerId,
+        companyId,
+      );
+    } catch (err) {
+      for (const p of group) {
+        const outcome = await this.recordFailure(p.event, companyId, err);
+        this.count(p.event, outcome);
+        this.finish(p.event, outcome);
+      }
+      return;
+    }
+    if (deferred) {
+      this.count(group[0].event, 'deferred');
+      this.finish(group[0].event, 'deferred');
+      for (const p of group.slice(1)) this.finish(p.event, await this.process(p.event, p.plan));
+      return;
+    }
+    const applied: Array<{ p: Planned; effect: EffectResult }> = [];
+    const failed: Array<{ p: Planned; err: unknown }> = [];
+    try {
+      await runInContext(
+        this.contextFor(companyId, `webhook-batch:${group[0].event.id}`),
+        async (ctx) => {
+          for (const p of group) {
+            try {
+              const effect = await ctx.unitOfWork(async (trx) => {
+                const effect = await p.plan.apply(ctx);
+                await completeWebhookEvent(
+                  trx,
+                  p.event.id,
+                  workerId,
+                  effect.outcome,
+                  companyId,
+                  effect.note ?? null,
+                );
+                return effect;
+              });
+              applied.push({ p, effect });
+            } catch (err) {
+              // Rows read in the rolled back savepoint must not be served to the next event.
+              ctx.cache.clear();
+              if (isUnavailable(err)) throw err;
+              failed.push({ p, err });
+            }
+          }
+        },
+      );
+    } catch (err) {
+      // Nothing of the group committed. The database away: handed back. Otherwise each event
+      // again on its own, so the one at fault fails alone.
+      for (const p of group) {
+        const outcome = isUnavailable(err)
+          ? await this.recordFailure(p.event, companyId, err)
+          : await this.process(p.event, p.plan);
+        if (isUnavailable(err)) this.count(p.event, outcome);
+        this.finish(p.event, outcome);
+      }
+      return;
+    }
+    for (const { p, effect } of applied) {
+      for (const fn of effect.afterCommit) fn();
+      this.count(p.event, effect.outcome);
+      this.finish(p.event, effect.outcome);
+    }
+    for (const { p, err } of failed) {
+      // A deadlock or serialization failure with a concurrent transaction: once more, alone.
+      const outcome = isTransient(err)
+        ? await this.process(p.event, p.plan)
+        : await this.recordFailure(p.event, companyId, err);
+      if (!isTransient(err)) this.count(p.event, outcome);
+      this.finish(p.event, outcome);
+    }
+  }
+
+  private count(event: ClaimedEvent, outcome: EventOutcome): void {
+    if (outcome !== 'lost') {
+      this.deps.metrics.webhookProcessed.inc({ provider: event.provider, outcome });
+    }
+  }
+
+  private contextFor(companyId: string, requestId: string) {
+    const { db } = this.deps;
+    return {
+      // The effect and the event's completion commit in one transaction, so it runs on the
+      // platform handle (same row level security as the runtime role, bound to the company).
+      deps: { ...this.deps, db: { ...db, knex: db.platform } },
+      actor: { kind: 'system', name: 'webhook' } as const,
+      companyId,
+      requestId,
+    };
+  }
+
+  /** Hands back the events left unfinished while the database was away. */
+  private async releaseInterrupted(): Promise<void> {
+    if (this.interrupted.size === 0) return;
+    const ids = [...this.interrupted];
+    const released = await releaseWebhookEvents(this.deps.db.platform, this.options.workerId, ids);
+    for (const id of ids) this.interrupted.delete(id);
+    this.log.info({ released, events: ids.length }, 'unfinished webhook events handed back');
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeat) return;
+    const every = Math.max(100, Math.floor(this.options.leaseMs / 3));
+    this.heartbeat = setInterval(() => void this.beat(), every);
+    this.heartbeat.unref?.();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  /** Extends the leases of the events still being applied. */
+  private async beat(): Promise<void> {
+    if (this.beating || this.held.size === 0) return;
+    this.beating = true;
+    try {
+      const { workerId, leaseMs } = this.options;
+      await extendWebhookLeases(this.deps.db.platform, workerId, [...this.held], leaseMs);
+    } catch (err) {
+      this.log.warn({ err }, 'could not extend webhook leases');
+    } finally {
+      this.beating = false;
+    }
   }
 
   /** Runs batches until nothing is due; for tests and tools. */
@@ -191,30 +451,29 @@ export class WebhookWorker implements BackgroundService {
     return total;
   }
 
-  /** Processes one claimed event; never throws. */
-  async process(event: ClaimedEvent): Promise<EventOutcome> {
+  /** Processes one claimed event on its own (in a transaction of its own); never throws. */
+  async process(event: ClaimedEvent, planned?: Plan): Promise<EventOutcome> {
     let companyId: string | null = event.resolvedCompanyId;
     let outcome: EventOutcome;
     try {
-      outcome = await this.apply(event, (id) => {
+      outcome = await this.apply(event, planned, (id) => {
         companyId = id;
       });
     } catch (err) {
       outcome = await this.recordFailure(event, companyId, err);
     }
-    if (outcome !== 'lost') {
-      this.deps.metrics.webhookProcessed.inc({ provider: event.provider, outcome });
-    }
+    this.count(event, outcome);
     return outcome;
   }
 
   private async apply(
     event: ClaimedEvent,
+    planned: Plan | undefined,
     setCompany: (id: string) => void,
   ): Promise<EventOutcome> {
     const { db } = this.deps;
     const { workerId } = this.options;
-    const plan = await this.plan(event);
+    const plan = planned ?? (await this.plan(event));
     if (plan.kind === 'unroutable') {
       this.log.warn(
         { eventId: event.id, provider: event.provider, reason: plan.reason },
@@ -233,14 +492,7 @@ export class WebhookWorker implements BackgroundService {
       return 'deferred';
     }
     const result = await runInContext(
-      {
-        // The effect and the event's completion commit in one transaction, so it runs on the
-        // platform handle (same row level security as the runtime role, bound to the company).
-        deps: { ...this.deps, db: { ...db, knex: db.platform } },
-        actor: { kind: 'system', name: 'webhook' },
-        companyId: plan.companyId,
-        requestId: `webhook:${event.id}`,
-      },
+      this.contextFor(plan.companyId, `webhook:${event.id}`),
       async (ctx) => {
         const effect = await plan.apply(ctx);
         const trx = await ctx.trx();
@@ -260,15 +512,10 @@ export class WebhookWorker implements BackgroundService {
   }
 
   /** Decides what an event needs: nothing, a company it cannot find, or an effect in one company. */
-  private async plan(event: ClaimedEvent): Promise<
-    | { kind: 'ignore'; companyId: string | null }
-    | { kind: 'unroutable'; reason: string }
-    | {
-        kind: 'apply';
-        companyId: string;
-        apply: (ctx: RequestContext) => Promise<EffectResult>;
-      }
-  > {
+  private async plan(
+    event: ClaimedEvent,
+    routes?: Map<string, Promise<Route<RetellRouteData>>>,
+  ): Promise<Plan> {
     const knex = this.deps.db.platform;
     const payload = isRecord(event.payload) ? event.payload : {};
     const bound = event.credentialCompanyId;
@@ -276,7 +523,7 @@ export class WebhookWorker implements BackgroundService {
       const type = event.eventType;
       const acted = isRetellCallEvent(type);
       if (!acted && !isRecord(payload.call)) return { kind: 'ignore', companyId: bound };
-      const route = this.confine(event, await routeRetellCall(knex, payload.call));
+      const route = this.confine(event, await this.routeCall(knex, payload.call, routes));
       if (!acted) return { kind: 'ignore', companyId: bound ?? companyOf(route) };
       if (route.kind === 'unroutable') return route;
       return {
@@ -296,6 +543,24 @@ export class WebhookWorker implements BackgroundService {
       companyId: route.companyId,
       apply: (ctx) => applyCalcomBookingEvent(ctx, type, payload.payload, route.data),
     };
+  }
+
+  /** Routes a Retell call; within a batch, one query per distinct agent and business number. */
+  private routeCall(
+    knex: Knex,
+    call: unknown,
+    routes?: Map<string, Promise<Route<RetellRouteData>>>,
+  ): Promise<Route<RetellRouteData>> {
+    if (!routes || !isRecord(call)) return routeRetellCall(knex, call);
+    const key = JSON.stringify([call.agent_id, call.direction, call.from_number, call.to_number]);
+    let route = routes.get(key);
+    if (!route) {
+      route = routeRetellCall(knex, call);
+      // A failed lookup is not remembered: the next event asks again.
+      route.catch(() => routes.delete(key));
+      routes.set(key, route);
+    }
+    return route;
   }
 
   /**
@@ -324,6 +589,11 @@ export class WebhookWorker implements BackgroundService {
   ): Promise<EventOutcome> {
     const { workerId, maxAttempts, backoffBaseMs, backoffMaxMs } = this.options;
     const message = describe(err);
+    if (isUnavailable(err)) {
+      // The database went away mid-event: nothing of it committed, and the event is not at fault.
+      this.log.warn({ eventId: event.id, err }, 'webhook event interrupted: database unreachable');
+      return 'interrupted';
+    }
     if (isLeaseLost(err)) {
       // Another worker holds the event now; its outcome is the one that counts.
       this.log.warn({ eventId: event.id }, 'webhook event lease lost; effect rolled back');
@@ -358,7 +628,7 @@ export class WebhookWorker implements BackgroundService {
     } catch (recordErr) {
       // The lease runs out and the event is claimed again: nothing is lost.
       this.log.error({ err: recordErr, eventId: event.id }, 'could not record webhook failure');
-      return 'failed';
+      return 'interrupted';
     }
     return dead ? 'dead' : 'failed';
   }
@@ -372,6 +642,34 @@ function isLeaseLost(err: unknown): boolean {
   const e = err as { code?: string; nativeError?: { code?: string }; message?: string };
   const code = e?.code ?? e?.nativeError?.code;
   return code === 'P0002' && /no longer claimed/.test(String(e?.message ?? ''));
+}
+
+function sqlState(err: unknown): string | undefined {
+  const e = err as { code?: unknown; nativeError?: { code?: unknown } } | null;
+  const code = e?.code ?? e?.nativeError?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * The database could not be reached or dropped the connection (restart, outage, admin shutdown,
+ * a pool that cannot connect): a failure of the infrastructure, not of the event.
+ */
+export function isUnavailable(err: unknown): boolean {
+  const code = sqlState(err);
+  if (code) {
+    if (/^(08|57P0[1-3])/.test(code)) return true;
+    if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND'].includes(code))
+      return true;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return /Connection terminated|connection (is )?closed|Knex: Timeout acquiring a connection|ECONNREFUSED|ECONNRESET|the database system is (starting up|shutting down)|terminating connection/i.test(
+    message,
+  );
+}
+
+function isTransient(err: unknown): boolean {
+  const code = sqlState(err);
+  return code === '40P01' || code === '40001';
 }
 
 function describe(err: unknown): string {

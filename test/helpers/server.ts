@@ -1,5 +1,6 @@
 import { startServer, type AppServer } from '../../src/app';
 import { testConfig, type Config } from '../../src/config';
+import type { Database } from '../../src/db/database';
 import { createTestDatabase, type TestDatabase } from './pg';
 import { testDeps } from './deps';
 
@@ -40,9 +41,14 @@ export function graphqlClient(baseUrl: string): TestServer['gql'] {
 }
 
 /** A real server on a database of its own, over real HTTP on a free loopback port. */
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startTestServer(
+  overrides: Partial<Config> = {},
+  /** The server's database handles another way than t.db (e.g. through a connection pooler). */
+  openDb?: (t: TestDatabase) => Promise<Database>,
+): Promise<TestServer> {
   const t = await createTestDatabase();
-  const deps = testDeps(t.db, {
+  const db = openDb ? await openDb(t) : t.db;
+  const deps = testDeps(db, {
     config: testConfig({ port: 0, host: '127.0.0.1', databaseUrl: t.url, ...overrides }),
   });
   const server = await startServer(deps);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { checkSessionRoles, openDatabase, type Database } from '../../src/db/database';
 import { PLATFORM_CLIENT_ROLE, RUNTIME_ROLE } from '../../src/db/schema-helpers';
+import { lendLogins, type RoleLogins } from '../helpers/role-logins';
 import { bindTenant } from '../../src/tenancy/tenant-binding';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
 
@@ -284,7 +285,7 @@ describe.each([
 describe('with logins of their own (as production requires)', () => {
   // Roles belong to the cluster: they get a login for this test and lose it again afterwards.
   let db: Database;
-  let hadLogin: Record<string, boolean>;
+  let logins: RoleLogins | undefined;
   const loginUrl = (role: string) => {
     const url = new URL(t.url);
     url.username = role;
@@ -292,14 +293,7 @@ describe('with logins of their own (as production requires)', () => {
     return url.toString();
   };
   beforeAll(async () => {
-    const { rows } = await t.superuser.raw<{ rows: { rolname: string; rolcanlogin: boolean }[] }>(
-      'select rolname, rolcanlogin from pg_roles where rolname = any(?)',
-      [[RUNTIME_ROLE, PLATFORM_CLIENT_ROLE]],
-    );
-    hadLogin = Object.fromEntries(rows.map((r) => [r.rolname, r.rolcanlogin]));
-    for (const role of [RUNTIME_ROLE, PLATFORM_CLIENT_ROLE]) {
-      await t.superuser.raw(`alter role ${role} login`);
-    }
+    logins = await lendLogins([RUNTIME_ROLE, PLATFORM_CLIENT_ROLE]);
     db = await openDatabase({
       url: t.url,
       runtimeUrl: loginUrl(RUNTIME_ROLE),
@@ -309,9 +303,7 @@ describe('with logins of their own (as production requires)', () => {
   });
   afterAll(async () => {
     await db?.close();
-    for (const role of [RUNTIME_ROLE, PLATFORM_CLIENT_ROLE]) {
-      if (hadLogin && !hadLogin[role]) await t.superuser.raw(`alter role ${role} nologin`);
-    }
+    await logins?.release();
   });
 
   test('the runtime login can neither reach the owner nor become the platform caller role', async () => {

@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { testConfig } from '../src/config';
+import { openDatabase } from '../src/db/database';
+import { createMetrics } from '../src/observability/metrics';
+import { WebhookWorker, type WebhookWorkerOptions } from '../src/webhooks/worker';
+import { connect, createMigratedDatabase, DEFAULT_DATABASE_URL, dropDatabase } from './database';
+import { seedBenchData } from './seed';
+
+/**
+ * Worker throughput: stores a backlog of signed-and-verified Retell call events (as ingest would),
+ * then lets one worker drain it and reports events/s. Every event must end `processed` exactly
+ * once and every call must exist once.
+ *
+ *   npm run build && node dist/bench/worker-drain.js [--events 10000] [--companies 10]
+ *     [--batch N] [--concurrency N] [--pool N] [--keep-db]
+ */
+
+interface DrainOptions {
+  events: number;
+  companies: number;
+  pool: number;
+  keepDb: boolean;
+  worker: Partial<WebhookWorkerOptions>;
+}
+
+function parse(argv: string[]): DrainOptions {
+  const opts: DrainOptions = { events: 10_000, companies: 10, pool: 10, keepDb: false, worker: {} };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const num = () => {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n <= 0) throw new Error(`${arg} needs a positive integer`);
+      return n;
+    };
+    if (arg === '--events') opts.events = num();
+    else if (arg === '--companies') opts.companies = num();
+    else if (arg === '--pool') opts.pool = num();
+    else if (arg === '--batch') opts.worker.batchSize = num();
+    else if (arg === '--concurrency') opts.worker.concurrency = num();
+    else if (arg === '--keep-db') opts.keepDb = true;
+    else if (arg === '--help') {
+      console.log(
+        'node dist/bench/worker-drain.js [--events N] [--companies N] [--batch N] [--concurrency N] [--pool N] [--keep-db]',
+      );
+      process.exit(0);
+    } else throw new Error(`unknown option ${arg}`);
+  }
+  return opts;
+}
+
+function loginUrl(url: string, user: string): string {
+  const u = new URL(url);
+  u.username = user;
+  u.password = '';
+  return u.toString();
+}
+
+/** Stores `total` Retell events (half call_started, half call_ended of the same calls). */
+async function storeBacklog(url: string, total: number): Promise<void> {
+  const owner = connect(url, 2);
+  try {
+    const { rows: agents } = await owner.raw<{
+      rows: { agent_id: string; number_e164: string }[];
+    }>(
+      `select a.agent_id, p.number_e164 from retell_agents a
+         join phone_numbers p on p.company_id = a.company_id and p.retell_agent_id = a.id`,
+    );
+    if (agents.length === 0) throw new Error('the seed made no Retell agents');
+    const run = randomUUID().slice(0, 8);
+    const chunk = 2000;
+    for (let start = 0; start < total; start += chunk) {
+      const types: string[] = [];
+      const keys: string[] = [];
+      const raws: string[] = [];
+      for (let i = start; i < Math.min(total, start + chunk); i++) {
+        const call = Math.floor(i / 2);
+        const agent = agents[call % agents.length];
+        const event = i % 2 === 0 ? 'call_started' : 'call_ended';
+        const now = Date.now();
+        const body = JSON.stringify({
+          event,
+          call: {
+            call_id: `drain-${run}-${call}`,
+            agent_id: agent.agent_id,
+            call_type: 'phone_call',
+            direction: 'inbound',
+            call_status: event === 'call_started' ? 'ongoing' : 'ended',
+            from_number: `+1555${String(call % 10_000_000).padStart(7, '0')}`,
+            to_number: agent.number_e164,
+            start_timestamp: now - 60_000,
+            ...(event === 'call_ended' ? { end_timestamp: now, duration_ms: 60_000 } : {}),
+          },
+        });
+        types.push(event);
+        keys.push(`drain-${run}-${call}:${event}`);
+        raws.push(body);
+      }
+      await owner.raw(
+        `insert into webhook_events (provider, event_type, dedupe_key, payload_raw, payload)
+         select 'retell', t, k, r, r::jsonb from unnest(?::text[], ?::text[], ?::text[]) as u(t, k, r)`,
+        [types, keys, raws],
+      );
+    }
+    await owner.raw('analyze webhook_events');
+  } finally {
+    await owner.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parse(process.argv.slice(2));
+  const base = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  const name = `bench_drain_${process.pid}`;
+  const url = await createMigratedDatabase(base, name);
+  try {
+    const owner = connect(url, 2);
+    try {
+      await seedBenchData(owner, {
+        scale: 1,
+        companies: opts.companies,
+        passwordHash: 'not-a-hash',
+      });
+    } finally {
+      await owner.destroy();
+    }
+    await storeBacklog(url, opts.events);
+
+    const db = await openDatabase({
+      url,
+      runtimeUrl: loginUrl(url, 'app_runtime'),
+      platformUrl: loginUrl(url, 'app_platform_client'),
+      poolMax: opts.pool,
+    });
+    const deps = {
+      config: testConfig({ seedDemoData: false }),
+      db,
+      logger: pino({ level: 'warn' }),
+      metrics: createMetrics(),
+    };
+    const worker = new WebhookWorker(deps, { workerId: 'bench-drain', ...opts.worker });
+    const started = process.hrtime.bigint();
+    const drained = await worker.drain(1_000_000);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    await db.close();
+
+    const check = connect(url, 1);
+    try {
+      const { rows } = await check.raw<{ rows: { status: string; n: number }[] }>(
+        `select status, count(*)::int as n from webhook_events group by status order by status`,
+      );
+      const { rows: calls } = await check.raw<{ rows: { calls: number; dupes: number }[] }>(
+        `select count(*)::int as calls,
+                (count(*) - count(distinct (company_id, retell_call_id)))::int as dupes
+           from calls where retell_call_id like 'drain-%'`,
+      );
+      const statuses = Object.fromEntries(rows.map((r) => [r.status, r.n]));
+      const processed = statuses.processed ?? 0;
+      console.log(
+        JSON.stringify(
+          {
+            events: opts.events,
+            claimed: drained,
+            seconds: Number(seconds.toFixed(2)),
+            eventsPerSecond: Math.round(processed / seconds),
+            statuses,
+            calls: calls[0],
+            options: worker.options,
+          },
+          null,
+          2,
+        ),
+      );
+      if (processed !== opts.events || calls[0].dupes !== 0) process.exitCode = 1;
+    } finally {
+      await check.destroy();
+    }
+  } finally {
+    if (!opts.keepDb) await dropDatabase(base, name);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
