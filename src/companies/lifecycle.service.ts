@@ -8,7 +8,7 @@ import { ActivityLog, Branch, User, UserInvitation } from '../models';
 import { hashPassword } from '../auth/password';
 import { actorId, actorType } from '../context/actor';
 import { writePlatformAudit } from '../services/platform-audit';
-import { requiredText } from '../services/crud';
+import { requiredText } from '../domain/text';
 import { checkTimezone } from '../services/timezone';
 import { bindTenant, inTenantTransaction } from '../tenancy/tenant-binding';
 

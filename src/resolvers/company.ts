@@ -15,8 +15,9 @@ import { checkPasswordPolicy, hashPassword } from '../auth/password';
 import { actorId } from '../context/actor';
 import { translateDbError } from '../db/errors';
 import { AppError } from '../errors/app-error';
-import { requiredText } from '../services/crud';
-import { checkRegion } from '../services/phone';
+import { requiredText } from '../domain/text';
+import { checkRegion } from '../domain/phone';
+import { forgetCompanySettings } from '../domain/companies/company-settings';
 import { writePlatformAudit } from '../services/platform-audit';
 import { checkTimezone } from '../services/timezone';
 import { DateTime } from './common';
@@ -197,7 +198,7 @@ export class CompanyResolver {
         subjectId: row.id,
         details: { fields: Object.keys(patch) },
       });
-      ctx.cache.delete('company');
+      forgetCompanySettings(ctx);
       return toCompany(row);
     });
   }

@@ -2,7 +2,7 @@ import { DateTime as Luxon } from 'luxon';
 import { Arg, Ctx, Extensions, Field, Float, Int, ObjectType, Query, Resolver } from 'type-graphql';
 import { cost, DASHBOARD_COST } from '../graphql/limits/cost-model';
 import type { GraphQLContext } from '../graphql/context';
-import { companySettings } from '../services/phone';
+import { companySettings } from '../domain/companies/company-settings';
 import { AppError } from '../errors/app-error';
 import { DateTime } from './common';
 

@@ -4,7 +4,8 @@ import { AppError } from '../errors/app-error';
 import { Staff, User } from '../models';
 import { revokeUserSessions } from '../auth/auth.service';
 import { checkPasswordPolicy, hashPassword } from '../auth/password';
-import { createRow, getById, requiredText, updateRow } from './crud';
+import { createRow, getById, updateRow } from './crud';
+import { requiredText } from '../domain/text';
 
 const USER_FIELDS = {
   users_company_id_email_unique: 'input.email',

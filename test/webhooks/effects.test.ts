@@ -238,7 +238,7 @@ describe('Cal.com bookings', () => {
     });
     const log = await t
       .superuser('activity_logs')
-      .where({ subject_id: a.id, action: 'appointment.created' })
+      .where({ subject_id: a.id, action: 'appointment.booked' })
       .first();
     expect(log).toMatchObject({ actor_type: 'webhook' });
   });
