@@ -301,7 +301,7 @@ interface Placement {
   staffId: string | null;
   branchId: string | null;
   endsAt: Date;
-  bufferMinutes: number | undefined;
+  bufferMinutes: number;
   priceCents: number | null;
   status: AppointmentStatus;
   timeZone: string;
@@ -320,7 +320,8 @@ async function providerPlacement(
     staffId: provider.staffId,
     branchId: provider.branchId,
     endsAt: provider.endsAt,
-    bufferMinutes: undefined,
+    // Stored as the provider made it: no local buffer around it (see "Buffers in the database").
+    bufferMinutes: 0,
     priceCents: service.priceCents ?? null,
     status: provider.status,
     timeZone: 'UTC',
