@@ -26,7 +26,8 @@ import {
   type RuleViolation,
 } from './overrides';
 import { loadEffectivePolicies } from './policies';
-import { actorLabel, checkTimeWindow, parseInstant, sourceOfActor, userIdOf } from './support';
+import { actorLabel } from '../context/actor';
+import { checkTimeWindow, parseInstant, sourceOfActor, userIdOf } from './support';
 import { badInput } from '../errors/app-error';
 import { optionalId, requireId } from '../domain/ids';
 import { optionalText } from '../domain/text';

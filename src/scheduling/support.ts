@@ -1,6 +1,6 @@
 import { timeWindowProblem } from './time';
 import { DateTime } from 'luxon';
-import { actorId, actorType, type Actor } from '../context/actor';
+import type { Actor } from '../context/actor';
 import type { AppointmentSource } from '../domain/enums';
 import { badInput } from '../errors/app-error';
 
@@ -32,12 +32,6 @@ export function parseInstant(value: unknown, field: string): Date {
     }
   }
   throw badInput(field, `${field} must be an ISO 8601 date-time with an offset`);
-}
-
-/** How the acting party is written into appointments.cancelled_by: 'user:<id>', 'voice_agent'. */
-export function actorLabel(actor: Actor): string {
-  const id = actorId(actor);
-  return id ? `${actorType(actor)}:${id}` : actorType(actor);
 }
 
 /** The channel a change came through, for metrics, when the caller does not name one. */

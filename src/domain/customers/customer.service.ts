@@ -97,6 +97,19 @@ export async function findCustomerByPhone(
   return (await Customer.query(trx).where('phone_e164', phoneE164).first()) ?? null;
 }
 
+/** The id and name of the customer with this phone number who is not archived, if any. */
+export async function findActiveCustomerByPhone(
+  trx: Knex.Transaction,
+  phoneE164: string,
+): Promise<Pick<Customer, 'id' | 'name'> | null> {
+  const row = await Customer.query(trx)
+    .where('phone_e164', phoneE164)
+    .whereNull('archived_at')
+    .first()
+    .select('id', 'name');
+  return row ?? null;
+}
+
 /** The customer with this raw phone number (any format, the company's region), if any. */
 export async function findCustomerByAnyPhone(
   ctx: RequestContext,
