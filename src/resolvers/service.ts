@@ -1,3 +1,4 @@
+import { companySettings } from '../domain/companies/company-settings';
 import {
   Arg,
   Args,
@@ -214,7 +215,7 @@ export class ServiceResolver {
             },
           );
         }
-        const company = (await trx('companies').first('currency')) as { currency: string };
+        const company = await companySettings(ctx, trx);
         service = await createRow(
           ctx,
           Service,
