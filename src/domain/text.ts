@@ -21,3 +21,8 @@ export function optionalText(value: unknown, field: string, max = 2000): string 
   if (v.length > max) throw badInput(field, `${field} must be at most ${max} characters`);
   return v.length ? v : null;
 }
+
+/** Escapes LIKE wildcards in user search text. */
+export function likePattern(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

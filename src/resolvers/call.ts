@@ -22,7 +22,7 @@ import { AppError } from '../errors/app-error';
 import { Branch, Call, Customer, PhoneNumber } from '../models';
 import { createRow, updateRow } from '../services/crud';
 import { optionalText } from '../domain/text';
-import { companyE164 } from '../services/phone';
+import { companyPhone } from '../domain/companies/company-settings';
 import { checkRange, DateTime, DateTimeRange } from './common';
 import { BranchNode } from './branch';
 import { CustomerNode } from './customer';
@@ -280,7 +280,7 @@ export class PhoneNumberResolver {
       phone_numbers_number_platform_unique: 'input.number',
     };
     const data = {
-      numberE164: input.number ? await companyE164(ctx, input.number, 'input.number') : undefined,
+      numberE164: input.number ? await companyPhone(ctx, input.number, 'input.number') : undefined,
       label: optionalText(input.label, 'input.label', 100),
       active: input.active ?? undefined,
       branchId: optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId'),

@@ -23,7 +23,7 @@ import { AppError } from '../errors/app-error';
 import { Branch, Staff, WorkingHour } from '../models';
 import { createRow, deleteRow, getById, updateRow } from '../services/crud';
 import { requiredText } from '../domain/text';
-import { optionalCompanyE164 } from '../services/phone';
+import { optionalCompanyPhone } from '../domain/companies/company-settings';
 import { DateTime, likePattern } from './common';
 import { BranchNode } from './branch';
 import { Node } from './node';
@@ -224,7 +224,7 @@ export class StaffResolver {
       {
         name: requiredText(input.name, 'input.name'),
         email: input.email?.toLowerCase() ?? null,
-        phoneE164: (await optionalCompanyE164(ctx, input.phone, 'input.phone')) ?? null,
+        phoneE164: (await optionalCompanyPhone(ctx, input.phone, 'input.phone')) ?? null,
         color: checkColor(input.color) ?? null,
         branchId: optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId') ?? null,
       },
@@ -241,7 +241,7 @@ export class StaffResolver {
       {
         name: input.name == null ? undefined : requiredText(input.name, 'input.name'),
         email: input.email === undefined ? undefined : (input.email?.toLowerCase() ?? null),
-        phoneE164: await optionalCompanyE164(ctx, input.phone, 'input.phone'),
+        phoneE164: await optionalCompanyPhone(ctx, input.phone, 'input.phone'),
         color: checkColor(input.color),
         branchId: optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId'),
       },

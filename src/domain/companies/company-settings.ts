@@ -3,6 +3,7 @@ import type { RequestContext } from '../../context/request-context';
 import { AppError } from '../../errors/app-error';
 import { Company } from '../../models';
 import { isValidZone } from '../../scheduling/time';
+import { normalisePhone } from '../phone';
 
 /** What the rest of the domain reads of the caller's company. */
 export interface CompanySettings {
@@ -45,4 +46,27 @@ export async function companySettings(
 /** Forgets the cached settings after the company row changed in this request. */
 export function forgetCompanySettings(ctx: RequestContext): void {
   ctx.cache.delete(CACHE_KEY);
+}
+
+/** A phone input as E.164, national numbers read with the company's region; else BAD_USER_INPUT. */
+export async function companyPhone(
+  ctx: RequestContext,
+  value: string,
+  field: string,
+): Promise<string> {
+  return normalisePhone(value, (await companySettings(ctx)).defaultRegion, field);
+}
+
+/**
+ * An optional phone input: undefined keeps the stored value, null or empty clears it, anything else
+ * is normalised to E.164 with the company's region.
+ */
+export async function optionalCompanyPhone(
+  ctx: RequestContext,
+  value: string | null | undefined,
+  field: string,
+): Promise<string | null | undefined> {
+  if (value === undefined) return undefined;
+  if (value === null || value.trim() === '') return null;
+  return companyPhone(ctx, value, field);
 }

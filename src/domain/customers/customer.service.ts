@@ -4,7 +4,7 @@ import type { RequestContext } from '../../context/request-context';
 import { AppError, badInput, notFound } from '../../errors/app-error';
 import { Customer, CustomerNote } from '../../models';
 import { createRow, deleteRow, getById, updateRow } from '../../services/crud';
-import { companySettings } from '../companies/company-settings';
+import { companySettings, optionalCompanyPhone } from '../companies/company-settings';
 import { e164OrNull, formatInternational, normalisePhone } from '../phone';
 import { optionalText, requiredText } from '../text';
 import { AUDIT, SUBJECT } from '../audit';
@@ -246,20 +246,13 @@ export interface CustomerInput {
   preferredLanguage?: string | null;
 }
 
-/** A phone input: undefined keeps the stored value, null or empty clears it. */
-async function phoneInput(ctx: RequestContext, value: string | null | undefined) {
-  if (value === undefined) return undefined;
-  if (value === null || value.trim() === '') return null;
-  return normalisePhone(value, (await companySettings(ctx)).defaultRegion, 'input.phone');
-}
-
 export async function createCustomer(ctx: RequestContext, input: CustomerInput) {
   return createRow(
     ctx,
     Customer,
     {
       name: requiredText(input.name, 'input.name'),
-      phoneE164: (await phoneInput(ctx, input.phone)) ?? null,
+      phoneE164: (await optionalCompanyPhone(ctx, input.phone, 'input.phone')) ?? null,
       email: input.email?.toLowerCase() ?? null,
       preferredLanguage:
         optionalText(input.preferredLanguage, 'input.preferredLanguage', 20) ?? null,
@@ -275,7 +268,7 @@ export async function updateCustomer(ctx: RequestContext, id: string, input: Cus
     id,
     {
       name: input.name == null ? undefined : requiredText(input.name, 'input.name'),
-      phoneE164: await phoneInput(ctx, input.phone),
+      phoneE164: await optionalCompanyPhone(ctx, input.phone, 'input.phone'),
       email: input.email === undefined ? undefined : (input.email?.toLowerCase() ?? null),
       preferredLanguage: optionalText(input.preferredLanguage, 'input.preferredLanguage', 20),
     },
