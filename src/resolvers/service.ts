@@ -139,8 +139,12 @@ export class ServiceResolver {
   ) {
     const { query: q } = await catalog.serviceQuery(ctx, {
       ...filter,
-      categoryId: optionalLocalId(ctx, filter?.categoryId, 'ServiceCategory', 'filter.categoryId'),
-      branchId: optionalLocalId(ctx, filter?.branchId, 'Branch', 'filter.branchId'),
+      categoryId: filter?.categoryId
+        ? localId(ctx, filter.categoryId, 'ServiceCategory', 'filter.categoryId')
+        : null,
+      branchId: filter?.branchId
+        ? localId(ctx, filter.branchId, 'Branch', 'filter.branchId')
+        : null,
     });
     return paginate(
       ctx,
@@ -157,7 +161,7 @@ export class ServiceResolver {
   async saveService(@Arg('input') input: ServiceInput, @Ctx() { ctx }: GraphQLContext) {
     return catalog.saveService(ctx, {
       ...input,
-      id: optionalLocalId(ctx, input.id, 'Service', 'input.id'),
+      id: input.id ? localId(ctx, input.id, 'Service', 'input.id') : null,
       categoryId: optionalLocalId(ctx, input.categoryId, 'ServiceCategory', 'input.categoryId'),
       branchId: optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId'),
       staffIds: input.staffIds?.map((id, i) => localId(ctx, id, 'Staff', `input.staffIds.${i}`)),
@@ -200,7 +204,7 @@ export class ServiceResolver {
   ) {
     return catalog.saveServiceCategory(ctx, {
       ...input,
-      id: optionalLocalId(ctx, input.id, 'ServiceCategory', 'input.id'),
+      id: input.id ? localId(ctx, input.id, 'ServiceCategory', 'input.id') : null,
     });
   }
 

@@ -152,7 +152,9 @@ export class StaffResolver {
   ) {
     const { query: q } = await staff.staffQuery(ctx, {
       ...filter,
-      branchId: optionalLocalId(ctx, filter?.branchId, 'Branch', 'filter.branchId'),
+      branchId: filter?.branchId
+        ? localId(ctx, filter.branchId, 'Branch', 'filter.branchId')
+        : null,
     });
     return paginate(
       ctx,
