@@ -16,4 +16,5 @@ export class Company extends BaseModel {
   currency!: string;
   locale!: string;
   archivedAt!: Date | null;
+  createdAt!: Date;
 }

@@ -24,7 +24,8 @@ import { AppError } from '../errors/app-error';
 import { ApiToken, Staff, User } from '../models';
 import { createUser, updateUser } from '../services/user.service';
 import { DateTime, likePattern } from './common';
-import { CompanyType } from './company';
+import { ownCompany } from '../domain/companies/company.service';
+import { CompanyType, companyView } from './company';
 import { Node } from './node';
 import { StaffNode } from './staff';
 
@@ -212,7 +213,7 @@ export class UserResolver {
             ])) as { rows: { name: string; email: string }[] }
           ).rows[0]
         : undefined;
-    const company = ctx.companyId ? ((await (await ctx.trx())('companies').first()) ?? null) : null;
+    const company = companyView(await ownCompany(ctx));
     if (actor.kind === 'user') {
       const user = await loadRelated(ctx, User, actor.userId);
       return {
