@@ -13,7 +13,8 @@ import {
   Resolver,
   Root,
 } from 'type-graphql';
-import { canAccessAppointment, onlyOwnAppointments } from '../auth/ownership';
+import { canAccessAppointment } from '../auth/ownership';
+import { appointmentQuery } from '../scheduling/queries';
 import { connectionOf, PageArgs, paginate, type OrderSpec } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId } from '../graphql/ids';
@@ -154,27 +155,21 @@ export class AppointmentResolver {
     @Ctx() { ctx }: GraphQLContext,
   ) {
     checkRange(filter?.startsAt, 'filter.startsAt');
-    const q = onlyOwnAppointments(ctx.actor, Appointment.query(await ctx.trx()));
-    if (filter?.startsAt?.from) q.where('appointments.starts_at', '>=', filter.startsAt.from);
-    if (filter?.startsAt?.to) q.where('appointments.starts_at', '<', filter.startsAt.to);
-    if (filter?.status?.length) q.whereIn('appointments.status', filter.status);
-    if (filter?.staffId)
-      q.where('appointments.staff_id', localId(ctx, filter.staffId, 'Staff', 'filter.staffId'));
-    if (filter?.branchId) {
-      q.where('appointments.branch_id', localId(ctx, filter.branchId, 'Branch', 'filter.branchId'));
-    }
-    if (filter?.customerId) {
-      q.where(
-        'appointments.customer_id',
-        localId(ctx, filter.customerId, 'Customer', 'filter.customerId'),
-      );
-    }
-    if (filter?.serviceId) {
-      q.where(
-        'appointments.service_id',
-        localId(ctx, filter.serviceId, 'Service', 'filter.serviceId'),
-      );
-    }
+    const { query: q } = await appointmentQuery(ctx, {
+      startsFrom: filter?.startsAt?.from,
+      startsTo: filter?.startsAt?.to,
+      status: filter?.status,
+      staffId: filter?.staffId ? localId(ctx, filter.staffId, 'Staff', 'filter.staffId') : null,
+      branchId: filter?.branchId
+        ? localId(ctx, filter.branchId, 'Branch', 'filter.branchId')
+        : null,
+      customerId: filter?.customerId
+        ? localId(ctx, filter.customerId, 'Customer', 'filter.customerId')
+        : null,
+      serviceId: filter?.serviceId
+        ? localId(ctx, filter.serviceId, 'Service', 'filter.serviceId')
+        : null,
+    });
     const field = orderBy?.field ?? AppointmentOrderField.STARTS_AT;
     const order: OrderSpec = {
       key: field,

@@ -3,6 +3,7 @@ import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { loadRelated } from '../graphql/loaders';
 import { Branch, PolicyConfiguration, Service } from '../models';
+import { policyConfigurationQuery } from '../scheduling/queries';
 import { DateTime, JSONObject } from './common';
 import { BranchNode } from './branch';
 import { Node } from './node';
@@ -36,7 +37,7 @@ export const PolicyConfigurationConnection = connectionOf(
 export class PolicyResolver {
   @Query(() => PolicyConfigurationConnection, { description: 'Policies of the company.' })
   async policyConfigurations(@Args() page: PageArgs, @Ctx() { ctx }: GraphQLContext) {
-    const q = PolicyConfiguration.query(await ctx.trx());
+    const { query: q } = await policyConfigurationQuery(ctx);
     return paginate(
       ctx,
       q,

@@ -22,8 +22,8 @@ import { localId, optionalLocalId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
 import { AppError } from '../errors/app-error';
 import { ApiToken, Staff, User } from '../models';
-import { createUser, updateUser } from '../services/user.service';
-import { DateTime, likePattern } from './common';
+import { apiTokenQuery, createUser, updateUser, userQuery } from '../services/user.service';
+import { DateTime } from './common';
 import { ownCompany } from '../domain/companies/company.service';
 import { CompanyType, companyView } from './company';
 import { Node } from './node';
@@ -258,12 +258,7 @@ export class UserResolver {
     @Arg('filter', () => UserFilter, { nullable: true }) filter: UserFilter | null,
     @Ctx() { ctx }: GraphQLContext,
   ) {
-    const q = User.query(await ctx.trx());
-    if (filter?.search) {
-      const p = `%${likePattern(filter.search)}%`;
-      q.where((w) => w.whereILike('name', p).orWhereILike('email', p));
-    }
-    if (filter?.role) q.whereRaw('? = any(roles)', [filter.role]);
+    const { query: q } = await userQuery(ctx, filter);
     return paginate(
       ctx,
       q,
@@ -291,7 +286,7 @@ export class UserResolver {
 
   @Query(() => ApiTokenConnection, { description: 'API tokens of the company, newest first.' })
   async apiTokens(@Args() page: PageArgs, @Ctx() { ctx }: GraphQLContext) {
-    const q = ApiToken.query(await ctx.trx());
+    const { query: q } = await apiTokenQuery(ctx);
     return paginate(
       ctx,
       q,
