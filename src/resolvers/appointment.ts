@@ -20,7 +20,7 @@ import type { GraphQLContext } from '../graphql/context';
 import { localId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
 import { APPOINTMENT_SOURCES, APPOINTMENT_STATUSES } from '../domain/enums';
-import { Appointment, Branch, Call, Customer, Service, Staff } from '../models';
+import type { Appointment } from '../models';
 import { checkRange, DateTime, DateTimeRange, OrderDirection, sqlDirection } from './common';
 import { BranchNode } from './branch';
 import { CustomerNode } from './customer';
@@ -183,27 +183,27 @@ export class AppointmentResolver {
 
   @FieldResolver(() => CustomerNode)
   async customer(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Customer, a.customerId);
+    return loadRelated(ctx, 'Customer', a.customerId);
   }
 
   @FieldResolver(() => StaffNode, { nullable: true })
   async staff(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Staff, a.staffId);
+    return loadRelated(ctx, 'Staff', a.staffId);
   }
 
   @FieldResolver(() => ServiceNode)
   async service(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Service, a.serviceId);
+    return loadRelated(ctx, 'Service', a.serviceId);
   }
 
   @FieldResolver(() => BranchNode, { nullable: true })
   async branch(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Branch, a.branchId);
+    return loadRelated(ctx, 'Branch', a.branchId);
   }
 
   @FieldResolver(() => CallNode, { nullable: true, description: 'The voice call that booked it.' })
   async call(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Call, a.callId);
+    return loadRelated(ctx, 'Call', a.callId);
   }
 
   @FieldResolver(() => AppointmentNode, {
@@ -212,7 +212,7 @@ export class AppointmentResolver {
   })
   async rescheduledFrom(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
     // A staff member's appointment may replace one that was another staff member's.
-    const previous = await loadRelated(ctx, Appointment, a.rescheduledFromId);
+    const previous = await loadRelated(ctx, 'Appointment', a.rescheduledFromId);
     return previous && canAccessAppointment(ctx.actor, previous, 'read') ? previous : null;
   }
 }

@@ -17,7 +17,7 @@ import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId, optionalLocalId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
-import { Branch, Customer, PhoneNumber, type Call } from '../models';
+import type { PhoneNumber, Call } from '../models';
 import * as calls from '../domain/calls/call.service';
 import { checkRange, DateTime, DateTimeRange } from './common';
 import { BranchNode } from './branch';
@@ -184,12 +184,12 @@ export class CallResolver {
 
   @FieldResolver(() => CustomerNode, { nullable: true })
   async customer(@Root() call: Call, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Customer, call.customerId);
+    return loadRelated(ctx, 'Customer', call.customerId);
   }
 
   @FieldResolver(() => PhoneNumberNode, { nullable: true })
   async phoneNumber(@Root() call: Call, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, PhoneNumber, call.phoneNumberId);
+    return loadRelated(ctx, 'PhoneNumber', call.phoneNumberId);
   }
 
   @FieldResolver(() => [VoiceFunctionCallNode], {
@@ -228,6 +228,6 @@ export class PhoneNumberResolver {
 
   @FieldResolver(() => BranchNode, { nullable: true })
   async branch(@Root() n: PhoneNumber, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Branch, n.branchId);
+    return loadRelated(ctx, 'Branch', n.branchId);
   }
 }

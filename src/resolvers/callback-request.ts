@@ -15,7 +15,7 @@ import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
-import { Call, CallbackRequest, Customer, Staff } from '../models';
+import type { CallbackRequest } from '../models';
 import { callbackRequestQuery } from '../scheduling/queries';
 import { DateTime, JSONObject } from './common';
 import { CallNode } from './call';
@@ -108,16 +108,16 @@ export class CallbackRequestResolver {
 
   @FieldResolver(() => CustomerNode, { nullable: true })
   async customer(@Root() r: CallbackRequest, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Customer, r.customerId);
+    return loadRelated(ctx, 'Customer', r.customerId);
   }
 
   @FieldResolver(() => CallNode, { nullable: true })
   async call(@Root() r: CallbackRequest, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Call, r.callId);
+    return loadRelated(ctx, 'Call', r.callId);
   }
 
   @FieldResolver(() => StaffNode, { nullable: true })
   async assignedStaff(@Root() r: CallbackRequest, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Staff, r.assignedStaffId);
+    return loadRelated(ctx, 'Staff', r.assignedStaffId);
   }
 }

@@ -18,7 +18,7 @@ import { connectionOf, PageArgs, paginate, type OrderSpec } from '../graphql/con
 import type { GraphQLContext } from '../graphql/context';
 import { localId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
-import { Customer, User, type CustomerNote } from '../models';
+import type { Customer, CustomerNote } from '../models';
 import * as customers from '../domain/customers/customer.service';
 import { DateTime, OrderDirection, sqlDirection } from './common';
 import { Node } from './node';
@@ -195,11 +195,11 @@ export class CustomerResolver {
 export class CustomerNoteResolver {
   @FieldResolver(() => CustomerNode)
   async customer(@Root() note: CustomerNote, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Customer, note.customerId);
+    return loadRelated(ctx, 'Customer', note.customerId);
   }
 
   @FieldResolver(() => UserNode, { nullable: true })
   async author(@Root() note: CustomerNote, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, User, note.authorUserId);
+    return loadRelated(ctx, 'User', note.authorUserId);
   }
 }

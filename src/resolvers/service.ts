@@ -17,7 +17,7 @@ import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId, optionalLocalId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
-import { Branch, ServiceCategory, type Service } from '../models';
+import type { Service } from '../models';
 import * as catalog from '../domain/catalog/catalog.service';
 import { DateTime } from './common';
 import { BranchNode } from './branch';
@@ -175,12 +175,12 @@ export class ServiceResolver {
 
   @FieldResolver(() => ServiceCategoryNode, { nullable: true })
   async category(@Root() s: Service, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, ServiceCategory, s.categoryId);
+    return loadRelated(ctx, 'ServiceCategory', s.categoryId);
   }
 
   @FieldResolver(() => BranchNode, { nullable: true })
   async branch(@Root() s: Service, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Branch, s.branchId);
+    return loadRelated(ctx, 'Branch', s.branchId);
   }
 
   @Query(() => ServiceCategoryConnection, { description: 'Service categories, in display order.' })

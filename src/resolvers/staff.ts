@@ -18,7 +18,7 @@ import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId, optionalLocalId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
-import { Branch, Staff, type WorkingHour } from '../models';
+import type { Staff, WorkingHour } from '../models';
 import * as staff from '../domain/staff/staff.service';
 import { DateTime } from './common';
 import { BranchNode } from './branch';
@@ -188,7 +188,7 @@ export class StaffResolver {
 
   @FieldResolver(() => BranchNode, { nullable: true })
   async branch(@Root() staff: Staff, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Branch, staff.branchId);
+    return loadRelated(ctx, 'Branch', staff.branchId);
   }
 
   @Query(() => WorkingHourConnection, {
@@ -232,12 +232,12 @@ export class StaffResolver {
 export class WorkingHourResolver {
   @FieldResolver(() => StaffNode)
   async staff(@Root() wh: WorkingHour, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Staff, wh.staffId);
+    return loadRelated(ctx, 'Staff', wh.staffId);
   }
 
   @FieldResolver(() => BranchNode, { nullable: true })
   async branch(@Root() wh: WorkingHour, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Branch, wh.branchId);
+    return loadRelated(ctx, 'Branch', wh.branchId);
   }
 
   @FieldResolver(() => String, { description: 'Local start time, HH:MM.' })

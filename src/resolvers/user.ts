@@ -21,7 +21,7 @@ import type { GraphQLContext } from '../graphql/context';
 import { localId, optionalLocalId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
 import { AppError } from '../errors/app-error';
-import { ApiToken, Staff, User } from '../models';
+import type { ApiToken, User } from '../models';
 import { apiTokenQuery, createUser, updateUser, userQuery } from '../services/user.service';
 import { DateTime } from './common';
 import { ownCompany } from '../domain/companies/company.service';
@@ -215,7 +215,7 @@ export class UserResolver {
         : undefined;
     const company = companyView(await ownCompany(ctx));
     if (actor.kind === 'user') {
-      const user = await loadRelated(ctx, User, actor.userId);
+      const user = await loadRelated(ctx, 'User', actor.userId);
       return {
         actorType: ActorType.USER,
         name: user?.name ?? null,
@@ -227,7 +227,7 @@ export class UserResolver {
       };
     }
     if (actor.kind === 'api_token') {
-      const token = await loadRelated(ctx, ApiToken, actor.tokenId);
+      const token = await loadRelated(ctx, 'ApiToken', actor.tokenId);
       return {
         actorType: ActorType.API_TOKEN,
         name: token?.name ?? null,
@@ -311,7 +311,7 @@ export class UserResolver {
 
   @FieldResolver(() => StaffNode, { nullable: true, description: 'The staff record of this user.' })
   async staff(@Root() user: User, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Staff, user.staffId);
+    return loadRelated(ctx, 'Staff', user.staffId);
   }
 
   @FieldResolver(() => Boolean)
