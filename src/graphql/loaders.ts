@@ -71,3 +71,14 @@ export async function loadRelated<N extends RelatedModel>(
     id,
   ) as Promise<InstanceType<(typeof RELATED)[N]> | null>;
 }
+
+/** Loads several rows of one model by id (one statement); each entry a row, null or an Error. */
+export function loadRelatedMany<N extends RelatedModel>(
+  ctx: RequestContext,
+  model: N,
+  ids: readonly string[],
+): Promise<Array<InstanceType<(typeof RELATED)[N]> | null | Error>> {
+  return loaderFor(ctx, RELATED[model] as unknown as TenantModelClass<TenantModel>).loadMany(
+    ids,
+  ) as Promise<Array<InstanceType<(typeof RELATED)[N]> | null | Error>>;
+}
