@@ -418,30 +418,11 @@ export async function rescheduleAppointment(
         })
         .returning('*');
 
-      const move = {
-        fromAppointmentId: old.id,
-        toAppointmentId: appointment.id,
-        fromStartsAt: old.startsAt.toISOString(),
-        toStartsAt: startsAt.toISOString(),
-        fromStaffId: old.staffId,
-        toStaffId: choice.staffId,
-        rescheduleCount: appointment.rescheduleCount,
+      await auditMove(ctx, old, appointment, {
         source,
-        ...(overridden.length > 0 ? { overriddenRules: overridden.map((v) => v.rule) } : {}),
-      };
-      await ctx.audit({
-        action: 'appointment.rescheduled',
-        subjectType: 'appointment',
-        subjectId: old.id,
         reason: grant?.reason ?? null,
-        details: move,
-      });
-      await ctx.audit({
-        action: 'appointment.booked',
-        subjectType: 'appointment',
-        subjectId: appointment.id,
-        reason: grant?.reason ?? null,
-        details: { ...move, via: 'reschedule' },
+        booked: true,
+        extra: overridden.length > 0 ? { overriddenRules: overridden.map((v) => v.rule) } : {},
       });
       await auditOverrides(ctx, overridden, grant, {
         type: 'appointment',
@@ -505,32 +486,55 @@ async function providerReschedule(
       })
       .returning('*');
   }
+  await auditMove(ctx, old, appointment, {
+    source,
+    reason: null,
+    // A linked booking was audited as booked when its own creation arrived.
+    booked: !provider.existingAppointmentId,
+    extra: { calcomBookingUid: provider.calcomBookingUid },
+  });
+  return { appointment, previous, overriddenRules: [] };
+}
+
+/** The activity log of a move: `rescheduled` on the old appointment, `booked` on the new one. */
+async function auditMove(
+  ctx: RequestContext,
+  old: Appointment,
+  appointment: Appointment,
+  options: {
+    source: AppointmentSource;
+    reason: string | null;
+    booked: boolean;
+    extra: Record<string, unknown>;
+  },
+): Promise<void> {
   const move = {
     fromAppointmentId: old.id,
     toAppointmentId: appointment.id,
     fromStartsAt: old.startsAt.toISOString(),
-    toStartsAt: startsAt.toISOString(),
+    toStartsAt: appointment.startsAt.toISOString(),
     fromStaffId: old.staffId,
     toStaffId: appointment.staffId,
-    rescheduleCount,
-    source,
-    calcomBookingUid: provider.calcomBookingUid,
+    rescheduleCount: appointment.rescheduleCount,
+    source: options.source,
+    ...options.extra,
   };
   await ctx.audit({
     action: AUDIT.appointment.rescheduled,
     subjectType: SUBJECT.appointment,
     subjectId: old.id,
+    reason: options.reason,
     details: move,
   });
-  if (!provider.existingAppointmentId) {
+  if (options.booked) {
     await ctx.audit({
       action: AUDIT.appointment.booked,
       subjectType: SUBJECT.appointment,
       subjectId: appointment.id,
+      reason: options.reason,
       details: { ...move, via: 'reschedule' },
     });
   }
-  return { appointment, previous, overriddenRules: [] };
 }
 
 /** Keeps reschedule_count = parent's + 1 down a chain that was linked out of order. */
