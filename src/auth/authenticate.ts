@@ -1,3 +1,4 @@
+import { isUuid } from '../domain/ids';
 import type { Request } from 'express';
 import { ANONYMOUS, type Actor } from '../context/actor';
 import type { AppDeps } from '../context/deps';
@@ -15,7 +16,6 @@ export interface Authentication {
   companyId: string | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const API_TOKEN_TOUCH_MS = 60_000;
 
 /**
@@ -30,7 +30,7 @@ const API_TOKEN_TOUCH_MS = 60_000;
 export async function authenticateRequest(deps: AppDeps, req: Request): Promise<Authentication> {
   const header = req.header('authorization');
   const requested = req.header('x-company-id')?.trim() || undefined;
-  if (requested !== undefined && !UUID.test(requested)) {
+  if (requested !== undefined && !isUuid(requested)) {
     throw new AppError('BAD_USER_INPUT', 'X-Company-Id must be a company id', {
       field: 'X-Company-Id',
     });
@@ -122,7 +122,7 @@ async function authenticateAccessToken(deps: AppDeps, token: string): Promise<Au
     return { actor: { kind: 'platform_admin', adminId: claims.sub }, companyId: null };
   }
   const companyId = claims.cid as string;
-  if (!claims.sid || !UUID.test(claims.sid) || !UUID.test(claims.sub)) {
+  if (!claims.sid || !isUuid(claims.sid) || !isUuid(claims.sub)) {
     deps.metrics.authFailures.inc({ reason: 'invalid_access_token' });
     throw new AppError('UNAUTHENTICATED', 'Invalid or expired access token');
   }

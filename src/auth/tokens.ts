@@ -1,10 +1,10 @@
+import { isUuid } from '../domain/ids';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import type { UserRole } from '../domain/enums';
 
 const ISSUER = 'tenant-voice-graphql';
 const AUDIENCE = 'graphql';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface AccessClaims {
   sub: string;
@@ -51,7 +51,7 @@ export async function verifyAccessToken(
     });
     if (typeof payload.sub !== 'string') return null;
     if (payload.typ !== 'user' && payload.typ !== 'platform_admin') return null;
-    if (payload.typ === 'user' && (typeof payload.cid !== 'string' || !UUID.test(payload.cid))) {
+    if (payload.typ === 'user' && (typeof payload.cid !== 'string' || !isUuid(payload.cid))) {
       return null;
     }
     return payload as unknown as AccessClaims;
@@ -86,7 +86,7 @@ export function parseRefreshToken(
   token: string,
 ): { companyId: string; sessionId: string; secretHash: string } | null {
   const m = /^rt_([0-9a-f-]{36})_([0-9a-f-]{36})_([A-Za-z0-9_-]{43})$/.exec(token);
-  if (!m || !UUID.test(m[1]) || !UUID.test(m[2])) return null;
+  if (!m || !isUuid(m[1]) || !isUuid(m[2])) return null;
   return { companyId: m[1], sessionId: m[2], secretHash: sha256(m[3]) };
 }
 

@@ -8,7 +8,7 @@ import { ActivityLog, Branch, User, UserInvitation } from '../models';
 import { hashPassword } from '../auth/password';
 import { actorId, actorType } from '../context/actor';
 import { writePlatformAudit } from '../services/platform-audit';
-import { requiredText } from '../services/crud';
+import { requiredText } from '../domain/text';
 import { checkTimezone } from '../services/timezone';
 import { bindTenant, inTenantTransaction } from '../tenancy/tenant-binding';
 
@@ -389,6 +389,14 @@ export async function setCompanySuspended(
 }
 
 /** Changes the company's retention periods (admin of the company). */
+/** The caller's company with its life-cycle columns (row level security shows no other). */
+export async function ownCompanyRow(ctx: RequestContext): Promise<CompanyRow> {
+  ctx.requireCompanyId();
+  const row = (await (await ctx.trx())('companies').first()) as CompanyRow | undefined;
+  if (!row) throw new AppError('NOT_FOUND', 'Company not found');
+  return row;
+}
+
 export async function setRetention(
   ctx: RequestContext,
   input: { transcriptRetentionDays?: number | null; recordingRetentionDays?: number | null },

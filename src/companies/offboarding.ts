@@ -1,3 +1,4 @@
+import { isUuid } from '../domain/ids';
 import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -24,8 +25,6 @@ export interface OffboardingResult {
   deletedRows: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Offboards a suspended company (super admin): exports every row it owns, one NDJSON file per
  * table plus the company row and its webhook events, into `<exportDir>/<slug>-<id>-<time>/` with a
@@ -43,7 +42,7 @@ export async function offboardCompany(
   if (ctx.actor.kind !== 'platform_admin') {
     throw new AppError('FORBIDDEN', 'Only a super admin may offboard a company');
   }
-  if (!UUID.test(companyId)) {
+  if (!isUuid(companyId)) {
     throw new AppError('BAD_USER_INPUT', 'companyId must be a company id', { field: 'companyId' });
   }
   const adminId = ctx.actor.adminId;

@@ -46,3 +46,9 @@ export function actorType(
       return 'system';
   }
 }
+
+/** How the acting party is written into `*_by` columns: 'user:<id>', 'voice_agent', 'webhook'. */
+export function actorLabel(actor: Actor): string {
+  const id = actorId(actor);
+  return id ? `${actorType(actor)}:${id}` : actorType(actor);
+}

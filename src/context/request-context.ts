@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { AppError } from '../errors/app-error';
 import { ActivityLog } from '../models';
 import { bindTenant, savepoint } from '../tenancy/tenant-binding';
+import type { AuditAction, SubjectType } from '../domain/audit';
 import { actorId, actorType, type Actor } from './actor';
 import type { AppDeps } from './deps';
 import type { LiveKind } from '../live/bus';
@@ -410,8 +411,8 @@ export class RequestContext {
 
   /** Writes an activity log entry in the request's tenant transaction. */
   async audit(entry: {
-    action: string;
-    subjectType?: string;
+    action: AuditAction;
+    subjectType?: SubjectType;
     subjectId?: string | null;
     reason?: string | null;
     details?: Record<string, unknown>;

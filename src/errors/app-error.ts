@@ -44,7 +44,9 @@ export class AppError extends Error {
 export const badInput = (field: string, message: string, details?: Record<string, unknown>) =>
   new AppError('BAD_USER_INPUT', message, { field, details });
 
-export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
+/** NOT_FOUND for `what`, naming the input `field` that pointed at it when there is one. */
+export const notFound = (what: string, field?: string) =>
+  new AppError('NOT_FOUND', `${what} not found`, field === undefined ? {} : { field });
 
 export const forbidden = (message = 'Not allowed') => new AppError('FORBIDDEN', message);
 

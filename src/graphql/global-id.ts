@@ -1,3 +1,4 @@
+import { isUuid } from '../domain/ids';
 import { AppError } from '../errors/app-error';
 
 /**
@@ -11,7 +12,6 @@ export interface DecodedGlobalId {
   id: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TYPE = /^[A-Z][A-Za-z]{1,40}$/;
 
 export function toGlobalId(type: string, companyId: string, id: string): string {
@@ -25,6 +25,6 @@ export function fromGlobalId(value: string, field: string): DecodedGlobalId {
   const parts = Buffer.from(value, 'base64url').toString('utf8').split(':');
   if (parts.length !== 3) throw invalid();
   const [type, companyId, id] = parts;
-  if (!TYPE.test(type) || !UUID.test(companyId) || !UUID.test(id)) throw invalid();
+  if (!TYPE.test(type) || !isUuid(companyId) || !isUuid(id)) throw invalid();
   return { type, companyId: companyId.toLowerCase(), id: id.toLowerCase() };
 }

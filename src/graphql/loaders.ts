@@ -1,6 +1,18 @@
 import DataLoader from 'dataloader';
 import type { RequestContext } from '../context/request-context';
-import type { TenantModel } from '../models';
+import {
+  ApiToken,
+  Appointment,
+  Branch,
+  Call,
+  Customer,
+  PhoneNumber,
+  Service,
+  ServiceCategory,
+  Staff,
+  User,
+  type TenantModel,
+} from '../models';
 
 type TenantModelClass<M extends TenantModel> = { tableName: string } & (new () => M) & {
     query: typeof TenantModel.query;
@@ -32,12 +44,41 @@ export function loaderFor<M extends TenantModel>(
   return loader;
 }
 
+/** The models a field resolver may load by id, by GraphQL type name (resolvers import no models). */
+const RELATED = {
+  ApiToken,
+  Appointment,
+  Branch,
+  Call,
+  Customer,
+  PhoneNumber,
+  Service,
+  ServiceCategory,
+  Staff,
+  User,
+} as const;
+
+export type RelatedModel = keyof typeof RELATED;
+
 /** Loads a related row by id, or null when the id is null. */
-export async function loadRelated<M extends TenantModel>(
+export async function loadRelated<N extends RelatedModel>(
   ctx: RequestContext,
-  model: TenantModelClass<M>,
+  model: N,
   id: string | null | undefined,
-): Promise<M | null> {
+): Promise<InstanceType<(typeof RELATED)[N]> | null> {
   if (!id) return null;
-  return loaderFor(ctx, model).load(id);
+  return loaderFor(ctx, RELATED[model] as unknown as TenantModelClass<TenantModel>).load(
+    id,
+  ) as Promise<InstanceType<(typeof RELATED)[N]> | null>;
+}
+
+/** Loads several rows of one model by id (one statement); each entry a row, null or an Error. */
+export function loadRelatedMany<N extends RelatedModel>(
+  ctx: RequestContext,
+  model: N,
+  ids: readonly string[],
+): Promise<Array<InstanceType<(typeof RELATED)[N]> | null | Error>> {
+  return loaderFor(ctx, RELATED[model] as unknown as TenantModelClass<TenantModel>).loadMany(
+    ids,
+  ) as Promise<Array<InstanceType<(typeof RELATED)[N]> | null | Error>>;
 }

@@ -1,3 +1,4 @@
+import type { AuditAction, SubjectType } from '../domain/audit';
 import { TenantModel } from './TenantModel';
 
 export class ActivityLog extends TenantModel {
@@ -6,8 +7,9 @@ export class ActivityLog extends TenantModel {
 
   actorType!: string;
   actorId!: string | null;
-  action!: string;
-  subjectType!: string | null;
+  /** Written only from the vocabulary in src/domain/audit.ts; older rows may hold other strings. */
+  action!: AuditAction;
+  subjectType!: SubjectType | null;
   subjectId!: string | null;
   reason!: string | null;
   details!: Record<string, unknown>;

@@ -1,5 +1,6 @@
 export { BaseModel } from './BaseModel';
 export { TenantModel, TenantQueryBuilder } from './TenantModel';
+export { Company } from './Company';
 export { Branch } from './Branch';
 export { Staff } from './Staff';
 export { ServiceCategory } from './ServiceCategory';

@@ -2,7 +2,7 @@ import { Arg, Args, Ctx, Field, ID, InputType, ObjectType, Query, Resolver } fro
 import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { fromGlobalId } from '../graphql/global-id';
-import { ActivityLog } from '../models';
+import { activityLogQuery } from '../domain/activity-log.service';
 import { checkRange, DateTime, DateTimeRange, JSONObject } from './common';
 import { Node } from './node';
 
@@ -59,14 +59,13 @@ export class ActivityLogResolver {
     @Ctx() { ctx }: GraphQLContext,
   ) {
     checkRange(filter?.createdAt, 'filter.createdAt');
-    const q = ActivityLog.query(await ctx.trx());
-    if (filter?.action) q.where('action', filter.action);
-    if (filter?.subjectId) {
-      const decoded = fromGlobalId(filter.subjectId, 'filter.subjectId');
-      q.where({ subject_type: decoded.type, subject_id: decoded.id });
-    }
-    if (filter?.createdAt?.from) q.where('activity_logs.created_at', '>=', filter.createdAt.from);
-    if (filter?.createdAt?.to) q.where('activity_logs.created_at', '<', filter.createdAt.to);
+    const subject = filter?.subjectId ? fromGlobalId(filter.subjectId, 'filter.subjectId') : null;
+    const { query: q } = await activityLogQuery(ctx, {
+      action: filter?.action,
+      subject: subject && { type: subject.type, id: subject.id },
+      createdFrom: filter?.createdAt?.from,
+      createdTo: filter?.createdAt?.to,
+    });
     return paginate(
       ctx,
       q,

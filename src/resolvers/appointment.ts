@@ -13,13 +13,14 @@ import {
   Resolver,
   Root,
 } from 'type-graphql';
-import { canAccessAppointment, onlyOwnAppointments } from '../auth/ownership';
+import { canAccessAppointment } from '../auth/ownership';
+import { appointmentQuery } from '../scheduling/queries';
 import { connectionOf, PageArgs, paginate, type OrderSpec } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
 import { APPOINTMENT_SOURCES, APPOINTMENT_STATUSES } from '../domain/enums';
-import { Appointment, Branch, Call, Customer, Service, Staff } from '../models';
+import type { Appointment } from '../models';
 import { checkRange, DateTime, DateTimeRange, OrderDirection, sqlDirection } from './common';
 import { BranchNode } from './branch';
 import { CustomerNode } from './customer';
@@ -154,27 +155,21 @@ export class AppointmentResolver {
     @Ctx() { ctx }: GraphQLContext,
   ) {
     checkRange(filter?.startsAt, 'filter.startsAt');
-    const q = onlyOwnAppointments(ctx.actor, Appointment.query(await ctx.trx()));
-    if (filter?.startsAt?.from) q.where('appointments.starts_at', '>=', filter.startsAt.from);
-    if (filter?.startsAt?.to) q.where('appointments.starts_at', '<', filter.startsAt.to);
-    if (filter?.status?.length) q.whereIn('appointments.status', filter.status);
-    if (filter?.staffId)
-      q.where('appointments.staff_id', localId(ctx, filter.staffId, 'Staff', 'filter.staffId'));
-    if (filter?.branchId) {
-      q.where('appointments.branch_id', localId(ctx, filter.branchId, 'Branch', 'filter.branchId'));
-    }
-    if (filter?.customerId) {
-      q.where(
-        'appointments.customer_id',
-        localId(ctx, filter.customerId, 'Customer', 'filter.customerId'),
-      );
-    }
-    if (filter?.serviceId) {
-      q.where(
-        'appointments.service_id',
-        localId(ctx, filter.serviceId, 'Service', 'filter.serviceId'),
-      );
-    }
+    const { query: q } = await appointmentQuery(ctx, {
+      startsFrom: filter?.startsAt?.from,
+      startsTo: filter?.startsAt?.to,
+      status: filter?.status,
+      staffId: filter?.staffId ? localId(ctx, filter.staffId, 'Staff', 'filter.staffId') : null,
+      branchId: filter?.branchId
+        ? localId(ctx, filter.branchId, 'Branch', 'filter.branchId')
+        : null,
+      customerId: filter?.customerId
+        ? localId(ctx, filter.customerId, 'Customer', 'filter.customerId')
+        : null,
+      serviceId: filter?.serviceId
+        ? localId(ctx, filter.serviceId, 'Service', 'filter.serviceId')
+        : null,
+    });
     const field = orderBy?.field ?? AppointmentOrderField.STARTS_AT;
     const order: OrderSpec = {
       key: field,
@@ -188,27 +183,27 @@ export class AppointmentResolver {
 
   @FieldResolver(() => CustomerNode)
   async customer(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Customer, a.customerId);
+    return loadRelated(ctx, 'Customer', a.customerId);
   }
 
   @FieldResolver(() => StaffNode, { nullable: true })
   async staff(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Staff, a.staffId);
+    return loadRelated(ctx, 'Staff', a.staffId);
   }
 
   @FieldResolver(() => ServiceNode)
   async service(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Service, a.serviceId);
+    return loadRelated(ctx, 'Service', a.serviceId);
   }
 
   @FieldResolver(() => BranchNode, { nullable: true })
   async branch(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Branch, a.branchId);
+    return loadRelated(ctx, 'Branch', a.branchId);
   }
 
   @FieldResolver(() => CallNode, { nullable: true, description: 'The voice call that booked it.' })
   async call(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Call, a.callId);
+    return loadRelated(ctx, 'Call', a.callId);
   }
 
   @FieldResolver(() => AppointmentNode, {
@@ -217,7 +212,7 @@ export class AppointmentResolver {
   })
   async rescheduledFrom(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
     // A staff member's appointment may replace one that was another staff member's.
-    const previous = await loadRelated(ctx, Appointment, a.rescheduledFromId);
+    const previous = await loadRelated(ctx, 'Appointment', a.rescheduledFromId);
     return previous && canAccessAppointment(ctx.actor, previous, 'read') ? previous : null;
   }
 }

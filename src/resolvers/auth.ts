@@ -1,7 +1,7 @@
 import { Arg, Ctx, Field, InputType, Int, Mutation, ObjectType, Resolver } from 'type-graphql';
 import type { GraphQLContextValue } from '../graphql/context';
 import { AppError } from '../errors/app-error';
-import { requiredText } from '../services/crud';
+import { requiredText } from '../domain/text';
 import { DateTime } from './common';
 
 /** Longer input is refused before any hashing; real passwords are at most 256 characters. */

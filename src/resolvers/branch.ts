@@ -13,11 +13,8 @@ import {
 import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId } from '../graphql/ids';
-import { Branch } from '../models';
-import { createRow, optionalText, requiredText, updateRow } from '../services/crud';
-import { optionalCompanyE164 } from '../services/phone';
-import { checkTimezone } from '../services/timezone';
-import { DateTime, likePattern } from './common';
+import * as branches from '../domain/branches/branch.service';
+import { DateTime } from './common';
 import { Node } from './node';
 
 @ObjectType('Branch', { implements: Node, description: 'A location of the company.' })
@@ -93,9 +90,7 @@ export class BranchResolver {
     @Arg('filter', () => BranchFilter, { nullable: true }) filter: BranchFilter | null,
     @Ctx() { ctx }: GraphQLContext,
   ) {
-    const q = Branch.query(await ctx.trx());
-    if (!filter?.includeArchived) q.whereNull('archived_at');
-    if (filter?.search) q.whereILike('name', `%${likePattern(filter.search)}%`);
+    const { query: q } = await branches.branchQuery(ctx, filter);
     return paginate(
       ctx,
       q,
@@ -107,49 +102,16 @@ export class BranchResolver {
 
   @Mutation(() => BranchNode)
   async createBranch(@Arg('input') input: CreateBranchInput, @Ctx() { ctx }: GraphQLContext) {
-    return createRow(
-      ctx,
-      Branch,
-      {
-        name: requiredText(input.name, 'input.name'),
-        address: optionalText(input.address, 'input.address', 500) ?? null,
-        phoneE164: (await optionalCompanyE164(ctx, input.phone, 'input.phone')) ?? null,
-        timezone: input.timezone == null ? null : checkTimezone(input.timezone, 'input.timezone'),
-      },
-      { what: 'Branch', fields: { branches_company_id_name_unique: 'input.name' } },
-    );
+    return branches.createBranch(ctx, input);
   }
 
   @Mutation(() => BranchNode)
   async updateBranch(@Arg('input') input: UpdateBranchInput, @Ctx() { ctx }: GraphQLContext) {
-    const id = localId(ctx, input.id, 'Branch', 'input.id');
-    return updateRow(
-      ctx,
-      Branch,
-      id,
-      {
-        name: input.name == null ? undefined : requiredText(input.name, 'input.name'),
-        address: optionalText(input.address, 'input.address', 500),
-        phoneE164: await optionalCompanyE164(ctx, input.phone, 'input.phone'),
-        timezone:
-          input.timezone === undefined
-            ? undefined
-            : input.timezone === null
-              ? null
-              : checkTimezone(input.timezone, 'input.timezone'),
-      },
-      { what: 'Branch', fields: { branches_company_id_name_unique: 'input.name' } },
-    );
+    return branches.updateBranch(ctx, localId(ctx, input.id, 'Branch', 'input.id'), input);
   }
 
   @Mutation(() => BranchNode, { description: 'Archives a branch; it keeps its history.' })
   async archiveBranch(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
-    return updateRow(
-      ctx,
-      Branch,
-      localId(ctx, id, 'Branch', 'id'),
-      { archivedAt: new Date() },
-      { what: 'Branch' },
-    );
+    return branches.archiveBranch(ctx, localId(ctx, id, 'Branch', 'id'));
   }
 }

@@ -1,4 +1,3 @@
-import DataLoader from 'dataloader';
 import {
   Arg,
   Args,
@@ -18,10 +17,8 @@ import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId, optionalLocalId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
-import { AppError } from '../errors/app-error';
-import { Branch, Call, Customer, PhoneNumber } from '../models';
-import { createRow, optionalText, updateRow } from '../services/crud';
-import { companyE164 } from '../services/phone';
+import type { PhoneNumber, Call } from '../models';
+import * as calls from '../domain/calls/call.service';
 import { checkRange, DateTime, DateTimeRange } from './common';
 import { BranchNode } from './branch';
 import { CustomerNode } from './customer';
@@ -115,53 +112,6 @@ export class VoiceFunctionCallNode {
   createdAt!: Date;
 }
 
-interface FunctionCallRow {
-  id: string;
-  call_id: string;
-  function_name: string;
-  outcome: string;
-  error_code: string | null;
-  latency_ms: number;
-  replayed: boolean;
-  created_at: Date;
-}
-
-/** The function-call log of every Call in the page, in one statement. */
-function functionCallLoader(
-  ctx: GraphQLContext['ctx'],
-): DataLoader<string, VoiceFunctionCallNode[]> {
-  const key = 'voiceFunctionCalls:byCall';
-  let loader = ctx.cache.get(key) as DataLoader<string, VoiceFunctionCallNode[]> | undefined;
-  if (!loader) {
-    loader = new DataLoader<string, VoiceFunctionCallNode[]>(
-      async (ids) => {
-        const trx = await ctx.trx();
-        const rows: FunctionCallRow[] = await trx('voice_function_calls')
-          .whereIn('call_id', ids as string[])
-          .orderBy(['call_id', 'created_at', 'id']);
-        const byCall = new Map<string, VoiceFunctionCallNode[]>();
-        for (const r of rows) {
-          const list = byCall.get(r.call_id) ?? [];
-          list.push({
-            id: r.id,
-            functionName: r.function_name,
-            outcome: r.outcome,
-            errorCode: r.error_code,
-            latencyMs: r.latency_ms,
-            replayed: r.replayed,
-            createdAt: r.created_at,
-          });
-          byCall.set(r.call_id, list);
-        }
-        return ids.map((id) => byCall.get(id) ?? []);
-      },
-      { maxBatchSize: 500 },
-    );
-    ctx.cache.set(key, loader);
-  }
-  return loader;
-}
-
 @ObjectType('PhoneNumber', { implements: Node, description: 'A number the voice agent answers.' })
 export class PhoneNumberNode extends Node {
   @Field({ description: 'E.164.' })
@@ -215,13 +165,14 @@ export class CallResolver {
     @Ctx() { ctx }: GraphQLContext,
   ) {
     checkRange(filter?.createdAt, 'filter.createdAt');
-    const q = Call.query(await ctx.trx());
-    if (filter?.createdAt?.from) q.where('calls.created_at', '>=', filter.createdAt.from);
-    if (filter?.createdAt?.to) q.where('calls.created_at', '<', filter.createdAt.to);
-    if (filter?.customerId) {
-      q.where('customer_id', localId(ctx, filter.customerId, 'Customer', 'filter.customerId'));
-    }
-    if (filter?.outcome) q.where('outcome', filter.outcome);
+    const { query: q } = await calls.callQuery(ctx, {
+      createdFrom: filter?.createdAt?.from,
+      createdTo: filter?.createdAt?.to,
+      customerId: filter?.customerId
+        ? localId(ctx, filter.customerId, 'Customer', 'filter.customerId')
+        : null,
+      outcome: filter?.outcome,
+    });
     return paginate(
       ctx,
       q,
@@ -233,19 +184,19 @@ export class CallResolver {
 
   @FieldResolver(() => CustomerNode, { nullable: true })
   async customer(@Root() call: Call, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Customer, call.customerId);
+    return loadRelated(ctx, 'Customer', call.customerId);
   }
 
   @FieldResolver(() => PhoneNumberNode, { nullable: true })
   async phoneNumber(@Root() call: Call, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, PhoneNumber, call.phoneNumberId);
+    return loadRelated(ctx, 'PhoneNumber', call.phoneNumberId);
   }
 
   @FieldResolver(() => [VoiceFunctionCallNode], {
     description: 'The functions the voice agent called during the call, in order.',
   })
   async functionCalls(@Root() call: Call, @Ctx() { ctx }: GraphQLContext) {
-    return functionCallLoader(ctx).load(call.id);
+    return calls.functionCallLoader(ctx).load(call.id);
   }
 }
 
@@ -253,7 +204,7 @@ export class CallResolver {
 export class PhoneNumberResolver {
   @Query(() => PhoneNumberConnection, { description: 'Phone numbers of the company.' })
   async phoneNumbers(@Args() page: PageArgs, @Ctx() { ctx }: GraphQLContext) {
-    const q = PhoneNumber.query(await ctx.trx());
+    const { query: q } = await calls.phoneNumberQuery(ctx);
     return paginate(
       ctx,
       q,
@@ -268,39 +219,15 @@ export class PhoneNumberResolver {
       'Adds a phone number, or updates it when id is given. Setting the number itself is for super admins (a number belongs to one company platform-wide); admins change label, branch and active.',
   })
   async savePhoneNumber(@Arg('input') input: PhoneNumberInput, @Ctx() { ctx }: GraphQLContext) {
-    // A number belongs to one company platform-wide: only a super admin assigns or changes it.
-    if (input.number && ctx.actor.kind !== 'platform_admin') {
-      throw new AppError('FORBIDDEN', 'Only a super admin assigns phone numbers', {
-        field: 'input.number',
-      });
-    }
-    const fields = {
-      phone_numbers_company_id_number_e164_unique: 'input.number',
-      phone_numbers_number_platform_unique: 'input.number',
-    };
-    const data = {
-      numberE164: input.number ? await companyE164(ctx, input.number, 'input.number') : undefined,
-      label: optionalText(input.label, 'input.label', 100),
-      active: input.active ?? undefined,
+    return calls.savePhoneNumber(ctx, {
+      ...input,
+      id: input.id ? localId(ctx, input.id, 'PhoneNumber', 'input.id') : null,
       branchId: optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId'),
-    };
-    if (input.id) {
-      return updateRow(ctx, PhoneNumber, localId(ctx, input.id, 'PhoneNumber', 'input.id'), data, {
-        what: 'PhoneNumber',
-        fields,
-      });
-    }
-    if (!data.numberE164) {
-      throw new AppError('BAD_USER_INPUT', 'input.number is required', { field: 'input.number' });
-    }
-    return createRow(ctx, PhoneNumber, data as Partial<PhoneNumber>, {
-      what: 'PhoneNumber',
-      fields,
     });
   }
 
   @FieldResolver(() => BranchNode, { nullable: true })
   async branch(@Root() n: PhoneNumber, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Branch, n.branchId);
+    return loadRelated(ctx, 'Branch', n.branchId);
   }
 }

@@ -15,7 +15,8 @@ import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
-import { Call, CallbackRequest, Customer, Staff } from '../models';
+import type { CallbackRequest } from '../models';
+import { callbackRequestQuery } from '../scheduling/queries';
 import { DateTime, JSONObject } from './common';
 import { CallNode } from './call';
 import { CustomerNode } from './customer';
@@ -89,17 +90,13 @@ export class CallbackRequestResolver {
     filter: CallbackRequestFilter | null,
     @Ctx() { ctx }: GraphQLContext,
   ) {
-    const q = CallbackRequest.query(await ctx.trx());
-    if (filter?.status?.length) q.whereIn('status', filter.status);
-    if (filter?.overdue) {
-      q.whereIn('status', ['pending', 'assigned', 'contacted']).where('due_at', '<', new Date());
-    }
-    if (filter?.assignedStaffId) {
-      q.where(
-        'assigned_staff_id',
-        localId(ctx, filter.assignedStaffId, 'Staff', 'filter.assignedStaffId'),
-      );
-    }
+    const { query: q } = await callbackRequestQuery(ctx, {
+      status: filter?.status,
+      overdue: filter?.overdue,
+      assignedStaffId: filter?.assignedStaffId
+        ? localId(ctx, filter.assignedStaffId, 'Staff', 'filter.assignedStaffId')
+        : null,
+    });
     return paginate(
       ctx,
       q,
@@ -111,16 +108,16 @@ export class CallbackRequestResolver {
 
   @FieldResolver(() => CustomerNode, { nullable: true })
   async customer(@Root() r: CallbackRequest, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Customer, r.customerId);
+    return loadRelated(ctx, 'Customer', r.customerId);
   }
 
   @FieldResolver(() => CallNode, { nullable: true })
   async call(@Root() r: CallbackRequest, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Call, r.callId);
+    return loadRelated(ctx, 'Call', r.callId);
   }
 
   @FieldResolver(() => StaffNode, { nullable: true })
   async assignedStaff(@Root() r: CallbackRequest, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Staff, r.assignedStaffId);
+    return loadRelated(ctx, 'Staff', r.assignedStaffId);
   }
 }

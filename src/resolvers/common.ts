@@ -30,7 +30,4 @@ export function checkRange(range: DateTimeRange | null | undefined, field: strin
   }
 }
 
-/** Escapes LIKE wildcards in user search text. */
-export function likePattern(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
+export { likePattern } from '../domain/text';

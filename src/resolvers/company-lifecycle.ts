@@ -14,6 +14,7 @@ import {
   acceptInvitation,
   createCompany,
   inviteUser,
+  ownCompanyRow,
   setCompanySuspended,
   setRetention,
   type CompanyRow,
@@ -189,10 +190,7 @@ export class CompanyLifecycleResolver {
     description: "The company's life-cycle state and retention periods.",
   })
   async companyLifecycle(@Ctx() { ctx }: GraphQLContext): Promise<CompanyLifecycle> {
-    ctx.requireCompanyId();
-    const row = (await (await ctx.trx())('companies').first()) as CompanyRow | undefined;
-    if (!row) throw new AppError('NOT_FOUND', 'Company not found');
-    return toLifecycle(row);
+    return toLifecycle(await ownCompanyRow(ctx));
   }
 
   @Mutation(() => CompanyOnboarding, {

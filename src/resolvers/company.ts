@@ -14,11 +14,10 @@ import { EmailAddressResolver } from 'graphql-scalars';
 import { checkPasswordPolicy, hashPassword } from '../auth/password';
 import { actorId } from '../context/actor';
 import { translateDbError } from '../db/errors';
-import { AppError } from '../errors/app-error';
-import { requiredText } from '../services/crud';
-import { checkRegion } from '../services/phone';
+import { requiredText } from '../domain/text';
+import * as companies from '../domain/companies/company.service';
+import type { Company } from '../models';
 import { writePlatformAudit } from '../services/platform-audit';
-import { checkTimezone } from '../services/timezone';
 import { DateTime } from './common';
 
 @ObjectType('Company', {
@@ -56,6 +55,18 @@ interface CompanyRow {
   currency: string;
   created_at: Date;
 }
+
+/** The GraphQL view of the caller's company. */
+export const companyView = (row: Company | null): CompanyType | null =>
+  row && {
+    id: row.id,
+    name: row.name,
+    slug: row.slug,
+    timezone: row.timezone,
+    defaultRegion: row.defaultRegion,
+    currency: row.currency,
+    createdAt: row.createdAt,
+  };
 
 const toCompany = (row: CompanyRow): CompanyType => ({
   id: row.id,
@@ -147,9 +158,7 @@ export class CompanyResolver {
 
   @Query(() => CompanyType, { nullable: true, description: 'The company the request acts in.' })
   async company(@Ctx() { ctx }: GraphQLContext): Promise<CompanyType | null> {
-    if (!ctx.companyId) return null;
-    const row = (await (await ctx.trx())('companies').first()) as CompanyRow | undefined;
-    return row ? toCompany(row) : null;
+    return companyView(await companies.ownCompany(ctx));
   }
 
   @Query(() => [CompanyType], {
@@ -179,26 +188,6 @@ export class CompanyResolver {
     @Arg('input') input: UpdateCompanyInput,
     @Ctx() { ctx }: GraphQLContext,
   ): Promise<CompanyType> {
-    const patch: Record<string, string> = {};
-    if (input.name != null) patch.name = requiredText(input.name, 'input.name');
-    if (input.timezone != null) patch.timezone = checkTimezone(input.timezone, 'input.timezone');
-    if (input.defaultRegion != null) {
-      patch.default_region = checkRegion(input.defaultRegion, 'input.defaultRegion');
-    }
-    return ctx.unitOfWork(async (trx) => {
-      const q = trx('companies');
-      const [row] = (await (Object.keys(patch).length
-        ? q.update(patch).returning('*')
-        : q.select('*'))) as CompanyRow[];
-      if (!row) throw new AppError('NOT_FOUND', 'Company not found');
-      await ctx.audit({
-        action: 'company.update',
-        subjectType: 'Company',
-        subjectId: row.id,
-        details: { fields: Object.keys(patch) },
-      });
-      ctx.cache.delete('company');
-      return toCompany(row);
-    });
+    return companyView(await companies.updateCompany(ctx, input)) as CompanyType;
   }
 }

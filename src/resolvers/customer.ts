@@ -14,24 +14,13 @@ import {
   registerEnumType,
 } from 'type-graphql';
 import { EmailAddressResolver } from 'graphql-scalars';
-import { requireCustomerNoteChange } from '../auth/ownership';
 import { connectionOf, PageArgs, paginate, type OrderSpec } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
-import { Customer, CustomerNote, User } from '../models';
-import {
-  createRow,
-  deleteRow,
-  getById,
-  optionalText,
-  requiredText,
-  updateRow,
-} from '../services/crud';
-import { companySettings, optionalCompanyE164 } from '../services/phone';
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import type { Customer, CustomerNote } from '../models';
+import * as customers from '../domain/customers/customer.service';
 import { DateTime, OrderDirection, sqlDirection } from './common';
-import { AppError } from '../errors/app-error';
 import { Node } from './node';
 import { UserNode } from './user';
 
@@ -132,11 +121,6 @@ class UpdateCustomerInput {
   preferredLanguage?: string | null;
 }
 
-const CUSTOMER_FIELDS = {
-  customers_company_id_phone_e164_unique: 'input.phone',
-  customers_company_id_email_unique: 'input.email',
-};
-
 @Resolver(() => CustomerNode)
 export class CustomerResolver {
   @Query(() => CustomerConnection, {
@@ -148,25 +132,7 @@ export class CustomerResolver {
     @Arg('orderBy', () => CustomerOrder, { nullable: true }) orderBy: CustomerOrder | null,
     @Ctx() { ctx }: GraphQLContext,
   ) {
-    const q = Customer.query(await ctx.trx());
-    if (!filter?.includeArchived) q.whereNull('archived_at');
-    const search = filter?.search?.trim();
-    let nameSearch = false;
-    if (search) {
-      if (search.includes('@')) {
-        q.where('email', search.toLowerCase());
-      } else if (/^[+\d][\d\s()./-]{4,}$/.test(search)) {
-        const company = await companySettings(ctx);
-        const phone = parsePhoneNumberFromString(search, company.default_region as CountryCode);
-        q.where('phone_e164', phone?.number ?? search.replace(/[^\d+]/g, ''));
-      } else {
-        // A range on the stored lower-cased name (customers_name_prefix_idx); see the migration
-        // 20261126005000 for why not lower(name) LIKE.
-        const prefix = search.toLowerCase();
-        q.where('name_search', '>=', prefix).where('name_search', '<', `${prefix}\u{10FFFF}`);
-        nameSearch = true;
-      }
-    }
+    const { query: q, nameSearch } = await customers.customerQuery(ctx, filter);
     const field = orderBy?.field ?? CustomerOrderField.NAME;
     // Searching by name orders by the searched column, so one index gives both filter and order.
     const column: string =
@@ -183,52 +149,24 @@ export class CustomerResolver {
 
   @Mutation(() => CustomerNode)
   async createCustomer(@Arg('input') input: CreateCustomerInput, @Ctx() { ctx }: GraphQLContext) {
-    return createRow(
-      ctx,
-      Customer,
-      {
-        name: requiredText(input.name, 'input.name'),
-        phoneE164: (await optionalCompanyE164(ctx, input.phone, 'input.phone')) ?? null,
-        email: input.email?.toLowerCase() ?? null,
-        preferredLanguage:
-          optionalText(input.preferredLanguage, 'input.preferredLanguage', 20) ?? null,
-      },
-      { what: 'Customer', fields: CUSTOMER_FIELDS },
-    );
+    return customers.createCustomer(ctx, input);
   }
 
   @Mutation(() => CustomerNode)
   async updateCustomer(@Arg('input') input: UpdateCustomerInput, @Ctx() { ctx }: GraphQLContext) {
-    return updateRow(
-      ctx,
-      Customer,
-      localId(ctx, input.id, 'Customer', 'input.id'),
-      {
-        name: input.name == null ? undefined : requiredText(input.name, 'input.name'),
-        phoneE164: await optionalCompanyE164(ctx, input.phone, 'input.phone'),
-        email: input.email === undefined ? undefined : (input.email?.toLowerCase() ?? null),
-        preferredLanguage: optionalText(input.preferredLanguage, 'input.preferredLanguage', 20),
-      },
-      { what: 'Customer', fields: CUSTOMER_FIELDS },
-    );
+    return customers.updateCustomer(ctx, localId(ctx, input.id, 'Customer', 'input.id'), input);
   }
 
   @Mutation(() => CustomerNode, {
     description: 'Archives a customer; appointments and calls stay.',
   })
   async archiveCustomer(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
-    return updateRow(
-      ctx,
-      Customer,
-      localId(ctx, id, 'Customer', 'id'),
-      { archivedAt: new Date() },
-      { what: 'Customer' },
-    );
+    return customers.archiveCustomer(ctx, localId(ctx, id, 'Customer', 'id'));
   }
 
   @FieldResolver(() => CustomerNoteConnection, { description: 'Notes, newest first.' })
   async notes(@Root() customer: Customer, @Args() page: PageArgs, @Ctx() { ctx }: GraphQLContext) {
-    const q = CustomerNote.query(await ctx.trx()).where('customer_id', customer.id);
+    const { query: q } = await customers.customerNotesQuery(ctx, customer.id);
     return paginate(
       ctx,
       q,
@@ -244,30 +182,12 @@ export class CustomerResolver {
     @Arg('body') body: string,
     @Ctx() { ctx }: GraphQLContext,
   ) {
-    const id = localId(ctx, customerId, 'Customer', 'customerId');
-    await getById(ctx, Customer, id, 'Customer', 'customerId');
-    return createRow(
-      ctx,
-      CustomerNote,
-      {
-        customerId: id,
-        body: requiredText(body, 'body', 10000),
-        authorUserId: ctx.actor.kind === 'user' ? ctx.actor.userId : null,
-      },
-      { what: 'CustomerNote' },
-    );
+    return customers.addCustomerNote(ctx, localId(ctx, customerId, 'Customer', 'customerId'), body);
   }
 
   @Mutation(() => Boolean)
   async deleteCustomerNote(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
-    const noteId = localId(ctx, id, 'CustomerNote', 'id');
-    return ctx.unitOfWork(async (trx) => {
-      // Locked, so the author checked is the author of the row deleted.
-      const note = await CustomerNote.query(trx).findById(noteId).forUpdate();
-      if (!note) throw new AppError('NOT_FOUND', 'CustomerNote not found', { field: 'id' });
-      requireCustomerNoteChange(ctx, note, 'id');
-      return deleteRow(ctx, CustomerNote, noteId, { what: 'CustomerNote' });
-    });
+    return customers.deleteCustomerNote(ctx, localId(ctx, id, 'CustomerNote', 'id'));
   }
 }
 
@@ -275,11 +195,11 @@ export class CustomerResolver {
 export class CustomerNoteResolver {
   @FieldResolver(() => CustomerNode)
   async customer(@Root() note: CustomerNote, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Customer, note.customerId);
+    return loadRelated(ctx, 'Customer', note.customerId);
   }
 
   @FieldResolver(() => UserNode, { nullable: true })
   async author(@Root() note: CustomerNote, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, User, note.authorUserId);
+    return loadRelated(ctx, 'User', note.authorUserId);
   }
 }

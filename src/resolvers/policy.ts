@@ -2,7 +2,8 @@ import { Args, Ctx, Field, FieldResolver, ObjectType, Query, Resolver, Root } fr
 import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { loadRelated } from '../graphql/loaders';
-import { Branch, PolicyConfiguration, Service } from '../models';
+import type { PolicyConfiguration } from '../models';
+import { policyConfigurationQuery } from '../scheduling/queries';
 import { DateTime, JSONObject } from './common';
 import { BranchNode } from './branch';
 import { Node } from './node';
@@ -36,7 +37,7 @@ export const PolicyConfigurationConnection = connectionOf(
 export class PolicyResolver {
   @Query(() => PolicyConfigurationConnection, { description: 'Policies of the company.' })
   async policyConfigurations(@Args() page: PageArgs, @Ctx() { ctx }: GraphQLContext) {
-    const q = PolicyConfiguration.query(await ctx.trx());
+    const { query: q } = await policyConfigurationQuery(ctx);
     return paginate(
       ctx,
       q,
@@ -48,11 +49,11 @@ export class PolicyResolver {
 
   @FieldResolver(() => BranchNode, { nullable: true, description: 'Null: the whole company.' })
   async branch(@Root() p: PolicyConfiguration, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Branch, p.branchId);
+    return loadRelated(ctx, 'Branch', p.branchId);
   }
 
   @FieldResolver(() => ServiceNode, { nullable: true, description: 'Null: every service.' })
   async service(@Root() p: PolicyConfiguration, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Service, p.serviceId);
+    return loadRelated(ctx, 'Service', p.serviceId);
   }
 }

@@ -14,9 +14,9 @@ import {
 import { availableSlotsCost, cost } from '../graphql/limits/cost-model';
 import type { GraphQLContext } from '../graphql/context';
 import { localId, optionalLocalId } from '../graphql/ids';
-import { loaderFor } from '../graphql/loaders';
+import { loadRelatedMany } from '../graphql/loaders';
 import { AppError } from '../errors/app-error';
-import { Appointment, Staff } from '../models';
+import type { Appointment, Staff } from '../models';
 import * as scheduling from '../scheduling';
 import { AppointmentNode, AppointmentSource } from './appointment';
 import { CallbackRequestNode } from './callback-request';
@@ -288,7 +288,7 @@ export class SchedulingResolver {
     });
     // A 14-day answer can hold thousands of slots: their staff are loaded once, not per slot.
     const staffIds = [...new Set(result.slots.map((slot) => slot.staffId))];
-    const staff = await loaderFor(ctx, Staff).loadMany(staffIds);
+    const staff = await loadRelatedMany(ctx, 'Staff', staffIds);
     const byId = new Map<string, Staff>();
     staffIds.forEach((id, i) => {
       const row = staff[i];

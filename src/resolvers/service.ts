@@ -17,11 +17,9 @@ import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId, optionalLocalId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
-import { translateDbError } from '../db/errors';
-import { AppError } from '../errors/app-error';
-import { Branch, Service, ServiceCategory, StaffService } from '../models';
-import { createRow, optionalText, requiredText, updateRow } from '../services/crud';
-import { DateTime, likePattern } from './common';
+import type { Service } from '../models';
+import * as catalog from '../domain/catalog/catalog.service';
+import { DateTime } from './common';
 import { BranchNode } from './branch';
 import { Node } from './node';
 
@@ -131,21 +129,6 @@ class ServiceCategoryInput {
   sortOrder?: number | null;
 }
 
-function intIn(value: number | null | undefined, field: string, min: number, max: number) {
-  if (value == null) return undefined;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new AppError('BAD_USER_INPUT', `${field} must be from ${min} to ${max}`, { field });
-  }
-  return value;
-}
-
-const SERVICE_FIELDS = {
-  services_company_id_name_unique: 'input.name',
-  services_category_id_fkey: 'input.categoryId',
-  services_branch_id_fkey: 'input.branchId',
-  staff_services_staff_id_fkey: 'input.staffIds',
-};
-
 @Resolver(() => ServiceNode)
 export class ServiceResolver {
   @Query(() => ServiceConnection, { description: 'Services, by name.' })
@@ -154,17 +137,15 @@ export class ServiceResolver {
     @Arg('filter', () => ServiceFilter, { nullable: true }) filter: ServiceFilter | null,
     @Ctx() { ctx }: GraphQLContext,
   ) {
-    const q = Service.query(await ctx.trx());
-    if (!filter?.includeArchived) q.whereNull('archived_at');
-    if (filter?.search) q.whereILike('name', `%${likePattern(filter.search)}%`);
-    if (filter?.categoryId) {
-      q.where(
-        'category_id',
-        localId(ctx, filter.categoryId, 'ServiceCategory', 'filter.categoryId'),
-      );
-    }
-    if (filter?.branchId)
-      q.where('branch_id', localId(ctx, filter.branchId, 'Branch', 'filter.branchId'));
+    const { query: q } = await catalog.serviceQuery(ctx, {
+      ...filter,
+      categoryId: filter?.categoryId
+        ? localId(ctx, filter.categoryId, 'ServiceCategory', 'filter.categoryId')
+        : null,
+      branchId: filter?.branchId
+        ? localId(ctx, filter.branchId, 'Branch', 'filter.branchId')
+        : null,
+    });
     return paginate(
       ctx,
       q,
@@ -178,94 +159,33 @@ export class ServiceResolver {
     description: 'Creates a service, or updates it when id is given.',
   })
   async saveService(@Arg('input') input: ServiceInput, @Ctx() { ctx }: GraphQLContext) {
-    const data = {
-      name: input.name == null ? undefined : requiredText(input.name, 'input.name'),
-      description: optionalText(input.description, 'input.description'),
-      durationMinutes: intIn(input.durationMinutes, 'input.durationMinutes', 5, 1440),
-      bufferMinutes: intIn(input.bufferMinutes, 'input.bufferMinutes', 0, 240),
-      priceCents: intIn(input.priceCents, 'input.priceCents', 0, 100_000_000),
+    return catalog.saveService(ctx, {
+      ...input,
+      id: input.id ? localId(ctx, input.id, 'Service', 'input.id') : null,
       categoryId: optionalLocalId(ctx, input.categoryId, 'ServiceCategory', 'input.categoryId'),
       branchId: optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId'),
-    };
-    const staffIds = input.staffIds?.map((id, i) =>
-      localId(ctx, id, 'Staff', `input.staffIds.${i}`),
-    );
-    return ctx.unitOfWork(async (trx) => {
-      let service: Service;
-      if (input.id) {
-        service = await updateRow(
-          ctx,
-          Service,
-          localId(ctx, input.id, 'Service', 'input.id'),
-          data,
-          {
-            what: 'Service',
-            fields: SERVICE_FIELDS,
-          },
-        );
-      } else {
-        if (data.name === undefined || data.durationMinutes === undefined) {
-          throw new AppError(
-            'BAD_USER_INPUT',
-            'input.name and input.durationMinutes are required',
-            {
-              field: data.name === undefined ? 'input.name' : 'input.durationMinutes',
-            },
-          );
-        }
-        const company = (await trx('companies').first('currency')) as { currency: string };
-        service = await createRow(
-          ctx,
-          Service,
-          { ...data, currency: company.currency } as Partial<Service>,
-          { what: 'Service', fields: SERVICE_FIELDS },
-        );
-      }
-      if (staffIds) {
-        await StaffService.query(trx).delete().where('service_id', service.id);
-        if (staffIds.length) {
-          await ctx.unitOfWork(async (inner) => {
-            try {
-              await StaffService.query(inner).insert(
-                [...new Set(staffIds)].map((staffId) => ({
-                  staffId,
-                  serviceId: service.id,
-                })) as never,
-              );
-            } catch (err) {
-              translateDbError(err, SERVICE_FIELDS);
-            }
-          });
-        }
-      }
-      return service;
+      staffIds: input.staffIds?.map((id, i) => localId(ctx, id, 'Staff', `input.staffIds.${i}`)),
     });
   }
 
   @Mutation(() => ServiceNode)
   async archiveService(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
-    return updateRow(
-      ctx,
-      Service,
-      localId(ctx, id, 'Service', 'id'),
-      { archivedAt: new Date() },
-      { what: 'Service' },
-    );
+    return catalog.archiveService(ctx, localId(ctx, id, 'Service', 'id'));
   }
 
   @FieldResolver(() => ServiceCategoryNode, { nullable: true })
   async category(@Root() s: Service, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, ServiceCategory, s.categoryId);
+    return loadRelated(ctx, 'ServiceCategory', s.categoryId);
   }
 
   @FieldResolver(() => BranchNode, { nullable: true })
   async branch(@Root() s: Service, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Branch, s.branchId);
+    return loadRelated(ctx, 'Branch', s.branchId);
   }
 
   @Query(() => ServiceCategoryConnection, { description: 'Service categories, in display order.' })
   async serviceCategories(@Args() page: PageArgs, @Ctx() { ctx }: GraphQLContext) {
-    const q = ServiceCategory.query(await ctx.trx()).whereNull('archived_at');
+    const { query: q } = await catalog.serviceCategoryQuery(ctx);
     return paginate(
       ctx,
       q,
@@ -282,34 +202,14 @@ export class ServiceResolver {
     @Arg('input') input: ServiceCategoryInput,
     @Ctx() { ctx }: GraphQLContext,
   ) {
-    const data = {
-      name: input.name == null ? undefined : requiredText(input.name, 'input.name'),
-      description: optionalText(input.description, 'input.description'),
-      sortOrder: intIn(input.sortOrder, 'input.sortOrder', -10000, 10000),
-    };
-    const fields = { service_categories_company_id_name_unique: 'input.name' };
-    if (input.id) {
-      const id = localId(ctx, input.id, 'ServiceCategory', 'input.id');
-      return updateRow(ctx, ServiceCategory, id, data, { what: 'ServiceCategory', fields });
-    }
-    if (data.name === undefined) {
-      throw new AppError('BAD_USER_INPUT', 'input.name is required', { field: 'input.name' });
-    }
-    return createRow(ctx, ServiceCategory, data as Partial<ServiceCategory>, {
-      what: 'ServiceCategory',
-      fields,
+    return catalog.saveServiceCategory(ctx, {
+      ...input,
+      id: input.id ? localId(ctx, input.id, 'ServiceCategory', 'input.id') : null,
     });
   }
 
   @Mutation(() => ServiceCategoryNode)
   async archiveServiceCategory(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
-    const localCategoryId = localId(ctx, id, 'ServiceCategory', 'id');
-    return updateRow(
-      ctx,
-      ServiceCategory,
-      localCategoryId,
-      { archivedAt: new Date() },
-      { what: 'ServiceCategory' },
-    );
+    return catalog.archiveServiceCategory(ctx, localId(ctx, id, 'ServiceCategory', 'id'));
   }
 }

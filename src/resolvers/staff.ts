@@ -14,16 +14,13 @@ import {
   Root,
 } from 'type-graphql';
 import { EmailAddressResolver } from 'graphql-scalars';
-import { onlyOwnRows } from '../auth/ownership';
 import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId, optionalLocalId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
-import { AppError } from '../errors/app-error';
-import { Branch, Staff, WorkingHour } from '../models';
-import { createRow, deleteRow, getById, requiredText, updateRow } from '../services/crud';
-import { optionalCompanyE164 } from '../services/phone';
-import { DateTime, likePattern } from './common';
+import type { Staff, WorkingHour } from '../models';
+import * as staff from '../domain/staff/staff.service';
+import { DateTime } from './common';
 import { BranchNode } from './branch';
 import { Node } from './node';
 
@@ -143,54 +140,6 @@ class WorkingHourInput {
   validUntil?: string | null;
 }
 
-const STAFF_FIELDS = {
-  staff_company_id_email_unique: 'input.email',
-  staff_branch_id_fkey: 'input.branchId',
-};
-const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
-function checkColor(color: string | null | undefined): string | null | undefined {
-  if (color == null) return color;
-  if (!/^#[0-9a-fA-F]{6}$/.test(color)) {
-    throw new AppError('BAD_USER_INPUT', 'input.color must look like #3366ff', {
-      field: 'input.color',
-    });
-  }
-  return color.toLowerCase();
-}
-
-function checkWorkingHour(input: WorkingHourInput): void {
-  if (!Number.isInteger(input.weekday) || input.weekday < 1 || input.weekday > 7) {
-    throw new AppError('BAD_USER_INPUT', 'input.weekday must be 1 (Monday) to 7 (Sunday)', {
-      field: 'input.weekday',
-    });
-  }
-  for (const f of ['startsAt', 'endsAt'] as const) {
-    if (!TIME.test(input[f])) {
-      throw new AppError('BAD_USER_INPUT', `input.${f} must be HH:MM`, { field: `input.${f}` });
-    }
-  }
-  if (input.endsAt <= input.startsAt) {
-    throw new AppError('BAD_USER_INPUT', 'input.endsAt must be after input.startsAt', {
-      field: 'input.endsAt',
-    });
-  }
-  for (const f of ['validFrom', 'validUntil'] as const) {
-    const v = input[f];
-    if (v != null && (!DAY.test(v) || Number.isNaN(Date.parse(v)))) {
-      throw new AppError('BAD_USER_INPUT', `input.${f} must be YYYY-MM-DD`, {
-        field: `input.${f}`,
-      });
-    }
-  }
-  if (input.validFrom && input.validUntil && input.validUntil < input.validFrom) {
-    throw new AppError('BAD_USER_INPUT', 'input.validUntil must not be before input.validFrom', {
-      field: 'input.validUntil',
-    });
-  }
-}
-
 const hhmm = (t: string) => t.slice(0, 5);
 
 @Resolver(() => StaffNode)
@@ -201,11 +150,12 @@ export class StaffResolver {
     @Arg('filter', () => StaffFilter, { nullable: true }) filter: StaffFilter | null,
     @Ctx() { ctx }: GraphQLContext,
   ) {
-    const q = Staff.query(await ctx.trx());
-    if (!filter?.includeArchived) q.whereNull('archived_at');
-    if (filter?.search) q.whereILike('name', `%${likePattern(filter.search)}%`);
-    if (filter?.branchId)
-      q.where('branch_id', localId(ctx, filter.branchId, 'Branch', 'filter.branchId'));
+    const { query: q } = await staff.staffQuery(ctx, {
+      ...filter,
+      branchId: filter?.branchId
+        ? localId(ctx, filter.branchId, 'Branch', 'filter.branchId')
+        : null,
+    });
     return paginate(
       ctx,
       q,
@@ -217,51 +167,28 @@ export class StaffResolver {
 
   @Mutation(() => StaffNode)
   async createStaff(@Arg('input') input: CreateStaffInput, @Ctx() { ctx }: GraphQLContext) {
-    return createRow(
-      ctx,
-      Staff,
-      {
-        name: requiredText(input.name, 'input.name'),
-        email: input.email?.toLowerCase() ?? null,
-        phoneE164: (await optionalCompanyE164(ctx, input.phone, 'input.phone')) ?? null,
-        color: checkColor(input.color) ?? null,
-        branchId: optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId') ?? null,
-      },
-      { what: 'Staff', fields: STAFF_FIELDS },
-    );
+    return staff.createStaff(ctx, {
+      ...input,
+      branchId: optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId') ?? null,
+    });
   }
 
   @Mutation(() => StaffNode)
   async updateStaff(@Arg('input') input: UpdateStaffInput, @Ctx() { ctx }: GraphQLContext) {
-    return updateRow(
-      ctx,
-      Staff,
-      localId(ctx, input.id, 'Staff', 'input.id'),
-      {
-        name: input.name == null ? undefined : requiredText(input.name, 'input.name'),
-        email: input.email === undefined ? undefined : (input.email?.toLowerCase() ?? null),
-        phoneE164: await optionalCompanyE164(ctx, input.phone, 'input.phone'),
-        color: checkColor(input.color),
-        branchId: optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId'),
-      },
-      { what: 'Staff', fields: STAFF_FIELDS },
-    );
+    return staff.updateStaff(ctx, localId(ctx, input.id, 'Staff', 'input.id'), {
+      ...input,
+      branchId: optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId'),
+    });
   }
 
   @Mutation(() => StaffNode, { description: 'Archives a staff member; history stays.' })
   async archiveStaff(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
-    return updateRow(
-      ctx,
-      Staff,
-      localId(ctx, id, 'Staff', 'id'),
-      { archivedAt: new Date() },
-      { what: 'Staff' },
-    );
+    return staff.archiveStaff(ctx, localId(ctx, id, 'Staff', 'id'));
   }
 
   @FieldResolver(() => BranchNode, { nullable: true })
   async branch(@Root() staff: Staff, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Branch, staff.branchId);
+    return loadRelated(ctx, 'Branch', staff.branchId);
   }
 
   @Query(() => WorkingHourConnection, {
@@ -272,8 +199,10 @@ export class StaffResolver {
     @Arg('staffId', () => ID, { nullable: true }) staffId: string | null,
     @Ctx() { ctx }: GraphQLContext,
   ) {
-    const q = onlyOwnRows(ctx.actor, WorkingHour.query(await ctx.trx()), 'working_hours.staff_id');
-    if (staffId) q.where('staff_id', localId(ctx, staffId, 'Staff', 'staffId'));
+    const { query: q } = await staff.workingHourQuery(
+      ctx,
+      staffId ? localId(ctx, staffId, 'Staff', 'staffId') : null,
+    );
     return paginate(
       ctx,
       q,
@@ -285,30 +214,17 @@ export class StaffResolver {
 
   @Mutation(() => WorkingHourNode)
   async createWorkingHour(@Arg('input') input: WorkingHourInput, @Ctx() { ctx }: GraphQLContext) {
-    checkWorkingHour(input);
-    const staffId = localId(ctx, input.staffId, 'Staff', 'input.staffId');
-    await getById(ctx, Staff, staffId, 'Staff', 'input.staffId');
-    return createRow(
+    return staff.createWorkingHour(
       ctx,
-      WorkingHour,
-      {
-        staffId,
-        branchId: optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId') ?? null,
-        weekday: input.weekday,
-        startsAt: input.startsAt,
-        endsAt: input.endsAt,
-        validFrom: input.validFrom ?? null,
-        validUntil: input.validUntil ?? null,
-      },
-      { what: 'WorkingHour', fields: { working_hours_branch_id_fkey: 'input.branchId' } },
+      localId(ctx, input.staffId, 'Staff', 'input.staffId'),
+      optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId') ?? null,
+      input,
     );
   }
 
   @Mutation(() => Boolean)
   async deleteWorkingHour(@Arg('id', () => ID) id: string, @Ctx() { ctx }: GraphQLContext) {
-    return deleteRow(ctx, WorkingHour, localId(ctx, id, 'WorkingHour', 'id'), {
-      what: 'WorkingHour',
-    });
+    return staff.deleteWorkingHour(ctx, localId(ctx, id, 'WorkingHour', 'id'));
   }
 }
 
@@ -316,12 +232,12 @@ export class StaffResolver {
 export class WorkingHourResolver {
   @FieldResolver(() => StaffNode)
   async staff(@Root() wh: WorkingHour, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Staff, wh.staffId);
+    return loadRelated(ctx, 'Staff', wh.staffId);
   }
 
   @FieldResolver(() => BranchNode, { nullable: true })
   async branch(@Root() wh: WorkingHour, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Branch, wh.branchId);
+    return loadRelated(ctx, 'Branch', wh.branchId);
   }
 
   @FieldResolver(() => String, { description: 'Local start time, HH:MM.' })

@@ -21,10 +21,11 @@ import type { GraphQLContext } from '../graphql/context';
 import { localId, optionalLocalId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
 import { AppError } from '../errors/app-error';
-import { ApiToken, Staff, User } from '../models';
-import { createUser, updateUser } from '../services/user.service';
-import { DateTime, likePattern } from './common';
-import { CompanyType } from './company';
+import type { ApiToken, User } from '../models';
+import { apiTokenQuery, createUser, updateUser, userQuery } from '../services/user.service';
+import { DateTime } from './common';
+import { ownCompany } from '../domain/companies/company.service';
+import { CompanyType, companyView } from './company';
 import { Node } from './node';
 import { StaffNode } from './staff';
 
@@ -212,9 +213,9 @@ export class UserResolver {
             ])) as { rows: { name: string; email: string }[] }
           ).rows[0]
         : undefined;
-    const company = ctx.companyId ? ((await (await ctx.trx())('companies').first()) ?? null) : null;
+    const company = companyView(await ownCompany(ctx));
     if (actor.kind === 'user') {
-      const user = await loadRelated(ctx, User, actor.userId);
+      const user = await loadRelated(ctx, 'User', actor.userId);
       return {
         actorType: ActorType.USER,
         name: user?.name ?? null,
@@ -226,7 +227,7 @@ export class UserResolver {
       };
     }
     if (actor.kind === 'api_token') {
-      const token = await loadRelated(ctx, ApiToken, actor.tokenId);
+      const token = await loadRelated(ctx, 'ApiToken', actor.tokenId);
       return {
         actorType: ActorType.API_TOKEN,
         name: token?.name ?? null,
@@ -257,12 +258,7 @@ export class UserResolver {
     @Arg('filter', () => UserFilter, { nullable: true }) filter: UserFilter | null,
     @Ctx() { ctx }: GraphQLContext,
   ) {
-    const q = User.query(await ctx.trx());
-    if (filter?.search) {
-      const p = `%${likePattern(filter.search)}%`;
-      q.where((w) => w.whereILike('name', p).orWhereILike('email', p));
-    }
-    if (filter?.role) q.whereRaw('? = any(roles)', [filter.role]);
+    const { query: q } = await userQuery(ctx, filter);
     return paginate(
       ctx,
       q,
@@ -290,7 +286,7 @@ export class UserResolver {
 
   @Query(() => ApiTokenConnection, { description: 'API tokens of the company, newest first.' })
   async apiTokens(@Args() page: PageArgs, @Ctx() { ctx }: GraphQLContext) {
-    const q = ApiToken.query(await ctx.trx());
+    const { query: q } = await apiTokenQuery(ctx);
     return paginate(
       ctx,
       q,
@@ -315,7 +311,7 @@ export class UserResolver {
 
   @FieldResolver(() => StaffNode, { nullable: true, description: 'The staff record of this user.' })
   async staff(@Root() user: User, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, Staff, user.staffId);
+    return loadRelated(ctx, 'Staff', user.staffId);
   }
 
   @FieldResolver(() => Boolean)

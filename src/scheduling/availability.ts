@@ -3,7 +3,9 @@ import type { RequestContext } from '../context/request-context';
 import { loadSchedules, loadScope } from './data';
 import type { BookingPolicy } from './policies';
 import { computeSlots } from './slots';
-import { badInput, checkTimeWindow, optionalId, parseInstant, requireId } from './support';
+import { checkTimeWindow, parseInstant } from './support';
+import { badInput } from '../errors/app-error';
+import { optionalId, requireId } from '../domain/ids';
 import { DAY_MS, HOUR_MS } from './time';
 
 export const MAX_RANGE_DAYS = 31;

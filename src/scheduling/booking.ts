@@ -1,12 +1,21 @@
 import { bookableStaffId } from '../auth/ownership';
 import { translateDbError } from '../db/errors';
 import type { Knex } from 'knex';
-import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { DateTime } from 'luxon';
 import type { RequestContext } from '../context/request-context';
-import { APPOINTMENT_SOURCES, type AppointmentSource } from '../domain/enums';
+import {
+  APPOINTMENT_SOURCES,
+  type AppointmentSource,
+  type AppointmentStatus,
+} from '../domain/enums';
+import { AUDIT, SUBJECT } from '../domain/audit';
+import {
+  applyCustomerPlan,
+  planCustomer,
+  type CustomerPlan,
+} from '../domain/customers/customer.service';
 import { AppError } from '../errors/app-error';
-import { Appointment, Customer } from '../models';
+import { Appointment, Customer, Service } from '../models';
 import { bookingWindow } from './availability';
 import {
   loadSchedules,
@@ -24,24 +33,38 @@ import {
 } from './overrides';
 import type { BookingPolicy } from './policies';
 import { evaluateStart } from './slots';
-import {
-  badInput,
-  checkTimeWindow,
-  normalisePhone,
-  notFound,
-  optionalId,
-  optionalText,
-  parseInstant,
-  requireId,
-  userIdOf,
-} from './support';
+import { checkTimeWindow, parseInstant, userIdOf } from './support';
+import { badInput, notFound } from '../errors/app-error';
+import { optionalId, requireId } from '../domain/ids';
+import { optionalText } from '../domain/text';
 import { HOUR_MS } from './time';
 
 export interface BookingCustomerInput {
   /** Any format; national numbers are read with the company's default region. */
-  phone: string;
+  phone?: string | null;
   name?: string | null;
   email?: string | null;
+  preferredLanguage?: string | null;
+}
+
+/**
+ * A booking a calendar provider (Cal.com) has already made and confirmed. The provider is the
+ * source of truth for its own bookings: its times, host and status are recorded as given, and the
+ * local booking policy and availability rules are not applied (refusing would only leave our
+ * records wrong, the booking exists either way). The double-booking constraint still holds: an
+ * overlap for the same staff member is CONFLICT. See docs/scheduling.md.
+ */
+export interface ProviderBooking {
+  calcomBookingUid: string;
+  endsAt: Date;
+  /** The host who got the booking, or the event type's default. */
+  staffId: string | null;
+  branchId: string | null;
+  status: AppointmentStatus;
+  /** For a booking recorded as cancelled: who and why. */
+  cancellation?: { by: string; reason: string | null } | null;
+  /** The attendee's email is verified by the provider and may identify a customer. */
+  emailVerified?: boolean;
 }
 
 export interface BookAppointmentInput {
@@ -61,6 +84,8 @@ export interface BookAppointmentInput {
   override?: OverrideInput | null;
   /** The current time; for tests and replays. */
   now?: Date;
+  /** Set when a provider already made the booking (webhook path). */
+  provider?: ProviderBooking | null;
 }
 
 export interface BookingResult {
@@ -83,7 +108,6 @@ export const APPOINTMENT_FK_FIELDS: Record<string, string> = {
 };
 
 const MAX_NOTES = 2000;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** Notice and horizon of the booking policy for a start time. */
 export function bookingPolicyViolations(
@@ -249,21 +273,11 @@ export async function schedulesAround(
   return loadSchedules(trx, scope, { from, to, occupiedMinutes, excludeAppointmentId });
 }
 
-interface CustomerPlan {
-  existing: Customer | null;
-  create: { name: string; phoneE164: string; email: string | null } | null;
-  /** A name for a customer who was recorded by phone number only. */
-  rename: string | null;
-}
-
-function phonePlaceholder(e164: string): string {
-  return parsePhoneNumberFromString(e164)?.formatInternational() ?? e164;
-}
-
-async function planCustomer(
+/** Who the booking is for: the given customer id, or the contact found or planned by phone. */
+async function customerPlanOf(
+  ctx: RequestContext,
   trx: Knex.Transaction,
   input: BookAppointmentInput,
-  region: string,
 ): Promise<CustomerPlan> {
   const hasCustomer = input.customer !== undefined && input.customer !== null;
   const hasId = input.customerId !== undefined && input.customerId !== null;
@@ -274,55 +288,52 @@ async function planCustomer(
     const id = requireId(input.customerId, 'customerId', 'Customer');
     const existing = await Customer.query(trx).findById(id);
     if (!existing) throw notFound('Customer', 'customerId');
-    return { existing, create: null, rename: null };
+    return { existing, create: null, patch: {}, fillIfFree: {} };
   }
-  const c = input.customer as BookingCustomerInput;
-  const phoneE164 = normalisePhone(c.phone, region, 'customer.phone');
-  const name = optionalText(c.name, 'customer.name', 200);
-  const email = optionalText(c.email, 'customer.email', 254)?.toLowerCase() ?? null;
-  if (email && !EMAIL.test(email))
-    throw badInput('customer.email', 'customer.email is not an email address');
-  const existing = (await Customer.query(trx).where('phone_e164', phoneE164).first()) ?? null;
-  if (existing) {
-    const rename = name && existing.name === phonePlaceholder(phoneE164) ? name : null;
-    return { existing, create: null, rename };
-  }
-  return {
-    existing: null,
-    create: { name: name ?? phonePlaceholder(phoneE164), phoneE164, email },
-    rename: null,
-  };
+  const provider = input.provider ?? null;
+  return planCustomer(ctx, trx, input.customer!, {
+    strict: provider === null,
+    emailVerified: provider?.emailVerified === true,
+  });
 }
 
-/**
- * Creates the customer, or takes the one a concurrent request just created with the same phone.
- * An email that already belongs to another customer is left off rather than failing the booking.
- */
-async function createCustomer(
+interface Placement {
+  staffId: string | null;
+  branchId: string | null;
+  endsAt: Date;
+  bufferMinutes: number;
+  priceCents: number | null;
+  status: AppointmentStatus;
+  timeZone: string;
+  overridden: RuleViolation[];
+}
+
+/** Where and when a provider's booking goes: as the provider made it. */
+async function providerPlacement(
   trx: Knex.Transaction,
-  companyId: string,
-  data: NonNullable<CustomerPlan['create']>,
-): Promise<{ customer: Customer; created: boolean }> {
-  for (const email of data.email ? [data.email, null] : [null]) {
-    const rows = await trx('customers')
-      .insert({ company_id: companyId, name: data.name, phone_e164: data.phoneE164, email })
-      .onConflict()
-      .ignore()
-      .returning<{ id: string }[]>('id');
-    if (rows[0]) {
-      const created = await Customer.query(trx).findById(rows[0].id);
-      if (created) return { customer: created, created: true };
-    }
-    const existing = await Customer.query(trx).where('phone_e164', data.phoneE164).first();
-    if (existing) return { customer: existing, created: false };
-  }
-  throw new AppError('CONFLICT', 'The customer could not be recorded', { field: 'customer' });
+  serviceId: string,
+  provider: ProviderBooking,
+): Promise<Placement> {
+  const service = await Service.query(trx).findById(serviceId).select('price_cents');
+  if (!service) throw notFound('Service', 'serviceId');
+  return {
+    staffId: provider.staffId,
+    branchId: provider.branchId,
+    endsAt: provider.endsAt,
+    // Stored as the provider made it: no local buffer around it (see "Buffers in the database").
+    bufferMinutes: 0,
+    priceCents: service.priceCents ?? null,
+    status: provider.status,
+    timeZone: 'UTC',
+    overridden: [],
+  };
 }
 
 /**
  * Books an appointment: checks the service, the time (not past, booking policy, availability of
  * the staff member, chosen when not given), the customer's limits, then writes customer and
  * appointment in one unit of work. A booking that loses a race for the same time is CONFLICT.
+ * GraphQL, the voice agent and Cal.com bookings (`provider`) all come through here.
  */
 export async function bookAppointment(
   ctx: RequestContext,
@@ -332,6 +343,7 @@ export async function bookAppointment(
     throw badInput('source', `source must be one of ${APPOINTMENT_SOURCES.join(', ')}`);
   }
   const source = input.source;
+  const provider = input.provider ?? null;
   const serviceId = requireId(input.serviceId, 'serviceId', 'Service');
   const staffId = bookableStaffId(
     ctx,
@@ -340,25 +352,124 @@ export async function bookAppointment(
   );
   const branchId = optionalId(input.branchId, 'branchId', 'Branch');
   const callId = optionalId(input.callId, 'callId', 'Call');
-  const notes = optionalText(input.notes, 'notes', MAX_NOTES);
+  const notes = provider
+    ? (optionalText(input.notes?.slice(0, MAX_NOTES), 'notes', MAX_NOTES) ?? null)
+    : (optionalText(input.notes, 'notes', MAX_NOTES) ?? null);
   const startsAt = parseInstant(input.startsAt, 'startsAt');
   const now = input.now ?? new Date();
-  checkTimeWindow('startsAt', startsAt, null, now);
-  if (startsAt.getTime() < now.getTime()) {
-    throw badInput('startsAt', 'That time is in the past');
+  if (!provider) {
+    checkTimeWindow('startsAt', startsAt, null, now);
+    if (startsAt.getTime() < now.getTime()) {
+      throw badInput('startsAt', 'That time is in the past');
+    }
   }
-  const grant = checkOverride(ctx, input.override);
-  const companyId = ctx.requireCompanyId();
+  const grant = provider ? null : checkOverride(ctx, input.override);
 
   const trx = await ctx.trx();
-  const scope = await loadScope(ctx, trx, {
-    serviceId,
-    staffId,
-    branchId,
-    policyTypes: ['booking'],
-  });
-  if (scope.candidates.length === 0) throw noStaffError(scope);
-  const plan = await planCustomer(trx, input, scope.company.defaultRegion);
+  let plan: CustomerPlan;
+  let placement: Placement;
+  if (provider) {
+    placement = await providerPlacement(trx, serviceId, provider);
+    plan = await customerPlanOf(ctx, trx, input);
+  } else {
+    const scope = await loadScope(ctx, trx, {
+      serviceId,
+      staffId,
+      branchId,
+      policyTypes: ['booking'],
+    });
+    if (scope.candidates.length === 0) throw noStaffError(scope);
+    plan = await customerPlanOf(ctx, trx, input);
+    placement = await policyPlacement(ctx, trx, scope, plan, startsAt, now, grant, source);
+  }
+  const { overridden, status } = placement;
+
+  let result: BookingResult;
+  try {
+    result = await ctx.unitOfWork(async (inner) => {
+      const { customer, created: customerCreated } = await applyCustomerPlan(
+        ctx,
+        inner,
+        plan,
+        { via: 'booking', source },
+        provider?.emailVerified === true,
+      );
+      const cancellation = provider?.cancellation ?? null;
+      const appointment = await Appointment.query(inner)
+        .insert({
+          customerId: customer.id,
+          serviceId,
+          staffId: placement.staffId,
+          branchId: placement.branchId,
+          callId,
+          createdByUserId: userIdOf(ctx.actor),
+          startsAt,
+          endsAt: placement.endsAt,
+          bufferMinutes: placement.bufferMinutes,
+          status,
+          source,
+          notes,
+          priceCents: placement.priceCents,
+          ...(provider ? { calcomBookingUid: provider.calcomBookingUid } : {}),
+          ...(status === 'confirmed' ? { confirmedAt: now } : {}),
+          ...(cancellation
+            ? {
+                cancelledAt: now,
+                cancelledBy: cancellation.by,
+                cancellationReason: cancellation.reason,
+              }
+            : {}),
+        })
+        .returning('*');
+      await ctx.audit({
+        action: AUDIT.appointment.booked,
+        subjectType: SUBJECT.appointment,
+        subjectId: appointment.id,
+        reason: grant?.reason ?? null,
+        details: {
+          serviceId,
+          staffId: placement.staffId,
+          customerId: customer.id,
+          startsAt: startsAt.toISOString(),
+          endsAt: placement.endsAt.toISOString(),
+          source,
+          ...(callId ? { callId } : {}),
+          ...(provider ? { calcomBookingUid: provider.calcomBookingUid, status } : {}),
+          ...(overridden.length > 0 ? { overriddenRules: overridden.map((v) => v.rule) } : {}),
+        },
+      });
+      await auditOverrides(ctx, overridden, grant, {
+        type: SUBJECT.appointment,
+        id: appointment.id,
+        operation: 'book',
+      });
+      return {
+        appointment,
+        customer,
+        customerCreated,
+        timeZone: placement.timeZone,
+        overriddenRules: overridden.map((v) => v.rule),
+      };
+    });
+  } catch (err) {
+    throw bookingWriteError(ctx, err, source);
+  }
+  // A provider's booking is counted by its caller once the event's transaction has committed.
+  if (!provider) ctx.deps.metrics.appointmentsBooked.inc({ source });
+  return result;
+}
+
+/** Where and when a booking made here goes: the booking policy, limits and availability apply. */
+async function policyPlacement(
+  ctx: RequestContext,
+  trx: Knex.Transaction,
+  scope: SchedulingScope,
+  plan: CustomerPlan,
+  startsAt: Date,
+  now: Date,
+  grant: ReturnType<typeof checkOverride>,
+  source: AppointmentSource,
+): Promise<Placement> {
   const service = scope.service;
   const policy = scope.policies.booking!.config;
 
@@ -388,83 +499,17 @@ export async function bookAppointment(
   if (!choice) throw slotTakenError(ctx, source);
   violations.push(...choice.violations);
   const overridden = enforceRules(violations, grant);
-
-  const endsAt = new Date(startsAt.getTime() + service.durationMinutes * 60_000);
-  const appointmentBranch =
-    scope.branchId ?? scope.candidates.find((c) => c.id === choice.staffId)?.branchId ?? null;
-  let result: BookingResult;
-  try {
-    result = await ctx.unitOfWork(async (inner) => {
-      let customer: Customer;
-      let customerCreated = false;
-      if (plan.existing) {
-        customer = plan.existing;
-        if (plan.rename)
-          customer = await customer.$query(inner).patchAndFetch({ name: plan.rename });
-      } else {
-        const made = await createCustomer(inner, companyId, plan.create!);
-        customer = made.customer;
-        customerCreated = made.created;
-      }
-      const appointment = await Appointment.query(inner)
-        .insert({
-          customerId: customer.id,
-          serviceId: service.id,
-          staffId: choice.staffId,
-          branchId: appointmentBranch,
-          callId,
-          createdByUserId: userIdOf(ctx.actor),
-          startsAt,
-          endsAt,
-          bufferMinutes: service.bufferMinutes,
-          status: 'scheduled',
-          source,
-          notes,
-          priceCents: service.priceCents,
-        })
-        .returning('*');
-      if (customerCreated) {
-        await ctx.audit({
-          action: 'customer.created',
-          subjectType: 'customer',
-          subjectId: customer.id,
-          details: { via: 'booking', source, appointmentId: appointment.id },
-        });
-      }
-      await ctx.audit({
-        action: 'appointment.booked',
-        subjectType: 'appointment',
-        subjectId: appointment.id,
-        reason: grant?.reason ?? null,
-        details: {
-          serviceId: service.id,
-          staffId: choice.staffId,
-          customerId: customer.id,
-          startsAt: startsAt.toISOString(),
-          endsAt: endsAt.toISOString(),
-          source,
-          ...(callId ? { callId } : {}),
-          ...(overridden.length > 0 ? { overriddenRules: overridden.map((v) => v.rule) } : {}),
-        },
-      });
-      await auditOverrides(ctx, overridden, grant, {
-        type: 'appointment',
-        id: appointment.id,
-        operation: 'book',
-      });
-      return {
-        appointment,
-        customer,
-        customerCreated,
-        timeZone: scope.timeZone,
-        overriddenRules: overridden.map((v) => v.rule),
-      };
-    });
-  } catch (err) {
-    throw bookingWriteError(ctx, err, source);
-  }
-  ctx.deps.metrics.appointmentsBooked.inc({ source });
-  return result;
+  return {
+    staffId: choice.staffId,
+    branchId:
+      scope.branchId ?? scope.candidates.find((c) => c.id === choice.staffId)?.branchId ?? null,
+    endsAt: new Date(startsAt.getTime() + service.durationMinutes * 60_000),
+    bufferMinutes: service.bufferMinutes,
+    priceCents: service.priceCents,
+    status: 'scheduled',
+    timeZone: scope.timeZone,
+    overridden,
+  };
 }
 
 /** A failed appointment write as a client error; a lost race is counted as a booking conflict. */

@@ -1,18 +1,14 @@
+import { AUDIT, SUBJECT } from '../domain/audit';
 import { translateDbError } from '../db/errors';
 import type { RequestContext } from '../context/request-context';
 import { AppError } from '../errors/app-error';
 import { CallbackRequest, Customer, Staff } from '../models';
-import {
-  badInput,
-  checkTimeWindow,
-  companySettings,
-  normalisePhone,
-  notFound,
-  optionalId,
-  optionalText,
-  parseInstant,
-  requireId,
-} from './support';
+import { checkTimeWindow, parseInstant } from './support';
+import { badInput, notFound } from '../errors/app-error';
+import { companySettings } from '../domain/companies/company-settings';
+import { normalisePhone } from '../domain/phone';
+import { optionalId, requireId } from '../domain/ids';
+import { optionalText } from '../domain/text';
 import { MINUTE_MS } from './time';
 
 /**
@@ -107,7 +103,7 @@ function preferredTimes(value: unknown): unknown[] {
   return value.map((entry: unknown, i) => {
     const field = `preferredTimes.${i}`;
     if (typeof entry === 'string') {
-      const text = optionalText(entry, field, 200);
+      const text = optionalText(entry, field, 200) ?? null;
       if (!text) throw badInput(field, `${field} is empty`);
       return text;
     }
@@ -125,14 +121,14 @@ function preferredTimes(value: unknown): unknown[] {
 
 async function audit(
   ctx: RequestContext,
-  action: string,
+  action: keyof typeof AUDIT.callbackRequest,
   id: string,
   details: Record<string, unknown>,
   reason: string | null = null,
 ) {
   await ctx.audit({
-    action: `callback_request.${action}`,
-    subjectType: 'callback_request',
+    action: AUDIT.callbackRequest[action],
+    subjectType: SUBJECT.callbackRequest,
     subjectId: id,
     reason,
     details,
@@ -148,8 +144,8 @@ export async function createCallbackRequest(
   if (!(CALLBACK_PRIORITIES as readonly string[]).includes(priority)) {
     throw badInput('priority', `priority must be one of ${CALLBACK_PRIORITIES.join(', ')}`);
   }
-  const name = optionalText(input.name, 'name', 200);
-  const reason = optionalText(input.reason, 'reason', 2000);
+  const name = optionalText(input.name, 'name', 200) ?? null;
+  const reason = optionalText(input.reason, 'reason', 2000) ?? null;
   const times = preferredTimes(input.preferredTimes);
   const callId = optionalId(input.callId, 'callId', 'Call');
   let customerId = optionalId(input.customerId, 'customerId', 'Customer');
@@ -188,7 +184,7 @@ export async function createCallbackRequest(
   });
 }
 
-const AUDIT_ACTION: Record<CallbackAction, string> = {
+const AUDIT_ACTION: Record<CallbackAction, keyof typeof AUDIT.callbackRequest> = {
   assign: 'assigned',
   contact: 'contacted',
   complete: 'completed',
@@ -244,7 +240,7 @@ export async function markCallbackContacted(
   id: string,
   input: { note?: string | null; now?: Date } = {},
 ): Promise<CallbackRequest> {
-  const note = optionalText(input.note, 'note', 2000);
+  const note = optionalText(input.note, 'note', 2000) ?? null;
   const now = input.now ?? new Date();
   return transition(
     ctx,
@@ -262,7 +258,7 @@ export async function completeCallbackRequest(
   id: string,
   input: { resolution?: string | null; now?: Date } = {},
 ): Promise<CallbackRequest> {
-  const resolution = optionalText(input.resolution, 'resolution', 2000);
+  const resolution = optionalText(input.resolution, 'resolution', 2000) ?? null;
   const now = input.now ?? new Date();
   return transition(
     ctx,
@@ -280,7 +276,7 @@ export async function expireCallbackRequest(
   id: string,
   input: { reason?: string | null; now?: Date } = {},
 ): Promise<CallbackRequest> {
-  const reason = optionalText(input.reason, 'reason', 500);
+  const reason = optionalText(input.reason, 'reason', 500) ?? null;
   const now = input.now ?? new Date();
   return transition(
     ctx,

@@ -4,7 +4,8 @@ import { AppError } from '../errors/app-error';
 import { Appointment, Branch, Service, Staff, TimeOff, WorkingHour } from '../models';
 import { loadEffectivePolicies, type EffectivePolicy, type PolicyType } from './policies';
 import type { BusyInterval, StaffSchedule, WorkingHourRule } from './slots';
-import { badInput, companySettings, notFound, type CompanySettings } from './support';
+import { badInput, notFound } from '../errors/app-error';
+import { companySettings, type CompanySettings } from '../domain/companies/company-settings';
 import { DAY_MS, dayNumberToDate, isValidZone, MINUTE_MS } from './time';
 
 /**

@@ -15,6 +15,7 @@ export {
   type BookAppointmentInput,
   type BookingCustomerInput,
   type BookingResult,
+  type ProviderBooking,
 } from './booking';
 export {
   cancelAppointment,
@@ -25,6 +26,7 @@ export {
   type CancelAppointmentInput,
   type CancellationResult,
   type LifecycleOptions,
+  type ProviderReschedule,
   type RescheduleAppointmentInput,
   type RescheduleResult,
 } from './lifecycle';

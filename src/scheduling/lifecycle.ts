@@ -1,8 +1,13 @@
 import type { Knex } from 'knex';
 import { bookableStaffId, requireAppointmentAccess } from '../auth/ownership';
 import type { RequestContext } from '../context/request-context';
-import { APPOINTMENT_SOURCES, type AppointmentSource } from '../domain/enums';
+import {
+  APPOINTMENT_SOURCES,
+  type AppointmentSource,
+  type AppointmentStatus,
+} from '../domain/enums';
 import { Appointment } from '../models';
+import { AUDIT, SUBJECT } from '../domain/audit';
 import { nextStatus, type AppointmentAction } from './appointment-state';
 import {
   bookingPolicyViolations,
@@ -21,17 +26,11 @@ import {
   type RuleViolation,
 } from './overrides';
 import { loadEffectivePolicies } from './policies';
-import {
-  actorLabel,
-  badInput,
-  checkTimeWindow,
-  optionalId,
-  optionalText,
-  parseInstant,
-  requireId,
-  sourceOfActor,
-  userIdOf,
-} from './support';
+import { actorLabel } from '../context/actor';
+import { checkTimeWindow, parseInstant, sourceOfActor, userIdOf } from './support';
+import { badInput } from '../errors/app-error';
+import { optionalId, requireId } from '../domain/ids';
+import { optionalText } from '../domain/text';
 import { HOUR_MS, MINUTE_MS } from './time';
 
 /**
@@ -125,6 +124,11 @@ export interface CancelAppointmentInput extends LifecycleOptions {
   override?: OverrideInput | null;
   /** Channel of the cancellation, for metrics; default from the actor. */
   source?: AppointmentSource | null;
+  /**
+   * Cancelled at a calendar provider (Cal.com): recorded as the provider says, whatever the local
+   * state and cancellation policy (see docs/scheduling.md); `by` is who the provider names.
+   */
+  provider?: { by: string; calcomBookingUid: string } | null;
 }
 
 export interface CancellationResult {
@@ -147,13 +151,17 @@ export async function cancelAppointment(
   input: CancelAppointmentInput = {},
 ): Promise<CancellationResult> {
   const id = requireId(rawId, 'id', 'Appointment');
-  const reason = optionalText(input.reason, 'reason', 500);
+  const provider = input.provider ?? null;
+  const reason = provider
+    ? (optionalText(input.reason?.slice(0, 500), 'reason', 500) ?? null)
+    : (optionalText(input.reason, 'reason', 500) ?? null);
   const source = sourceOf(ctx, input.source);
-  const grant = checkOverride(ctx, input.override);
+  const grant = provider ? null : checkOverride(ctx, input.override);
   const now = input.now ?? new Date();
   const result = await ctx.unitOfWork(async (trx) => {
     const current = await lockAppointment(ctx, trx, id);
     const from = current.status;
+    if (provider) return providerCancel(ctx, trx, current, reason, source, now, provider);
     const status = nextStatus(current, 'cancel', now);
     const { cancellation: policy } = await loadEffectivePolicies(trx, ['cancellation'], {
       branchId: current.branchId,
@@ -209,8 +217,35 @@ export async function cancelAppointment(
     await auditOverrides(ctx, overridden, grant, { type: 'appointment', id, operation: 'cancel' });
     return { appointment: updated, late, feeCents, overriddenRules: overridden.map((v) => v.rule) };
   });
-  ctx.deps.metrics.appointmentsCancelled.inc({ source });
+  // A provider's cancellation is counted by its caller once the event's transaction commits.
+  if (!provider) ctx.deps.metrics.appointmentsCancelled.inc({ source });
   return result;
+}
+
+async function providerCancel(
+  ctx: RequestContext,
+  trx: Knex.Transaction,
+  current: Appointment,
+  reason: string | null,
+  source: AppointmentSource,
+  now: Date,
+  provider: { by: string; calcomBookingUid: string },
+): Promise<CancellationResult> {
+  const from = current.status;
+  const updated = await current.$query(trx).patchAndFetch({
+    status: 'cancelled',
+    cancelledAt: now,
+    cancelledBy: provider.by,
+    cancellationReason: reason,
+  });
+  await ctx.audit({
+    action: AUDIT.appointment.cancelled,
+    subjectType: SUBJECT.appointment,
+    subjectId: current.id,
+    reason,
+    details: { from, source, calcomBookingUid: provider.calcomBookingUid },
+  });
+  return { appointment: updated, late: false, feeCents: 0, overriddenRules: [] };
 }
 
 export interface RescheduleAppointmentInput extends LifecycleOptions {
@@ -220,6 +255,26 @@ export interface RescheduleAppointmentInput extends LifecycleOptions {
   staffId?: string | null;
   override?: OverrideInput | null;
   source?: AppointmentSource | null;
+  /** Rescheduled at a calendar provider (Cal.com); see `ProviderReschedule`. */
+  provider?: ProviderReschedule | null;
+}
+
+/**
+ * A reschedule a calendar provider already made: the old appointment is cancelled (unless it
+ * already is) and the new booking takes the provider's times, host and status, linked to the old
+ * one; the rescheduling and booking policies are not applied (docs/scheduling.md).
+ */
+export interface ProviderReschedule {
+  calcomBookingUid: string;
+  endsAt: Date;
+  staffId: string | null;
+  branchId: string | null;
+  status: AppointmentStatus;
+  notes: string | null;
+  /** Who the provider names as having moved it. */
+  by: string;
+  /** The new booking is already recorded (its creation arrived first): link it, insert nothing. */
+  existingAppointmentId?: string | null;
 }
 
 export interface RescheduleResult {
@@ -250,15 +305,19 @@ export async function rescheduleAppointment(
     'staffId',
   );
   const source = sourceOf(ctx, input.source);
-  const grant = checkOverride(ctx, input.override);
+  const provider = input.provider ?? null;
+  const grant = provider ? null : checkOverride(ctx, input.override);
   const now = input.now ?? new Date();
-  checkTimeWindow('startsAt', startsAt, null, now);
-  if (startsAt.getTime() < now.getTime()) throw badInput('startsAt', 'That time is in the past');
+  if (!provider) {
+    checkTimeWindow('startsAt', startsAt, null, now);
+    if (startsAt.getTime() < now.getTime()) throw badInput('startsAt', 'That time is in the past');
+  }
 
   let result: RescheduleResult;
   try {
     result = await ctx.unitOfWork(async (trx) => {
       const old = await lockAppointment(ctx, trx, id);
+      if (provider) return providerReschedule(ctx, trx, old, startsAt, source, now, provider);
       nextStatus(old, 'reschedule', now);
       const scope = await loadScope(ctx, trx, {
         serviceId: old.serviceId,
@@ -359,30 +418,11 @@ export async function rescheduleAppointment(
         })
         .returning('*');
 
-      const move = {
-        fromAppointmentId: old.id,
-        toAppointmentId: appointment.id,
-        fromStartsAt: old.startsAt.toISOString(),
-        toStartsAt: startsAt.toISOString(),
-        fromStaffId: old.staffId,
-        toStaffId: choice.staffId,
-        rescheduleCount: appointment.rescheduleCount,
+      await auditMove(ctx, old, appointment, {
         source,
-        ...(overridden.length > 0 ? { overriddenRules: overridden.map((v) => v.rule) } : {}),
-      };
-      await ctx.audit({
-        action: 'appointment.rescheduled',
-        subjectType: 'appointment',
-        subjectId: old.id,
         reason: grant?.reason ?? null,
-        details: move,
-      });
-      await ctx.audit({
-        action: 'appointment.booked',
-        subjectType: 'appointment',
-        subjectId: appointment.id,
-        reason: grant?.reason ?? null,
-        details: { ...move, via: 'reschedule' },
+        booked: true,
+        extra: overridden.length > 0 ? { overriddenRules: overridden.map((v) => v.rule) } : {},
       });
       await auditOverrides(ctx, overridden, grant, {
         type: 'appointment',
@@ -394,6 +434,129 @@ export async function rescheduleAppointment(
   } catch (err) {
     throw bookingWriteError(ctx, err, source);
   }
-  ctx.deps.metrics.appointmentsRescheduled.inc({ source });
+  // A provider's reschedule is counted by its caller once the event's transaction commits.
+  if (!provider) ctx.deps.metrics.appointmentsRescheduled.inc({ source });
   return result;
+}
+
+async function providerReschedule(
+  ctx: RequestContext,
+  trx: Knex.Transaction,
+  old: Appointment,
+  startsAt: Date,
+  source: AppointmentSource,
+  now: Date,
+  provider: ProviderReschedule,
+): Promise<RescheduleResult> {
+  // Freed first, so the new time may overlap the old one for the same staff member.
+  const previous =
+    old.status === 'cancelled'
+      ? old
+      : await old.$query(trx).patchAndFetch({
+          status: 'cancelled',
+          cancelledAt: now,
+          cancelledBy: provider.by,
+          cancellationReason: 'rescheduled',
+        });
+  const rescheduleCount = old.rescheduleCount + 1;
+  let appointment: Appointment;
+  if (provider.existingAppointmentId) {
+    appointment = await Appointment.query(trx).patchAndFetchById(provider.existingAppointmentId, {
+      rescheduledFromId: old.id,
+      rescheduleCount,
+    });
+    await propagateRescheduleCounts(trx, appointment);
+  } else {
+    appointment = await Appointment.query(trx)
+      .insert({
+        customerId: old.customerId,
+        serviceId: old.serviceId,
+        staffId: provider.staffId,
+        branchId: provider.branchId,
+        startsAt,
+        endsAt: provider.endsAt,
+        status: provider.status,
+        source,
+        notes: provider.notes,
+        priceCents: old.priceCents,
+        calcomBookingUid: provider.calcomBookingUid,
+        ...(provider.status === 'confirmed' ? { confirmedAt: now } : {}),
+        rescheduleCount,
+        rescheduledFromId: old.id,
+      })
+      .returning('*');
+  }
+  await auditMove(ctx, old, appointment, {
+    source,
+    reason: null,
+    // A linked booking was audited as booked when its own creation arrived.
+    booked: !provider.existingAppointmentId,
+    extra: { calcomBookingUid: provider.calcomBookingUid },
+  });
+  return { appointment, previous, overriddenRules: [] };
+}
+
+/** The activity log of a move: `rescheduled` on the old appointment, `booked` on the new one. */
+async function auditMove(
+  ctx: RequestContext,
+  old: Appointment,
+  appointment: Appointment,
+  options: {
+    source: AppointmentSource;
+    reason: string | null;
+    booked: boolean;
+    extra: Record<string, unknown>;
+  },
+): Promise<void> {
+  const move = {
+    fromAppointmentId: old.id,
+    toAppointmentId: appointment.id,
+    fromStartsAt: old.startsAt.toISOString(),
+    toStartsAt: appointment.startsAt.toISOString(),
+    fromStaffId: old.staffId,
+    toStaffId: appointment.staffId,
+    rescheduleCount: appointment.rescheduleCount,
+    source: options.source,
+    ...options.extra,
+  };
+  await ctx.audit({
+    action: AUDIT.appointment.rescheduled,
+    subjectType: SUBJECT.appointment,
+    subjectId: old.id,
+    reason: options.reason,
+    details: move,
+  });
+  if (options.booked) {
+    await ctx.audit({
+      action: AUDIT.appointment.booked,
+      subjectType: SUBJECT.appointment,
+      subjectId: appointment.id,
+      reason: options.reason,
+      details: { ...move, via: 'reschedule' },
+    });
+  }
+}
+
+/** Keeps reschedule_count = parent's + 1 down a chain that was linked out of order. */
+async function propagateRescheduleCounts(
+  trx: Knex.Transaction,
+  parent: { id: string; rescheduleCount: number },
+): Promise<void> {
+  let frontier = [parent];
+  for (let depth = 0; depth < 50 && frontier.length > 0; depth++) {
+    const next: { id: string; rescheduleCount: number }[] = [];
+    for (const p of frontier) {
+      const children = await Appointment.query(trx)
+        .where('rescheduled_from_id', p.id)
+        .whereNot('reschedule_count', p.rescheduleCount + 1)
+        .select('id');
+      for (const child of children) {
+        await Appointment.query(trx)
+          .findById(child.id)
+          .patch({ rescheduleCount: p.rescheduleCount + 1 });
+        next.push({ id: child.id, rescheduleCount: p.rescheduleCount + 1 });
+      }
+    }
+    frontier = next;
+  }
 }

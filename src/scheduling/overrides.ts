@@ -1,6 +1,7 @@
 import type { RequestContext } from '../context/request-context';
 import { AppError, type ErrorCode } from '../errors/app-error';
-import { badInput } from './support';
+import type { SubjectType } from '../domain/audit';
+import { badInput } from '../errors/app-error';
 
 /**
  * Overriding scheduling rules. Staff on the phone sometimes must book outside the rules (a regular
@@ -96,7 +97,7 @@ export async function auditOverrides(
   ctx: RequestContext,
   overridden: readonly RuleViolation[],
   grant: OverrideGrant | null,
-  subject: { type: string; id: string; operation: string },
+  subject: { type: SubjectType; id: string; operation: string },
 ): Promise<void> {
   if (!grant) return;
   for (const v of overridden) {

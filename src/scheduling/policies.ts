@@ -3,7 +3,8 @@ import type { Knex } from 'knex';
 import type { RequestContext } from '../context/request-context';
 import { AppError } from '../errors/app-error';
 import { Branch, PolicyConfiguration, Service } from '../models';
-import { badInput, notFound, optionalId, requireId } from './support';
+import { badInput, notFound } from '../errors/app-error';
+import { optionalId, requireId } from '../domain/ids';
 
 /**
  * Booking, cancellation and rescheduling policies. A company sets them company-wide and may refine

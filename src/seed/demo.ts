@@ -703,7 +703,7 @@ function buildCompany(
         id: rnd.uuid(),
         actorType: 'user',
         actorId: row.createdByUserId ?? null,
-        action: 'appointment.created',
+        action: 'appointment.booked',
         subjectType: 'appointment',
         subjectId: id,
         details: { startsAt: slot.start.toISO() },

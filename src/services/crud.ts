@@ -2,12 +2,13 @@ import type { RequestContext } from '../context/request-context';
 import { isDbError, translateDbError } from '../db/errors';
 import { AppError } from '../errors/app-error';
 import type { TenantModel } from '../models';
+import { crudAction, type CrudSubject } from '../domain/audit';
 
 type ModelClass<M extends TenantModel> = typeof TenantModel & (new () => M);
 
 export interface WriteOptions {
   /** Name used in messages and the audit log, e.g. 'Branch'. */
-  what: string;
+  what: CrudSubject;
   /** Constraint name -> input field, for errors on unique or foreign keys. */
   fields?: Record<string, string>;
 }
@@ -44,7 +45,7 @@ export async function createRow<M extends TenantModel>(
       translateDbError(err, options.fields);
     }
     await ctx.audit({
-      action: `${snake(options.what)}.create`,
+      action: crudAction(options.what, 'create'),
       subjectType: options.what,
       subjectId: row.id,
     });
@@ -75,7 +76,7 @@ export async function updateRow<M extends TenantModel>(
     }
     if (!row) throw new AppError('NOT_FOUND', `${options.what} not found`, { field: 'id' });
     await ctx.audit({
-      action: `${snake(options.what)}.update`,
+      action: crudAction(options.what, 'update'),
       subjectType: options.what,
       subjectId: id,
       details: { fields: Object.keys(changes) },
@@ -105,37 +106,10 @@ export async function deleteRow<M extends TenantModel>(
     }
     if (n === 0) throw new AppError('NOT_FOUND', `${options.what} not found`, { field: 'id' });
     await ctx.audit({
-      action: `${snake(options.what)}.delete`,
+      action: crudAction(options.what, 'delete'),
       subjectType: options.what,
       subjectId: id,
     });
     return true;
   });
-}
-
-const snake = (name: string) => name.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
-
-/** Trims a required text input and checks its length. */
-export function requiredText(value: string, field: string, max = 200): string {
-  const v = value.trim();
-  if (v.length === 0) throw new AppError('BAD_USER_INPUT', `${field} must not be empty`, { field });
-  if (v.length > max) {
-    throw new AppError('BAD_USER_INPUT', `${field} must be at most ${max} characters`, { field });
-  }
-  return v;
-}
-
-/** Trims an optional text input; empty becomes null, undefined stays undefined (unchanged). */
-export function optionalText(
-  value: string | null | undefined,
-  field: string,
-  max = 2000,
-): string | null | undefined {
-  if (value === undefined) return undefined;
-  if (value === null) return null;
-  const v = value.trim();
-  if (v.length > max) {
-    throw new AppError('BAD_USER_INPUT', `${field} must be at most ${max} characters`, { field });
-  }
-  return v.length ? v : null;
 }

@@ -1,3 +1,4 @@
+import { isUuid } from '../domain/ids';
 import type { Knex } from 'knex';
 import { AppError } from '../errors/app-error';
 
@@ -46,8 +47,6 @@ interface Cursor {
   id: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export function encodeAuditCursor(row: PlatformAuditRow): string {
   return Buffer.from(JSON.stringify({ at: row.at.toISOString(), id: row.id })).toString(
     'base64url',
@@ -68,7 +67,7 @@ function decodeAuditCursor(value: string): Cursor {
     !c ||
     typeof c.at !== 'string' ||
     typeof c.id !== 'string' ||
-    !UUID.test(c.id) ||
+    !isUuid(c.id) ||
     !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(c.at) ||
     Number.isNaN(Date.parse(c.at))
   ) {

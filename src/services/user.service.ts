@@ -1,10 +1,11 @@
 import type { RequestContext } from '../context/request-context';
 import { USER_ROLES, type UserRole } from '../domain/enums';
 import { AppError } from '../errors/app-error';
-import { Staff, User } from '../models';
+import { ApiToken, Staff, User } from '../models';
 import { revokeUserSessions } from '../auth/auth.service';
 import { checkPasswordPolicy, hashPassword } from '../auth/password';
-import { createRow, getById, requiredText, updateRow } from './crud';
+import { createRow, getById, updateRow } from './crud';
+import { likePattern, requiredText } from '../domain/text';
 
 const USER_FIELDS = {
   users_company_id_email_unique: 'input.email',
@@ -164,4 +165,26 @@ export async function updateUser(
     });
   }
   return user;
+}
+
+export interface UserSearch {
+  /** Name or email contains this text. */
+  search?: string | null;
+  role?: string | null;
+}
+
+/** The users query for a search, for paging by name. */
+export async function userQuery(ctx: RequestContext, filter: UserSearch | null) {
+  const q = User.query(await ctx.trx());
+  if (filter?.search) {
+    const p = `%${likePattern(filter.search)}%`;
+    q.where((w) => w.whereILike('name', p).orWhereILike('email', p));
+  }
+  if (filter?.role) q.whereRaw('? = any(roles)', [filter.role]);
+  return { query: q };
+}
+
+/** The company's API tokens, for paging newest first. */
+export async function apiTokenQuery(ctx: RequestContext) {
+  return { query: ApiToken.query(await ctx.trx()) };
 }

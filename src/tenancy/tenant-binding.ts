@@ -1,3 +1,4 @@
+import { isUuid } from '../domain/ids';
 import type { Knex } from 'knex';
 import { AppError } from '../errors/app-error';
 
@@ -16,8 +17,6 @@ export function tenantOf(knex: unknown): TenantBinding | undefined {
   return (knex as Bindable)[TENANT];
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Binds an open transaction to a company: Postgres gets the tenant for row level security through
  * `set_config(..., true)` (transaction-local, so a pooled connection never carries it to the next
@@ -28,7 +27,7 @@ export async function bindTenant(
   companyId: string,
   options: { statementTimeoutMs?: number } = {},
 ): Promise<void> {
-  if (!UUID.test(companyId)) {
+  if (!isUuid(companyId)) {
     throw new AppError('INTERNAL', 'tenant binding needs a company id');
   }
   const timeout = options.statementTimeoutMs;

@@ -1,8 +1,10 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { DateTime } from 'luxon';
 import type { RequestContext } from '../context/request-context';
 import { AppError } from '../errors/app-error';
-import { Appointment, Customer } from '../models';
+import { Appointment, type Customer } from '../models';
+import { findCustomerByPhone } from '../domain/customers/customer.service';
+import { isUuid } from '../domain/ids';
+import { e164OrNull } from '../domain/phone';
 import {
   bookAppointment,
   cancelAppointment,
@@ -78,8 +80,6 @@ const say = (lang: Language, de: string, en: string) => (lang === 'de' ? de : en
 function answer(outcome: Outcome, message: string, fields: Record<string, unknown> = {}) {
   return { ok: outcome === 'ok', outcome, message, ...fields } as VoiceAnswer;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function text(value: unknown, max = 200): string | null {
   if (typeof value === 'number') value = String(value);
@@ -245,16 +245,14 @@ async function resolveStaff(
 async function callerCustomer(input: FunctionInput): Promise<Customer | null> {
   const phone = callerE164(input);
   if (!phone) return null;
-  const trx = await input.ctx.trx();
-  return (await Customer.query(trx).findOne({ phone_e164: phone })) ?? null;
+  return findCustomerByPhone(await input.ctx.trx(), phone);
 }
 
 function callerE164(input: FunctionInput): string | null {
   const raw = input.call.fromNumber;
   if (!raw) return null;
   // Same rules as the booking service: national numbers read with the company's region.
-  const parsed = parsePhoneNumberFromString(raw.trim(), input.company.region as CountryCode);
-  return parsed && parsed.isValid() ? parsed.number : null;
+  return e164OrNull(raw, input.company.region);
 }
 
 function invalidPhone(lang: Language): VoiceAnswer {
@@ -935,7 +933,7 @@ async function callersAppointment(input: FunctionInput): Promise<Found<UpcomingR
   const rows = customer ? await upcoming(input, customer.id) : [];
   const wanted = text(arg(input.args, 'appointment_id', 'appointmentId', 'id'));
   if (wanted) {
-    const found = UUID.test(wanted) ? rows.find((r) => r.id === wanted) : undefined;
+    const found = isUuid(wanted) ? rows.find((r) => r.id === wanted) : undefined;
     if (found) return { ok: true, value: found };
     return {
       ok: false,

@@ -1,4 +1,5 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { findActiveCustomerByPhone } from '../domain/customers/customer.service';
+import { e164OrNull } from '../domain/phone';
 import { DateTime } from 'luxon';
 import type { RequestContext } from '../context/request-context';
 import type { VoiceCompany } from './functions';
@@ -173,14 +174,9 @@ export async function inboundAnswer(
   };
   const metadata: Record<string, unknown> = { company_id: company.id };
 
-  const parsed = input.fromNumber
-    ? parsePhoneNumberFromString(input.fromNumber.trim(), company.region as CountryCode)
-    : undefined;
-  if (parsed && parsed.isValid()) {
-    const customer = await trx('customers')
-      .where('phone_e164', parsed.number)
-      .whereNull('archived_at')
-      .first<{ id: string; name: string } | undefined>('id', 'name');
+  const caller = e164OrNull(input.fromNumber, company.region);
+  if (caller) {
+    const customer = await findActiveCustomerByPhone(trx, caller);
     if (customer) {
       vars.customer_known = 'true';
       const first = customer.name.trim().split(/\s+/)[0] ?? '';

@@ -7,7 +7,8 @@ import type { AppDeps } from '../context/deps';
 import { runInContext, type RequestContext } from '../context/request-context';
 import { AppError } from '../errors/app-error';
 import { isRecord } from '../webhooks/envelope';
-import { routeRetellCall, toE164 } from '../webhooks/routing';
+import { routeRetellCall } from '../webhooks/routing';
+import { e164OrNull } from '../domain/phone';
 import { addressAllowed, allowList, checkSignature } from './auth';
 import {
   FUNCTION_BY_NAME,
@@ -539,7 +540,7 @@ async function ensureCall(
   const direction = call.direction === 'outbound' ? 'outbound' : 'inbound';
   const from = typeof call.from_number === 'string' ? call.from_number : null;
   const to = typeof call.to_number === 'string' ? call.to_number : null;
-  const caller = toE164(direction === 'outbound' ? to : from, region);
+  const caller = e164OrNull(direction === 'outbound' ? to : from, region);
   const customer = caller
     ? await trx('customers').where('phone_e164', caller).first<{ id: string } | undefined>('id')
     : undefined;
@@ -549,8 +550,8 @@ async function ensureCall(
       retell_call_id: retellCallId,
       direction,
       status: 'registered',
-      from_number: from ? (toE164(from) ?? from.slice(0, 40)) : null,
-      to_number: to ? (toE164(to) ?? to.slice(0, 40)) : null,
+      from_number: from ? (e164OrNull(from) ?? from.slice(0, 40)) : null,
+      to_number: to ? (e164OrNull(to) ?? to.slice(0, 40)) : null,
       retell_agent_id: route.retellAgentId,
       phone_number_id: route.phoneNumberId,
       customer_id: customer?.id ?? null,

@@ -1,17 +1,13 @@
 import type { Knex } from 'knex';
 import type { RequestContext } from '../context/request-context';
-import { Appointment, CalcomTeamMember, Customer, Service, TeamEventTypeMapping } from '../models';
+import { Appointment, CalcomTeamMember, TeamEventTypeMapping } from '../models';
 import type { AppointmentStatus } from '../domain/enums';
+import { AppError } from '../errors/app-error';
+import { bookAppointment, cancelAppointment, rescheduleAppointment } from '../scheduling';
 import { isRecord } from './envelope';
-import {
-  BookingConflictError,
-  DOUBLE_BOOKING_CONSTRAINT,
-  EXCLUSION_VIOLATION,
-  PermanentWebhookError,
-  sqlStateOf,
-} from './errors';
+import { BookingConflictError, DOUBLE_BOOKING_CONSTRAINT, PermanentWebhookError } from './errors';
 import type { EffectResult } from './retell-effects';
-import { toE164, type CalcomRouteData } from './routing';
+import type { CalcomRouteData } from './routing';
 import { timeWindowProblem } from '../scheduling/time';
 
 export const CALCOM_BOOKING_EVENTS = [
@@ -133,19 +129,13 @@ function timesOf(b: Booking): { startsAt: Date; endsAt: Date } {
   return { startsAt: b.startsAt, endsAt: b.endsAt };
 }
 
-interface Resolved {
+interface Host {
   mapping: TeamEventTypeMapping;
   staffId: string | null;
-  customerId: string;
-  priceCents: number | null;
 }
 
-/** Everything an appointment of this booking needs: service, staff, branch and customer. */
-async function resolve(
-  trx: Knex.Transaction,
-  route: CalcomRouteData,
-  b: Booking,
-): Promise<Resolved> {
+/** The event type's mapping and the staff member who got the booking. */
+async function hostOf(trx: Knex.Transaction, route: CalcomRouteData, b: Booking): Promise<Host> {
   const mapping = await TeamEventTypeMapping.query(trx).findById(route.mappingId);
   // Removed between routing and now: try again later, when routing decides afresh.
   if (!mapping) throw new Error(`event type mapping ${route.mappingId} no longer exists`);
@@ -160,58 +150,7 @@ async function resolve(
       ? await CalcomTeamMember.query(trx).findOne({ email: b.organizer.email })
       : undefined);
   if (member) staffId = member.staffId;
-  const service = await Service.query(trx).findById(mapping.serviceId).select('price_cents');
-  const customerId = await findOrCreateCustomer(trx, b);
-  return { mapping, staffId, customerId, priceCents: service?.priceCents ?? null };
-}
-
-async function companyRegion(trx: Knex.Transaction): Promise<string | undefined> {
-  const row: { default_region: string } | undefined =
-    await trx('companies').first('default_region');
-  return row?.default_region;
-}
-
-/** The attendee's customer, found by email, then phone, and created when neither matches. */
-async function findOrCreateCustomer(trx: Knex.Transaction, b: Booking): Promise<string> {
-  const email = b.attendee.email;
-  const phone = toE164(b.attendee.phone, await companyRegion(trx));
-  const find = async () => {
-    if (email) {
-      const byEmail = await Customer.query(trx).findOne({ email });
-      if (byEmail) return byEmail;
-    }
-    return phone ? Customer.query(trx).findOne({ phone_e164: phone }) : undefined;
-  };
-  const existing = await find();
-  if (existing) {
-    const fill: Partial<Customer> = {};
-    if (
-      phone &&
-      !existing.phoneE164 &&
-      !(await Customer.query(trx).findOne({ phone_e164: phone }))
-    ) {
-      fill.phoneE164 = phone;
-    }
-    if (email && !existing.email && !(await Customer.query(trx).findOne({ email }))) {
-      fill.email = email;
-    }
-    if (Object.keys(fill).length > 0) await Customer.query(trx).findById(existing.id).patch(fill);
-    return existing.id;
-  }
-  const name = b.attendee.name ?? email ?? phone ?? 'Cal.com guest';
-  if (!email && !phone) {
-    // Nothing identifies the attendee, so no existing customer can be theirs.
-    const row = await Customer.query(trx).insert({ name, preferredLanguage: b.attendee.locale });
-    return row.id;
-  }
-  // Another event may be creating the same customer right now: insert-or-nothing, then read.
-  await Customer.query(trx)
-    .insert({ name, email, phoneE164: phone, preferredLanguage: b.attendee.locale })
-    .onConflict()
-    .ignore();
-  const created = await find();
-  if (!created) throw new Error(`could not find or create the customer of booking ${b.uid}`);
-  return created.id;
+  return { mapping, staffId };
 }
 
 function statusOf(b: Booking): AppointmentStatus {
@@ -223,37 +162,67 @@ async function findByUid(trx: Knex.Transaction, uid: string): Promise<Appointmen
   return Appointment.query(trx).findOne({ calcom_booking_uid: uid }).forUpdate();
 }
 
-/** Inserts an appointment; a double booking becomes a BookingConflictError with a clear message. */
-async function insertAppointment(
-  ctx: RequestContext,
-  trx: Knex.Transaction,
-  row: Partial<Appointment>,
-): Promise<Appointment> {
-  try {
-    return await Appointment.query(trx)
-      .insert({ source: SOURCE, ...row })
-      .returning('*');
-  } catch (err) {
-    const { code, constraint } = sqlStateOf(err);
-    if (code === EXCLUSION_VIOLATION && (!constraint || constraint === DOUBLE_BOOKING_CONSTRAINT)) {
-      ctx.deps.metrics.bookingConflicts.inc({ source: SOURCE });
-      throw new BookingConflictError(
-        `Booking conflict: Cal.com booking ${row.calcomBookingUid} (${row.startsAt?.toISOString()} to ` +
-          `${row.endsAt?.toISOString()}) overlaps another appointment of staff member ${row.staffId} ` +
-          `(${DOUBLE_BOOKING_CONSTRAINT})`,
-      );
-    }
-    throw err;
+/** A lost race for the staff member's time, as the worker's retried booking conflict. */
+function conflictOf(
+  err: unknown,
+  uid: string,
+  startsAt: Date,
+  endsAt: Date,
+  staffId: string | null,
+) {
+  if (err instanceof AppError && err.code === 'CONFLICT' && err.details?.reason === 'SLOT_TAKEN') {
+    return new BookingConflictError(
+      `Booking conflict: Cal.com booking ${uid} (${startsAt.toISOString()} to ` +
+        `${endsAt.toISOString()}) overlaps another appointment of staff member ${staffId} ` +
+        `(${DOUBLE_BOOKING_CONSTRAINT})`,
+    );
   }
+  return err;
 }
 
-function cancelledFields(by: string | null, reason: string | null): Partial<Appointment> {
-  return {
-    status: 'cancelled',
-    cancelledAt: new Date(),
-    cancelledBy: by ?? 'calcom',
-    cancellationReason: reason,
-  };
+/**
+ * Records a booking Cal.com made through the one booking service (the same as GraphQL and the
+ * voice agent): the attendee becomes a customer found by verified email, then phone, or created.
+ */
+async function book(
+  ctx: RequestContext,
+  host: Host,
+  b: Booking,
+  booking: {
+    uid: string;
+    startsAt: Date;
+    endsAt: Date;
+    status: AppointmentStatus;
+    notes: string | null;
+    cancellation: { by: string; reason: string | null } | null;
+  },
+): Promise<Appointment> {
+  try {
+    const { appointment } = await bookAppointment(ctx, {
+      serviceId: host.mapping.serviceId,
+      startsAt: booking.startsAt,
+      source: SOURCE,
+      notes: booking.notes,
+      customer: {
+        phone: typeof b.attendee.phone === 'string' ? b.attendee.phone : null,
+        name: b.attendee.name,
+        email: b.attendee.email,
+        preferredLanguage: b.attendee.locale,
+      },
+      provider: {
+        calcomBookingUid: booking.uid,
+        endsAt: booking.endsAt,
+        staffId: host.staffId,
+        branchId: host.mapping.branchId,
+        status: booking.status,
+        cancellation: booking.cancellation,
+        emailVerified: true,
+      },
+    });
+    return appointment;
+  } catch (err) {
+    throw conflictOf(err, booking.uid, booking.startsAt, booking.endsAt, host.staffId);
+  }
 }
 
 async function created(
@@ -267,27 +236,17 @@ async function created(
   // earlier state never overwrites a later one.
   if (existing) return { outcome: 'processed', note: 'booking already recorded', afterCommit: [] };
   const { startsAt, endsAt } = timesOf(b);
-  const r = await resolve(trx, route, b);
   const status = statusOf(b);
-  const appointment = await insertAppointment(ctx, trx, {
-    calcomBookingUid: b.uid,
-    customerId: r.customerId,
-    serviceId: r.mapping.serviceId,
-    staffId: r.staffId,
-    branchId: r.mapping.branchId,
+  await book(ctx, await hostOf(trx, route, b), b, {
+    uid: b.uid,
     startsAt,
     endsAt,
     status,
     notes: b.notes,
-    priceCents: r.priceCents,
-    confirmedAt: status === 'confirmed' ? new Date() : null,
-    ...(status === 'cancelled' ? cancelledFields(b.cancelledBy, b.cancellationReason) : {}),
-  });
-  await ctx.audit({
-    action: 'appointment.created',
-    subjectType: 'appointment',
-    subjectId: appointment.id,
-    details: { source: SOURCE, calcomBookingUid: b.uid },
+    cancellation:
+      status === 'cancelled'
+        ? { by: b.cancelledBy ?? 'calcom', reason: b.cancellationReason }
+        : null,
   });
   const { metrics } = ctx.deps;
   return {
@@ -308,66 +267,30 @@ async function cancelled(
   if (existing?.status === 'cancelled') {
     return { outcome: 'processed', note: 'already cancelled', afterCommit: [] };
   }
-  let id: string;
+  const by = b.cancelledBy ?? 'calcom';
   if (existing) {
-    await Appointment.query(trx)
-      .findById(existing.id)
-      .patch(cancelledFields(b.cancelledBy, b.cancellationReason));
-    id = existing.id;
+    await cancelAppointment(ctx, existing.id, {
+      reason: b.cancellationReason,
+      source: SOURCE,
+      provider: { by, calcomBookingUid: b.uid },
+    });
   } else {
     // Cancelled before its creation arrived: recorded as cancelled now, so the late
     // BOOKING_CREATED finds it and leaves it cancelled.
     const { startsAt, endsAt } = timesOf(b);
-    const r = await resolve(trx, route, b);
-    const row = await insertAppointment(ctx, trx, {
-      calcomBookingUid: b.uid,
-      customerId: r.customerId,
-      serviceId: r.mapping.serviceId,
-      staffId: r.staffId,
-      branchId: r.mapping.branchId,
+    await book(ctx, await hostOf(trx, route, b), b, {
+      uid: b.uid,
       startsAt,
       endsAt,
+      status: 'cancelled',
       notes: b.notes,
-      priceCents: r.priceCents,
-      ...cancelledFields(b.cancelledBy, b.cancellationReason),
+      cancellation: { by, reason: b.cancellationReason },
     });
-    id = row.id;
   }
-  await ctx.audit({
-    action: 'appointment.cancelled',
-    subjectType: 'appointment',
-    subjectId: id,
-    reason: b.cancellationReason,
-    details: { source: SOURCE, calcomBookingUid: b.uid },
-  });
   return {
     outcome: 'processed',
     afterCommit: [() => metrics.appointmentsCancelled.inc({ source: SOURCE })],
   };
-}
-
-/** Keeps reschedule_count = parent's + 1 down a chain linked out of order. */
-async function propagateCounts(
-  trx: Knex.Transaction,
-  parent: { id: string; rescheduleCount: number },
-) {
-  let frontier = [parent];
-  for (let depth = 0; depth < 50 && frontier.length > 0; depth++) {
-    const next: { id: string; rescheduleCount: number }[] = [];
-    for (const p of frontier) {
-      const children = await Appointment.query(trx)
-        .where('rescheduled_from_id', p.id)
-        .whereNot('reschedule_count', p.rescheduleCount + 1)
-        .select('id');
-      for (const child of children) {
-        await Appointment.query(trx)
-          .findById(child.id)
-          .patch({ rescheduleCount: p.rescheduleCount + 1 });
-        next.push({ id: child.id, rescheduleCount: p.rescheduleCount + 1 });
-      }
-    }
-    frontier = next;
-  }
 }
 
 /**
@@ -384,69 +307,53 @@ async function rescheduled(
 ): Promise<EffectResult> {
   if (!b.rescheduleUid || b.rescheduleUid === b.uid) return created(ctx, trx, route, b);
   const { metrics } = ctx.deps;
-  const afterCommit: Array<() => void> = [];
   let old = await findByUid(trx, b.rescheduleUid);
-  let current = await findByUid(trx, b.uid);
+  const current = await findByUid(trx, b.uid);
   if (current && current.rescheduledFromId !== null) {
-    return { outcome: 'processed', note: 'reschedule already recorded', afterCommit };
+    return { outcome: 'processed', note: 'reschedule already recorded', afterCommit: [] };
   }
-  const r = await resolve(trx, route, b);
-  const reason = 'rescheduled';
+  const host = await hostOf(trx, route, b);
+  const by = b.rescheduledBy ?? 'calcom';
   if (!old) {
     // The old booking's own times when the payload has them; a cancelled row never conflicts.
     const { startsAt, endsAt } =
       b.rescheduleStartsAt && b.rescheduleEndsAt && b.rescheduleEndsAt > b.rescheduleStartsAt
         ? { startsAt: b.rescheduleStartsAt, endsAt: b.rescheduleEndsAt }
         : timesOf(b);
-    old = await insertAppointment(ctx, trx, {
-      calcomBookingUid: b.rescheduleUid,
-      customerId: r.customerId,
-      serviceId: r.mapping.serviceId,
-      staffId: r.staffId,
-      branchId: r.mapping.branchId,
+    old = await book(ctx, host, b, {
+      uid: b.rescheduleUid,
       startsAt,
       endsAt,
-      priceCents: r.priceCents,
-      ...cancelledFields(b.rescheduledBy, reason),
+      status: 'cancelled',
+      notes: null,
+      cancellation: { by, reason: 'rescheduled' },
     });
-  } else if (old.status !== 'cancelled') {
-    // Freed first, so the new time may overlap the old one for the same staff member.
-    await Appointment.query(trx).findById(old.id).patch(cancelledFields(b.rescheduledBy, reason));
   }
-  const count = old.rescheduleCount + 1;
-  if (!current) {
-    const { startsAt, endsAt } = timesOf(b);
-    const status = statusOf(b);
-    current = await insertAppointment(ctx, trx, {
-      calcomBookingUid: b.uid,
-      customerId: r.customerId,
-      serviceId: r.mapping.serviceId,
-      staffId: r.staffId,
-      branchId: r.mapping.branchId,
+  const { startsAt, endsAt } = current
+    ? { startsAt: current.startsAt, endsAt: current.endsAt }
+    : timesOf(b);
+  try {
+    await rescheduleAppointment(ctx, old.id, {
       startsAt,
-      endsAt,
-      status,
-      notes: b.notes,
-      priceCents: r.priceCents,
-      confirmedAt: status === 'confirmed' ? new Date() : null,
-      rescheduledFromId: old.id,
-      rescheduleCount: count,
+      source: SOURCE,
+      provider: {
+        calcomBookingUid: b.uid,
+        endsAt,
+        staffId: host.staffId,
+        branchId: host.mapping.branchId,
+        status: statusOf(b),
+        notes: b.notes,
+        by,
+        existingAppointmentId: current?.id ?? null,
+      },
     });
-    afterCommit.push(() => metrics.appointmentsRescheduled.inc({ source: SOURCE }));
-  } else {
-    await Appointment.query(trx)
-      .findById(current.id)
-      .patch({ rescheduledFromId: old.id, rescheduleCount: count });
-    await propagateCounts(trx, { id: current.id, rescheduleCount: count });
-    afterCommit.push(() => metrics.appointmentsRescheduled.inc({ source: SOURCE }));
+  } catch (err) {
+    throw conflictOf(err, b.uid, startsAt, endsAt, host.staffId);
   }
-  await ctx.audit({
-    action: 'appointment.rescheduled',
-    subjectType: 'appointment',
-    subjectId: current.id,
-    details: { source: SOURCE, calcomBookingUid: b.uid, rescheduledFromId: old.id },
-  });
-  return { outcome: 'processed', afterCommit };
+  return {
+    outcome: 'processed',
+    afterCommit: [() => metrics.appointmentsRescheduled.inc({ source: SOURCE })],
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import { actorId, actorType } from '../context/actor';
+import { actorLabel } from '../context/actor';
 import type { RequestContext } from '../context/request-context';
 import { AppError, badInput } from '../errors/app-error';
 import { ProviderCredential } from '../models';
@@ -144,11 +144,6 @@ function newSecret(): string {
   return `whsec_${randomBytes(32).toString('base64url')}`;
 }
 
-function actorLabel(ctx: RequestContext): string {
-  const id = actorId(ctx.actor);
-  return id ? `${actorType(ctx.actor)}:${id}` : actorType(ctx.actor);
-}
-
 /**
  * Registers a credential for the caller's company. Cal.com: the server generates the webhook
  * secret unless the admin pastes the one already set in Cal.com. Retell: the admin pastes the API
@@ -178,7 +173,7 @@ export async function createProviderCredential(
         label,
         secretKeyId: sealed.keyId,
         secretCiphertext: sealed.blob,
-        createdBy: actorLabel(ctx),
+        createdBy: actorLabel(ctx.actor),
       })
       .returning('*');
     await ctx.audit({

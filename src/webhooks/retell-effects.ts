@@ -1,9 +1,10 @@
-import type { Knex } from 'knex';
 import type { RequestContext } from '../context/request-context';
-import { Call, Customer } from '../models';
+import { Call } from '../models';
+import { findCustomerByAnyPhone } from '../domain/customers/customer.service';
+import { e164OrNull } from '../domain/phone';
 import { isRecord } from './envelope';
 import { PermanentWebhookError } from './errors';
-import { toE164, type RetellRouteData } from './routing';
+import type { RetellRouteData } from './routing';
 
 export const RETELL_CALL_EVENTS = ['call_started', 'call_ended', 'call_analyzed'] as const;
 type RetellCallEvent = (typeof RETELL_CALL_EVENTS)[number];
@@ -103,8 +104,8 @@ function fieldsOf(call: Record<string, unknown>): Partial<CallFields> {
     disconnectionReason: str(call.disconnection_reason),
     recordingUrl: str(call.recording_url),
     costCents: costCents(call.call_cost),
-    fromNumber: fromRaw ? (toE164(fromRaw) ?? fromRaw) : null,
-    toNumber: toRaw ? (toE164(toRaw) ?? toRaw) : null,
+    fromNumber: fromRaw ? (e164OrNull(fromRaw) ?? fromRaw) : null,
+    toNumber: toRaw ? (e164OrNull(toRaw) ?? toRaw) : null,
   };
   for (const key of Object.keys(fields) as (keyof CallFields)[]) {
     if (fields[key] === null || fields[key] === undefined) delete fields[key];
@@ -115,12 +116,6 @@ function fieldsOf(call: Record<string, unknown>): Partial<CallFields> {
 function sameValue(a: unknown, b: unknown): boolean {
   if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
   return a === b;
-}
-
-async function companyRegion(trx: Knex.Transaction): Promise<string | undefined> {
-  const row: { default_region: string } | undefined =
-    await trx('companies').first('default_region');
-  return row?.default_region;
 }
 
 const CALL_ACTION: Record<RetellCallEvent, string> = {
@@ -193,11 +188,8 @@ export async function applyRetellCallEvent(
     patch.phoneNumberId = route.phoneNumberId;
   if (current.customerId === null) {
     const callerRaw = direction === 'outbound' ? callPayload.to_number : callPayload.from_number;
-    const caller = toE164(callerRaw, await companyRegion(trx));
-    if (caller) {
-      const customer = await Customer.query(trx).findOne({ phone_e164: caller }).select('id');
-      if (customer) patch.customerId = customer.id;
-    }
+    const customer = await findCustomerByAnyPhone(ctx, trx, callerRaw);
+    if (customer) patch.customerId = customer.id;
   }
 
   const analysis = isRecord(callPayload.call_analysis) ? callPayload.call_analysis : undefined;

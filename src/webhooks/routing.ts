@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { e164OrNull } from '../domain/phone';
 import { isRecord } from './envelope';
 
 /**
@@ -9,13 +9,6 @@ import { isRecord } from './envelope';
  */
 export type Route<T> =
   { kind: 'company'; companyId: string; data: T } | { kind: 'unroutable'; reason: string };
-
-/** E.164 form of a phone number, or null when it is not a valid number. */
-export function toE164(raw: unknown, region?: string): string | null {
-  if (typeof raw !== 'string' || raw.trim() === '') return null;
-  const parsed = parsePhoneNumberFromString(raw.trim(), (region as CountryCode) ?? undefined);
-  return parsed && parsed.isValid() ? parsed.number : null;
-}
 
 export interface RetellRouteData {
   retellAgentId: string | null;
@@ -29,7 +22,7 @@ export interface RetellRouteData {
 export async function routeRetellCall(knex: Knex, call: unknown): Promise<Route<RetellRouteData>> {
   if (!isRecord(call)) return { kind: 'unroutable', reason: 'event has no call object' };
   const agentId = typeof call.agent_id === 'string' && call.agent_id !== '' ? call.agent_id : null;
-  const ourNumber = toE164(call.direction === 'outbound' ? call.from_number : call.to_number);
+  const ourNumber = e164OrNull(call.direction === 'outbound' ? call.from_number : call.to_number);
   if (!agentId && !ourNumber) {
     return { kind: 'unroutable', reason: 'call has neither an agent_id nor a business number' };
   }

@@ -1,5 +1,6 @@
+import { isUuid } from '../domain/ids';
 import type { Knex } from 'knex';
-import { actorId, actorType, type Actor } from '../context/actor';
+import { actorId, actorLabel, actorType, type Actor } from '../context/actor';
 import type { RequestContext } from '../context/request-context';
 import { AppError, badInput, forbidden, notFound } from '../errors/app-error';
 import { ActivityLog } from '../models';
@@ -134,8 +135,6 @@ export interface WebhookEventConnection {
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function encodeCursor(at: string, id: string): string {
   return Buffer.from(JSON.stringify([at, id]), 'utf8').toString('base64url');
 }
@@ -155,7 +154,7 @@ function decodeCursor(cursor: string): { at: string; id: string } {
   try {
     const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
     const [at, id] = Array.isArray(decoded) ? decoded : [];
-    if (cursorInstant(at) && typeof id === 'string' && UUID.test(id)) {
+    if (cursorInstant(at) && typeof id === 'string' && isUuid(id)) {
       return { at, id };
     }
   } catch {
@@ -171,8 +170,7 @@ function checkFilters(args: ListWebhookEventsArgs): void {
   if (args.status && !(WEBHOOK_STATUSES as readonly string[]).includes(args.status)) {
     throw badInput('status', 'Unknown status');
   }
-  if (args.companyId && !UUID.test(args.companyId))
-    throw badInput('companyId', 'Invalid company id');
+  if (args.companyId && !isUuid(args.companyId)) throw badInput('companyId', 'Invalid company id');
 }
 
 /** A page of webhook events, newest first: the caller's company's, or all for a super admin. */
@@ -344,11 +342,6 @@ async function auditPlatformRead(
 
 const REPLAYABLE: readonly WebhookStatus[] = ['failed', 'dead', 'unroutable'];
 
-function actorLabel(actor: Actor): string {
-  const id = actorId(actor);
-  return id ? `${actorType(actor)}:${id}` : actorType(actor);
-}
-
 /**
  * Puts a failed, dead or unroutable event back in the queue (attempts reset), for after the cause
  * was fixed: a mapping added, a conflicting appointment moved. Written to the activity log of the
@@ -360,7 +353,7 @@ export async function replayWebhookEvent(
   eventId: string,
 ): Promise<WebhookEventView> {
   const scope = webhookScope(ctx);
-  if (!UUID.test(eventId)) throw notFound('Webhook event');
+  if (!isUuid(eventId)) throw notFound('Webhook event');
   const by = actorLabel(ctx.actor);
   if (scope.kind === 'company') {
     // webhook_replay is a platform function: the runtime role cannot execute it, so the replay and

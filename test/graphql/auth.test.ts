@@ -37,6 +37,19 @@ describe('sign-in', () => {
     expect(log).toHaveLength(1);
   });
 
+  test('me.company is the same view as company: every field set, the region included', async () => {
+    const res = await s.gql(LOGIN, { e: w.a.users.manager.email, p: PASSWORD });
+    const fields = 'id name slug timezone defaultRegion currency createdAt';
+    const me = await s.gql(
+      `{ me { company { ${fields} } } company { ${fields} } }`,
+      {},
+      { token: res.data?.login.accessToken },
+    );
+    expect(me.errors).toBeUndefined();
+    expect(me.data?.me.company).toEqual(me.data?.company);
+    expect(me.data?.company.defaultRegion).toMatch(/^[A-Z]{2}$/);
+  });
+
   test('unknown user and wrong password get the same error in about the same time', async () => {
     const timed = async (email: string) => {
       const t0 = performance.now();

@@ -238,7 +238,7 @@ describe('Cal.com bookings', () => {
     });
     const log = await t
       .superuser('activity_logs')
-      .where({ subject_id: a.id, action: 'appointment.created' })
+      .where({ subject_id: a.id, action: 'appointment.booked' })
       .first();
     expect(log).toMatchObject({ actor_type: 'webhook' });
   });
@@ -441,5 +441,81 @@ describe('Cal.com bookings', () => {
     const ev = await eventRow(id);
     expect(ev).toMatchObject({ status: 'dead', attempts: 1 });
     expect(ev.last_error).toMatch(/without a valid startTime/);
+  });
+});
+
+describe('Cal.com bookings go through the scheduling services', () => {
+  test('a booking is written by bookAppointment: customer and appointment audited as any booking, no local buffer', async () => {
+    const uid = unique('bk');
+    await deliverCalcom('BOOKING_CREATED', {
+      uid,
+      startTime: '2027-04-01T09:00:00.000Z',
+      endTime: '2027-04-01T09:30:00.000Z',
+      organizer: { id: co.calcomUserId, email: 'x@y.test' },
+      attendees: [{ name: 'Vera Neu', email: `${uid}@example.test`, phoneNumber: '0170 5550101' }],
+    });
+    await worker.drain();
+    const a = await appt(uid);
+    expect(a).toMatchObject({ source: 'calcom', status: 'confirmed', buffer_minutes: 0 });
+    const logs = await t
+      .superuser('activity_logs')
+      .whereIn('subject_id', [a.id, a.customer_id])
+      .orderBy('created_at');
+    expect(logs.map((l: { action: string }) => l.action).sort()).toEqual([
+      'appointment.booked',
+      'customer.created',
+    ]);
+    const booked = logs.find((l: { action: string }) => l.action === 'appointment.booked');
+    expect(booked.details).toMatchObject({
+      source: 'calcom',
+      calcomBookingUid: uid,
+      customerId: a.customer_id,
+      staffId: co.staffId,
+    });
+    const created = logs.find((l: { action: string }) => l.action === 'customer.created');
+    expect(created.details).toMatchObject({ via: 'booking', source: 'calcom' });
+  });
+
+  test('a cancellation inside the local notice is recorded: the provider has already cancelled', async () => {
+    // Locally, cancelling later than 30 days ahead without a fee is refused.
+    const [policy] = await t
+      .superuser('policy_configurations')
+      .insert({
+        company_id: co.companyId,
+        policy_type: 'cancellation',
+        config: { minNoticeHours: 24 * 30, feeCents: null },
+      })
+      .returning('id');
+    try {
+      const uid = unique('bk');
+      const start = new Date(Date.now() + 2 * 3600_000);
+      start.setUTCSeconds(0, 0);
+      const times = {
+        startTime: start.toISOString(),
+        endTime: new Date(start.getTime() + 30 * 60_000).toISOString(),
+      };
+      await deliverCalcom('BOOKING_CREATED', { uid, ...times });
+      await worker.drain();
+      const eid = await deliverCalcom('BOOKING_CANCELLED', {
+        uid,
+        ...times,
+        cancellationReason: 'Ill',
+      });
+      await worker.drain();
+      expect(await eventRow(eid)).toMatchObject({ status: 'processed' });
+      expect(await appt(uid)).toMatchObject({
+        status: 'cancelled',
+        cancellation_reason: 'Ill',
+        cancelled_by: 'calcom',
+      });
+      const a = await appt(uid);
+      const log = await t
+        .superuser('activity_logs')
+        .where({ subject_id: a.id, action: 'appointment.cancelled' })
+        .first();
+      expect(log.details).toMatchObject({ source: 'calcom', calcomBookingUid: uid });
+    } finally {
+      await t.superuser('policy_configurations').where({ id: policy.id }).delete();
+    }
   });
 });
