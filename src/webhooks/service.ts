@@ -366,21 +366,7 @@ export async function replayWebhookEvent(
         { status: WebhookStatus; provider: string; event_type: string } | undefined;
       if (!before) throw notFound('Webhook event');
       const row = await replayRow(trx, eventId, by, before.status);
-      await ActivityLog.query(trx).insert({
-        actorType: actorType(ctx.actor),
-        actorId: actorId(ctx.actor),
-        action: 'webhook_event.replayed',
-        subjectType: 'webhook_event',
-        subjectId: eventId,
-        reason: null,
-        details: {
-          provider: before.provider,
-          eventType: before.event_type,
-          previousStatus: before.status,
-        },
-        requestId: ctx.requestId,
-        ip: ctx.ip ?? null,
-      });
+      await auditReplay(ctx, trx, eventId, before);
       return toView(row);
     });
   }
@@ -415,23 +401,33 @@ export async function replayWebhookEvent(
     );
     if (before.resolved_company_id) {
       await bindTenant(trx, before.resolved_company_id);
-      await ActivityLog.query(trx).insert({
-        actorType: actorType(ctx.actor),
-        actorId: actorId(ctx.actor),
-        action: 'webhook_event.replayed',
-        subjectType: 'webhook_event',
-        subjectId: eventId,
-        reason: null,
-        details: {
-          provider: before.provider,
-          eventType: before.event_type,
-          previousStatus: before.status,
-        },
-        requestId: ctx.requestId,
-        ip: ctx.ip ?? null,
-      });
+      await auditReplay(ctx, trx, eventId, before);
     }
     return toView(row);
+  });
+}
+
+/** The company's activity entry of a replay, in the replay's transaction (bound to that company). */
+async function auditReplay(
+  ctx: RequestContext,
+  trx: Knex.Transaction,
+  eventId: string,
+  before: { status: WebhookStatus | string; provider: string; event_type: string },
+): Promise<void> {
+  await ActivityLog.query(trx).insert({
+    actorType: actorType(ctx.actor),
+    actorId: actorId(ctx.actor),
+    action: 'webhook_event.replayed',
+    subjectType: 'webhook_event',
+    subjectId: eventId,
+    reason: null,
+    details: {
+      provider: before.provider,
+      eventType: before.event_type,
+      previousStatus: before.status,
+    },
+    requestId: ctx.requestId,
+    ip: ctx.ip ?? null,
   });
 }
 
