@@ -33,7 +33,8 @@ describe('docs/observability.md and the alert rule tests keep up with the code',
         problems.push(`${metric.name} is not in a metrics table`);
         continue;
       }
-      if (row[1] !== metric.type) problems.push(`${metric.name} is documented as ${row[1]}`);
+      if (row[1] !== String(metric.type))
+        problems.push(`${metric.name} is documented as ${row[1]}`);
       const labels = (
         metrics.registry.getSingleMetric(metric.name) as unknown as { labelNames?: string[] }
       ).labelNames;
