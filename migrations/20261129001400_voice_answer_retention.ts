@@ -19,6 +19,9 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(
     'create index voice_idempotency_created_at_idx on voice_idempotency (created_at, company_id)',
   );
+  // FOR UPDATE needs an UPDATE privilege on some column (app_platform already selects and
+  // deletes the company's rows for offboarding).
+  await knex.raw(`grant update (updated_at) on voice_idempotency to ${PLATFORM}`);
   await knex.raw(`
     create function retention_purge_voice_answers(p_limit integer, p_max_age_minutes integer)
     returns table (company_id uuid, removed integer)
@@ -43,5 +46,6 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw(`drop function ${FN}`);
+  await knex.raw(`revoke update (updated_at) on voice_idempotency from ${PLATFORM}`);
   await knex.raw('drop index voice_idempotency_created_at_idx');
 }
