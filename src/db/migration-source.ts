@@ -28,6 +28,7 @@ import * as voiceAgentSettings from '../../migrations/20261129000900_voice_agent
 import * as voiceFunctionCalls from '../../migrations/20261129000910_voice_function_calls';
 import * as voiceIdempotency from '../../migrations/20261129000920_voice_idempotency';
 import * as webhookLeases from '../../migrations/20261129001300_webhook_leases';
+import * as voiceAnswerRetention from '../../migrations/20261129001400_voice_answer_retention';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -69,6 +70,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261129000910_voice_function_calls', voiceFunctionCalls],
   ['20261129000920_voice_idempotency', voiceIdempotency],
   ['20261129001300_webhook_leases', webhookLeases],
+  ['20261129001400_voice_answer_retention', voiceAnswerRetention],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

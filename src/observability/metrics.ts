@@ -323,7 +323,7 @@ export function createMetrics() {
   });
   const retentionRemoved = new Counter({
     name: 'app_retention_removed_total',
-    help: 'Call transcripts and recordings removed by the retention job, by kind.',
+    help: 'Call transcripts, recordings and stored voice answers removed by the retention job, by kind.',
     labelNames: ['kind'] as const,
     registers: [registry],
   });
@@ -333,7 +333,7 @@ export function createMetrics() {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
-  for (const kind of ['transcript', 'recording']) retentionRemoved.inc({ kind }, 0);
+  for (const kind of ['transcript', 'recording', 'voice_answer']) retentionRemoved.inc({ kind }, 0);
   const privacyOperations = new Counter({
     name: 'app_privacy_operations_total',
     help: 'Privacy and life-cycle operations: customer exports and erasures, company offboardings.',

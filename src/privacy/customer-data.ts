@@ -12,6 +12,14 @@ import { inTenantTransaction } from '../tenancy/tenant-binding';
  */
 export const CUSTOMER_TABLES = ['customer_notes', 'appointments', 'calls', 'callback_requests'];
 
+/**
+ * Tenant tables that reach a person through their calls (a call_id column, no customer_id): the
+ * voice agent's function-call log and its stored answers, which can repeat the caller's name,
+ * number and appointment. Every tenant table with a call_id column must be in one of the two
+ * lists: the privacy test reads the catalogue and fails for a table this module does not cover.
+ */
+export const CALL_TABLES = ['voice_function_calls', 'voice_idempotency'];
+
 /** What an erased person's name becomes; their phone and email become null. */
 export const ERASED_NAME = 'Erased customer';
 /** callback_requests.phone_e164 is required: an unassigned E.164 number stands in for it. */
@@ -41,6 +49,11 @@ function concerning(trx: Knex.Transaction, table: string, c: CustomerRow): Knex.
     if (c.phone_e164 && table === 'callback_requests') w.orWhere('phone_e164', c.phone_e164);
   });
   return q;
+}
+
+/** Ids of the person's calls: linked to them, or from or to their number. */
+async function callIdsOf(trx: Knex.Transaction, c: CustomerRow): Promise<string[]> {
+  return concerning(trx, 'calls', c).pluck('id') as Promise<string[]>;
 }
 
 function needlesOf(c: CustomerRow): string[] {
@@ -83,6 +96,10 @@ export async function exportCustomerData(
     for (const table of CUSTOMER_TABLES) {
       out[table] = await concerning(trx, table, customer).orderBy('created_at');
     }
+    const callIds = await callIdsOf(trx, customer);
+    for (const table of CALL_TABLES) {
+      out[table] = await trx(table).whereIn('call_id', callIds).orderBy('created_at');
+    }
     out.activity_logs = await activityOf(trx, customer);
     await ActivityLog.query(trx).insert({
       actorType: actorType(ctx.actor),
@@ -92,7 +109,10 @@ export async function exportCustomerData(
       subjectId: customer.id,
       reason: null,
       details: Object.fromEntries(
-        [...CUSTOMER_TABLES, 'activity_logs'].map((t) => [t, (out[t] as unknown[]).length]),
+        [...CUSTOMER_TABLES, ...CALL_TABLES, 'activity_logs'].map((t) => [
+          t,
+          (out[t] as unknown[]).length,
+        ]),
       ),
       requestId: ctx.requestId,
       ip: ctx.ip ?? null,
@@ -105,8 +125,10 @@ export async function exportCustomerData(
 /**
  * Anonymises one person everywhere in the company, irreversibly: their name, phone and email, the
  * transcripts, summaries and recordings of their calls, note bodies, free text of appointments and
- * callbacks, activity details naming them and stored webhook payloads naming them. Rows stay, so
- * the business keeps its counts and appointment statistics.
+ * callbacks, the voice agent's stored answers to their calls (each keeps only its outcome),
+ * activity details naming them and stored webhook payloads naming them. Rows stay, so the business
+ * keeps its counts, appointment statistics and the function-call log (function, outcome, latency;
+ * it holds no arguments or answer text).
  *
  * privacy_erase_customer_traces is a platform function (it empties the company's stored webhook
  * payloads), which the runtime role cannot execute: the whole erasure, with its activity entry,
@@ -121,6 +143,23 @@ export async function eraseCustomer(
   return inTenantTransaction(ctx.deps.db.platform, companyId, async (trx) => {
     const c = await loadCustomer(trx, customerId);
     const rows: Record<string, number> = {};
+    // Before the calls lose the person's number, which links the unlinked ones to them. The
+    // function-call log holds no arguments or answer text: it stays as it is.
+    const callIds = await callIdsOf(trx, c);
+    // A stored answer keeps its outcome only; the hash of the arguments (which may include the
+    // person's number, a guessable input) is replaced by a random one.
+    rows.voice_idempotency = await trx('voice_idempotency')
+      .whereIn('call_id', callIds)
+      .update({
+        response: trx.raw(
+          `case when response is null then null else jsonb_build_object(
+             'ok', coalesce(response->'ok', 'false'::jsonb),
+             'outcome', coalesce(response->'outcome', '"error"'::jsonb),
+             'message', ?::text) end`,
+          [ERASED_TEXT],
+        ),
+        args_hash: trx.raw("encode(sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 'hex')"),
+      });
     rows.customer_notes = await concerning(trx, 'customer_notes', c).update({ body: ERASED_TEXT });
     rows.appointments = await concerning(trx, 'appointments', c).update({
       notes: null,

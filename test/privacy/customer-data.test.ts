@@ -1,7 +1,7 @@
 import { startTestServer, type TestServer } from '../helpers/server';
 import { readCatalog, snapshotCompany, type Catalog } from '../helpers/tenant-fixtures';
 import { createWorld, globalId, type World } from '../helpers/world';
-import { CUSTOMER_TABLES, ERASED_NAME } from '../../src/privacy/customer-data';
+import { CALL_TABLES, CUSTOMER_TABLES, ERASED_NAME } from '../../src/privacy/customer-data';
 
 /**
  * A caller's rights: the export covers every table that holds a customer (found in the catalogue,
@@ -54,13 +54,55 @@ beforeAll(async () => {
     })
     .returning('id');
   // A second call from the same number that was never linked to the customer.
-  await db('calls').insert({
-    company_id: c,
-    retell_call_id: 'call-zelda-unlinked',
-    status: 'ended',
-    from_number: PHONE,
-    transcript: `Hi, it is ${NAME} again`,
-  });
+  const [unlinked] = await db('calls')
+    .insert({
+      company_id: c,
+      retell_call_id: 'call-zelda-unlinked',
+      status: 'ended',
+      from_number: PHONE,
+      transcript: `Hi, it is ${NAME} again`,
+    })
+    .returning('id');
+  // The voice agent's log and stored answers of both calls, shaped as the voice endpoint writes
+  // them: the answers repeat the caller's name, number and appointment.
+  await db('voice_function_calls').insert([
+    {
+      company_id: c,
+      call_id: call.id,
+      function_name: 'book_appointment',
+      outcome: 'ok',
+      latency_ms: 212,
+    },
+    {
+      company_id: c,
+      call_id: unlinked.id,
+      function_name: 'request_callback',
+      outcome: 'ok',
+      latency_ms: 95,
+      replayed: true,
+    },
+  ]);
+  await db('voice_idempotency').insert([
+    {
+      company_id: c,
+      call_id: call.id,
+      function_name: 'book_appointment',
+      args_hash: 'a'.repeat(64),
+      response: {
+        ok: true,
+        outcome: 'ok',
+        message: `Booked a haircut for ${NAME} on Friday at 10:00; confirmation to ${EMAIL}.`,
+        appointment: { customerName: NAME, phone: PHONE },
+      },
+    },
+    {
+      company_id: c,
+      call_id: unlinked.id,
+      function_name: 'request_callback',
+      args_hash: 'b'.repeat(64),
+      response: { ok: true, outcome: 'ok', message: `We will call ${NAME} back at ${PHONE}.` },
+    },
+  ]);
   const start = new Date(Date.now() + 5 * 86400_000);
   start.setUTCHours(10, 0, 0, 0);
   await db('appointments').insert({
@@ -118,18 +160,38 @@ afterAll(async () => s.close());
 const tablesWithCustomer = () =>
   catalog.tenantTables.filter((t) => catalog.columns.get(t)!.some((c) => c.name === 'customer_id'));
 
+/** Tenant tables with a call_id column (a call belongs to a person), from the catalogue. */
+const tablesWithCall = () =>
+  catalog.tenantTables.filter((t) => catalog.columns.get(t)!.some((c) => c.name === 'call_id'));
+
 test('every table with a customer_id column is covered by the export and the erasure', () => {
   expect(tablesWithCustomer().length).toBeGreaterThanOrEqual(4);
   expect(tablesWithCustomer().filter((t) => !CUSTOMER_TABLES.includes(t))).toEqual([]);
+});
+
+test('every table with a call_id column is covered too (through the person’s calls)', () => {
+  expect(tablesWithCall()).toEqual(
+    expect.arrayContaining(['voice_function_calls', 'voice_idempotency']),
+  );
+  const covered = [...CUSTOMER_TABLES, ...CALL_TABLES];
+  expect(tablesWithCall().filter((t) => !covered.includes(t))).toEqual([]);
+  // A table in CALL_TABLES really links through call_id (a typo would hide a gap).
+  expect(CALL_TABLES.filter((t) => !tablesWithCall().includes(t))).toEqual([]);
 });
 
 test('export: everything about the person, from every table that holds them', async () => {
   const res = await s.gql(EXPORT, { id: gid }, { token: admin });
   expect(res.errors).toBeUndefined();
   const data = res.data!.exportCustomerData as Record<string, any[]>;
-  for (const table of tablesWithCustomer()) {
+  for (const table of [...tablesWithCustomer(), ...tablesWithCall()]) {
     expect([table, (data[table] ?? []).length > 0]).toEqual([table, true]);
   }
+  // The voice log and stored answers of both calls, the unlinked one found by the number.
+  expect(data.voice_function_calls.map((f) => f.function_name).sort()).toEqual([
+    'book_appointment',
+    'request_callback',
+  ]);
+  expect(data.voice_idempotency.map((v) => v.response.message).join(' ')).toContain(PHONE);
   expect(data.customers).toEqual([expect.objectContaining({ name: NAME, email: EMAIL })]);
   const calls = data.calls.map((c) => c.retell_call_id).sort();
   expect(calls).toEqual(['call-zelda', 'call-zelda-unlinked']);
@@ -167,7 +229,12 @@ test('erasure: no trace of name, phone or email in any text column; counts and s
   const count = async (table: string) =>
     Number((await db(table).where({ company_id: w.a.id }).count({ n: '*' }))[0].n);
   const before: Record<string, number> = {};
-  for (const t of [...CUSTOMER_TABLES, 'customers', 'activity_logs']) before[t] = await count(t);
+  for (const t of [...CUSTOMER_TABLES, ...CALL_TABLES, 'customers', 'activity_logs'])
+    before[t] = await count(t);
+  const logBefore = await db('voice_function_calls')
+    .where({ company_id: w.a.id })
+    .orderBy('function_name')
+    .select('function_name', 'outcome', 'latency_ms', 'replayed');
   const apptBefore = await db('appointments')
     .where({ company_id: w.a.id, customer_id: customerId })
     .select('starts_at', 'ends_at', 'status', 'service_id', 'staff_id');
@@ -219,6 +286,23 @@ test('erasure: no trace of name, phone or email in any text column; counts and s
     .where({ company_id: w.a.id, customer_id: customerId })
     .select('starts_at', 'ends_at', 'status', 'service_id', 'staff_id');
   expect(apptAfter).toEqual(apptBefore);
+  // The voice log is kept as it was; stored answers keep their outcome only.
+  const logAfter = await db('voice_function_calls')
+    .where({ company_id: w.a.id })
+    .orderBy('function_name')
+    .select('function_name', 'outcome', 'latency_ms', 'replayed');
+  expect(logAfter).toEqual(logBefore);
+  const answers = await db('voice_idempotency')
+    .where({ company_id: w.a.id })
+    .orderBy('function_name')
+    .select('response', 'args_hash');
+  expect(answers.map((a) => a.response)).toEqual([
+    { ok: true, outcome: 'ok', message: '[erased]' },
+    { ok: true, outcome: 'ok', message: '[erased]' },
+  ]);
+  expect(answers.map((a) => a.args_hash)).not.toContain('a'.repeat(64));
+  expect(answers.map((a) => a.args_hash)).not.toContain('b'.repeat(64));
+  expect(answers.every((a) => /^[0-9a-f]{64}$/.test(a.args_hash))).toBe(true);
   const customer = await db('customers').where({ id: customerId }).first();
   expect(customer).toMatchObject({ name: ERASED_NAME, phone_e164: null, email: null });
 

@@ -4,8 +4,8 @@ import { createWorld, globalId, type World } from '../helpers/world';
 /**
  * Erasure is all-or-nothing: privacy_erase_customer_traces is a platform function, so the erasure
  * runs in one platform transaction bound to the company, and a failure of its last write (the
- * customer row) leaves the activity entries, the stored webhook payloads and every other row as
- * they were. The runtime role of a request cannot execute the function at all.
+ * customer row) leaves the activity entries, the stored webhook payloads, the voice agent's stored
+ * answers and every other row as they were. The runtime role of a request cannot execute the function at all.
  */
 let s: TestServer;
 let w: World;
@@ -27,6 +27,21 @@ beforeAll(async () => {
     .returning('id');
   gid = globalId('Customer', w.a.id, customerId);
   await db('customer_notes').insert({ company_id: w.a.id, customer_id: customerId, body: NAME });
+  const [call] = await db('calls')
+    .insert({
+      company_id: w.a.id,
+      retell_call_id: 'call-atomar',
+      status: 'ended',
+      from_number: PHONE,
+    })
+    .returning('id');
+  await db('voice_idempotency').insert({
+    company_id: w.a.id,
+    call_id: call.id,
+    function_name: 'request_callback',
+    args_hash: 'c'.repeat(64),
+    response: { ok: true, outcome: 'ok', message: `We will call ${NAME} back at ${PHONE}.` },
+  });
   await db('activity_logs').insert({
     company_id: w.a.id,
     actor_type: 'user',
@@ -55,6 +70,10 @@ const state = async () => ({
     .where({ company_id: w.a.id })
     .orderBy('id')
     .select('id', 'action', 'details'),
+  answers: await s.t
+    .superuser('voice_idempotency')
+    .where({ company_id: w.a.id })
+    .select('args_hash', 'response'),
   events: await s.t
     .superuser('webhook_events')
     .where({ dedupe_key: 'atomar-analyzed' })
@@ -76,6 +95,7 @@ test('a failure after the traces were scrubbed rolls the whole erasure back', as
   expect(res.data?.eraseCustomer ?? null).toBeNull();
   expect(await state()).toEqual(before);
   expect(JSON.stringify(before.events)).toContain(PHONE);
+  expect(JSON.stringify(before.answers)).toContain(PHONE);
 
   await su.raw('drop trigger test_refuse_erasure on customers');
   const ok = await s.gql<{ eraseCustomer: { rows: Record<string, number> } }>(
@@ -87,6 +107,12 @@ test('a failure after the traces were scrubbed rolls the whole erasure back', as
   expect(ok.data!.eraseCustomer.rows.activity_logs_and_webhook_events).toBe(2);
   const after = await state();
   expect(JSON.stringify(after.events)).not.toContain(PHONE);
+  expect(after.answers).toEqual([
+    {
+      args_hash: expect.not.stringMatching(/^c+$/),
+      response: { ok: true, outcome: 'ok', message: '[erased]' },
+    },
+  ]);
   expect(after.customer).toEqual({ name: 'Erased customer', phone_e164: null });
 });
 

@@ -2,7 +2,10 @@ import { RetentionJob } from '../../src/privacy/retention-job';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { createWorld, type World } from '../helpers/world';
 
-/** The retention job removes exactly the transcripts and recordings that are due, per company. */
+/**
+ * The retention job removes exactly the transcripts and recordings that are due, per company, and
+ * the voice agent's stored answers once they are a day old.
+ */
 let s: TestServer;
 let w: World;
 let admin: string;
@@ -95,7 +98,7 @@ test('removes exactly what is due, skips locked rows, and counts what it removed
   } finally {
     await holder.rollback();
   }
-  expect(first).toEqual({ transcripts: 2, recordings: 3 });
+  expect(first).toEqual({ transcripts: 2, recordings: 3, voiceAnswers: 0 });
 
   const state = async () =>
     Object.fromEntries(
@@ -124,13 +127,79 @@ test('removes exactly what is due, skips locked rows, and counts what it removed
   });
 
   const second = await job.runOnce();
-  expect(second).toEqual({ transcripts: 1, recordings: 1 });
+  expect(second).toEqual({ transcripts: 1, recordings: 1, voiceAnswers: 0 });
   expect((await state())['a-40-locked']).toEqual([false, false, false, 'keep']);
-  expect(await job.runOnce()).toEqual({ transcripts: 0, recordings: 0 });
+  expect(await job.runOnce()).toEqual({ transcripts: 0, recordings: 0, voiceAnswers: 0 });
 
   const metrics = await s.server.deps.metrics.registry.getSingleMetricAsString(
     'app_retention_removed_total',
   );
   expect(metrics).toContain('app_retention_removed_total{kind="transcript"} 3');
   expect(metrics).toContain('app_retention_removed_total{kind="recording"} 4');
+});
+
+/** A stored answer of the voice agent on a fresh call, created `ageMinutes` ago. */
+async function seedAnswer(companyId: string, key: string, ageMinutes: number) {
+  const [call] = await s.t
+    .superuser('calls')
+    .insert({ company_id: companyId, retell_call_id: `voice-${key}`, status: 'ended' })
+    .returning('id');
+  await s.t.superuser('voice_idempotency').insert({
+    company_id: companyId,
+    call_id: call.id,
+    function_name: 'book_appointment',
+    args_hash: key.padEnd(64, '0'),
+    response: { ok: true, outcome: 'ok', message: `Booked for caller ${key}` },
+    created_at: new Date(Date.now() - ageMinutes * 60_000),
+  });
+  return call.id as string;
+}
+
+test('stored voice answers are deleted after a day, skipping locked ones; the calls stay', async () => {
+  const calls = [
+    await seedAnswer(w.a.id, 'a1', 2 * 24 * 60), // due
+    await seedAnswer(w.a.id, 'a2', 24 * 60 + 5), // due
+    await seedAnswer(w.a.id, 'a3', 23 * 60), // kept: younger than a day
+    await seedAnswer(w.a.id, 'a4', 5), // kept: Retell may still retry
+    await seedAnswer(w.a.id, 'a5', 3 * 24 * 60), // due, but locked during the first run
+    await seedAnswer(w.b.id, 'b1', 30 * 24 * 60), // due
+  ];
+  const job = new RetentionJob(s.server.deps, { batchSize: 2 });
+  const left = async () =>
+    (await s.t.superuser('voice_idempotency').whereIn('call_id', calls).pluck('args_hash'))
+      .map((h: string) => h.slice(0, 2))
+      .sort();
+
+  const holder = await s.t.db.withOwner((owner) => owner.transaction());
+  await holder('voice_idempotency')
+    .where({ args_hash: 'a5'.padEnd(64, '0') })
+    .forUpdate()
+    .select('id');
+  let first;
+  try {
+    first = await job.runOnce();
+  } finally {
+    await holder.rollback();
+  }
+  expect(first).toEqual({ transcripts: 0, recordings: 0, voiceAnswers: 3 });
+  expect(await left()).toEqual(['a3', 'a4', 'a5']);
+  expect(await job.runOnce()).toEqual({ transcripts: 0, recordings: 0, voiceAnswers: 1 });
+  expect(await left()).toEqual(['a3', 'a4']);
+  expect(await s.t.superuser('calls').whereIn('id', calls).count({ n: '*' })).toEqual([{ n: '6' }]);
+
+  // The age has a floor of an hour, whatever the job is given: a retry may still come.
+  const eager = new RetentionJob(s.server.deps, { voiceAnswerMaxAgeMinutes: 0 });
+  expect((await eager.runOnce()).voiceAnswers).toBe(1);
+  expect(await left()).toEqual(['a4']);
+
+  const metrics = await s.server.deps.metrics.registry.getSingleMetricAsString(
+    'app_retention_removed_total',
+  );
+  expect(metrics).toContain('app_retention_removed_total{kind="voice_answer"} 5');
+});
+
+test('only the platform caller may run the purge function', async () => {
+  await expect(
+    s.t.db.knex.raw('select * from retention_purge_voice_answers(10, 60)'),
+  ).rejects.toMatchObject({ code: '42501' });
 });
