@@ -87,16 +87,11 @@ const EDGES = ['src/webhooks/**/*.ts', 'src/voice/**/*.ts'];
  * Files that still import model values (queries, inserts) while their logic moves behind a
  * service; type-only model imports need no entry. Shorten these lists, never add to them.
  */
-const RESOLVERS_WITH_MODELS = [
-  'src/resolvers/node.ts',
-  'src/resolvers/provider-credential.ts',
-  'src/resolvers/rate-limit.ts',
-];
+const RESOLVERS_WITH_MODELS = ['src/resolvers/node.ts'];
 const EDGES_WITH_MODELS = [
   'src/webhooks/calcom-effects.ts',
   'src/webhooks/credentials.ts',
   'src/webhooks/retell-effects.ts',
-  'src/webhooks/service.ts',
   'src/voice/functions.ts',
 ];
 
