@@ -92,7 +92,6 @@ const EDGES_WITH_MODELS = [
   'src/webhooks/calcom-effects.ts',
   'src/webhooks/credentials.ts',
   'src/webhooks/retell-effects.ts',
-  'src/voice/functions.ts',
 ];
 
 export default tseslint.config(
