@@ -88,11 +88,7 @@ const EDGES = ['src/webhooks/**/*.ts', 'src/voice/**/*.ts'];
  * service; type-only model imports need no entry. Shorten these lists, never add to them.
  */
 const RESOLVERS_WITH_MODELS = ['src/resolvers/node.ts'];
-const EDGES_WITH_MODELS = [
-  'src/webhooks/calcom-effects.ts',
-  'src/webhooks/credentials.ts',
-  'src/webhooks/retell-effects.ts',
-];
+const EDGES_WITH_MODELS = ['src/webhooks/credentials.ts', 'src/webhooks/retell-effects.ts'];
 
 export default tseslint.config(
   {
