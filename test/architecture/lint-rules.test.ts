@@ -63,6 +63,12 @@ describe('architecture lint rules', () => {
       '@typescript-eslint/no-restricted-imports',
     ],
     [
+      'a resolver importing a model value next to a model type',
+      fileIn('src/resolvers'),
+      "import { type Customer, Appointment } from '../models';\nexport const x: Customer | typeof Appointment = Appointment;\n",
+      '@typescript-eslint/no-restricted-imports',
+    ],
+    [
       'a resolver importing knex',
       fileIn('src/resolvers'),
       "import knex from 'knex';\nexport const x = knex;\n",
