@@ -15,12 +15,13 @@ import {
 import { connectionOf, PageArgs, paginate } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId, optionalLocalId } from '../graphql/ids';
-import { translateDbError } from '../db/errors';
 import { AppError, badInput } from '../errors/app-error';
-import { ProviderCredential, RetellAgent } from '../models';
+import { assignRetellAgent } from '../domain/telephony/retell-agent.service';
+import type { ProviderCredential } from '../models';
 import {
   createProviderCredential,
   endpointPath,
+  providerCredentialsQuery,
   revokeProviderCredential,
   rotateProviderCredential,
 } from '../webhooks/credentials';
@@ -159,7 +160,7 @@ export class ProviderCredentialResolver {
     description: 'Provider credentials of the company, newest first. Secrets are never returned.',
   })
   async providerCredentials(@Args() page: PageArgs, @Ctx() { ctx }: GraphQLContext) {
-    const q = ProviderCredential.query(await ctx.trx());
+    const { query: q } = await providerCredentialsQuery(ctx);
     return paginate(
       ctx,
       q,
@@ -243,48 +244,6 @@ export class RetellAgentResolver {
       throw badInput('input.name', 'input.name must be 1 to 100 characters');
     }
     const branchId = optionalLocalId(ctx, input.branchId, 'Branch', 'input.branchId');
-    const fields = {
-      retell_agents_agent_id_platform_unique: 'input.agentId',
-      retell_agents_company_id_agent_id_unique: 'input.agentId',
-      retell_agents_branch_id_fkey: 'input.branchId',
-    };
-    return ctx.unitOfWork(async (trx) => {
-      const existing = await RetellAgent.query(trx).findOne({ agent_id: agentId });
-      let row: RetellAgent;
-      try {
-        if (existing) {
-          const patch = {
-            ...(name !== undefined ? { name } : {}),
-            ...(input.active !== undefined && input.active !== null
-              ? { active: input.active }
-              : {}),
-            ...(branchId !== undefined ? { branchId } : {}),
-          };
-          row =
-            Object.keys(patch).length === 0
-              ? existing
-              : ((
-                  (await RetellAgent.query(trx)
-                    .patch(patch)
-                    .where('retell_agents.id', existing.id)
-                    .returning('*')) as unknown as RetellAgent[]
-                )[0] ?? existing);
-        } else {
-          if (!name) throw badInput('input.name', 'input.name is required for a new agent');
-          row = (await RetellAgent.query(trx)
-            .insert({ agentId, name, active: input.active ?? true, branchId: branchId ?? null })
-            .returning('*')) as unknown as RetellAgent;
-        }
-      } catch (err) {
-        translateDbError(err, fields);
-      }
-      await ctx.audit({
-        action: existing ? 'retell_agent.update' : 'retell_agent.assign',
-        subjectType: 'RetellAgent',
-        subjectId: row.id,
-        details: { agentId, active: row.active },
-      });
-      return row;
-    });
+    return assignRetellAgent(ctx, { agentId, name, active: input.active, branchId });
   }
 }

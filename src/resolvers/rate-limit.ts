@@ -14,8 +14,9 @@ import { AppError } from '../errors/app-error';
 import { cost } from '../graphql/limits/cost-model';
 import { limitsRuntimeOf } from '../graphql/limits/runtime';
 import { DateTime } from './common';
-import { actorId, actorType } from '../context/actor';
-import { ActivityLog } from '../models';
+import { actorId } from '../context/actor';
+import { recordActivityIn } from '../domain/activity-log.service';
+import { AUDIT, SUBJECT } from '../domain/audit';
 import { writePlatformAudit } from '../services/platform-audit';
 import { inTenantTransaction } from '../tenancy/tenant-binding';
 
@@ -114,16 +115,11 @@ export class RateLimitResolver {
         [companyId, pointsPerWindow],
       )) as { rows: Array<{ previous: number | null }> };
       const details = { previous: rows[0]?.previous ?? null, pointsPerWindow };
-      await ActivityLog.query(trx).insert({
-        actorType: actorType(ctx.actor),
-        actorId: actorId(ctx.actor),
-        action: 'company.api_points_limit.set',
-        subjectType: 'Company',
+      await recordActivityIn(ctx, trx, {
+        action: AUDIT.company.apiPointsLimitSet,
+        subjectType: SUBJECT.company,
         subjectId: companyId,
-        reason: null,
         details,
-        requestId: ctx.requestId,
-        ip: ctx.ip ?? null,
       });
       await writePlatformAudit(trx, {
         actorType: 'platform_admin',

@@ -59,6 +59,7 @@ export {
   type UpsertPolicyInput,
 } from './policies';
 export { mayOverride, type OverrideInput } from './overrides';
+export { findAppointment } from './queries';
 export {
   assignCallbackRequest,
   CALLBACK_DUE_MINUTES,

@@ -30,6 +30,15 @@ export async function appointmentQuery(ctx: RequestContext, filter: AppointmentS
   return { query: q };
 }
 
+/**
+ * One appointment by local id, or null: within a staff user's own, like every appointment query
+ * (other callers, the voice agent among them, see the company's).
+ */
+export async function findAppointment(ctx: RequestContext, id: string) {
+  const q = onlyOwnAppointments(ctx.actor, Appointment.query(await ctx.trx()));
+  return (await q.findById(id)) ?? null;
+}
+
 export interface CallbackRequestSearch {
   status?: readonly string[] | null;
   overdue?: boolean | null;

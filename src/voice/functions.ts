@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import type { RequestContext } from '../context/request-context';
 import { AppError } from '../errors/app-error';
-import { Appointment, type Customer } from '../models';
+import type { Customer } from '../models';
 import { findCustomerByPhone } from '../domain/customers/customer.service';
 import { isUuid } from '../domain/ids';
 import { e164OrNull } from '../domain/phone';
@@ -9,6 +9,7 @@ import {
   bookAppointment,
   cancelAppointment,
   createCallbackRequest,
+  findAppointment,
   findAvailableSlots,
   rescheduleAppointment,
   type AvailableSlot,
@@ -1015,8 +1016,7 @@ const rescheduleFn: VoiceFunction = {
     if (!found.ok) return found.answer;
     const start = startTime(input.args, company.timezone);
     if (start === null || start === 'bad') return badTime(lang, 'new_start');
-    const trx = await input.ctx.trx();
-    const current = await Appointment.query(trx).findById(found.value.id);
+    const current = await findAppointment(input.ctx, found.value.id);
     let staffId: string | null = null;
     if (arg(input.args, 'staff', 'staff_id', 'staffId')) {
       const staff = await resolveStaff(input, current!.serviceId);

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { RequestContext } from '../context/request-context';
-import { Appointment, CalcomTeamMember, TeamEventTypeMapping } from '../models';
+import type { Appointment, TeamEventTypeMapping } from '../models';
 import type { AppointmentStatus } from '../domain/enums';
 import { AppError } from '../errors/app-error';
 import { bookAppointment, cancelAppointment, rescheduleAppointment } from '../scheduling';
@@ -9,6 +9,11 @@ import { BookingConflictError, DOUBLE_BOOKING_CONSTRAINT, PermanentWebhookError 
 import type { EffectResult } from './retell-effects';
 import type { CalcomRouteData } from './routing';
 import { timeWindowProblem } from '../scheduling/time';
+import {
+  appointmentByCalcomUidForUpdate,
+  calcomTeamMember,
+  eventTypeMapping,
+} from '../scheduling/calcom-links';
 
 export const CALCOM_BOOKING_EVENTS = [
   'BOOKING_CREATED',
@@ -136,19 +141,13 @@ interface Host {
 
 /** The event type's mapping and the staff member who got the booking. */
 async function hostOf(trx: Knex.Transaction, route: CalcomRouteData, b: Booking): Promise<Host> {
-  const mapping = await TeamEventTypeMapping.query(trx).findById(route.mappingId);
+  const mapping = await eventTypeMapping(trx, route.mappingId);
   // Removed between routing and now: try again later, when routing decides afresh.
   if (!mapping) throw new Error(`event type mapping ${route.mappingId} no longer exists`);
   // The organizer is the host who actually got the booking (round-robin teams), so their own
   // staff member wins over the event type's default.
   let staffId = mapping.staffId;
-  const member =
-    (b.organizer.id !== null
-      ? await CalcomTeamMember.query(trx).findOne({ calcom_user_id: b.organizer.id })
-      : undefined) ??
-    (b.organizer.email
-      ? await CalcomTeamMember.query(trx).findOne({ email: b.organizer.email })
-      : undefined);
+  const member = await calcomTeamMember(trx, b.organizer);
   if (member) staffId = member.staffId;
   return { mapping, staffId };
 }
@@ -159,7 +158,7 @@ function statusOf(b: Booking): AppointmentStatus {
 }
 
 async function findByUid(trx: Knex.Transaction, uid: string): Promise<Appointment | undefined> {
-  return Appointment.query(trx).findOne({ calcom_booking_uid: uid }).forUpdate();
+  return appointmentByCalcomUidForUpdate(trx, uid);
 }
 
 /** A lost race for the staff member's time, as the worker's retried booking conflict. */

@@ -145,6 +145,14 @@ function newSecret(): string {
 }
 
 /**
+ * The company's provider credentials, for paging (the tenant query and RLS bind the company).
+ * Wrapped in an object: a query builder is thenable, so returning it bare would run it.
+ */
+export async function providerCredentialsQuery(ctx: RequestContext) {
+  return { query: ProviderCredential.query(await ctx.trx()) };
+}
+
+/**
  * Registers a credential for the caller's company. Cal.com: the server generates the webhook
  * secret unless the admin pastes the one already set in Cal.com. Retell: the admin pastes the API
  * key that signs the account's webhooks. The secret is returned here only.

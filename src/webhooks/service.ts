@@ -1,9 +1,10 @@
 import { isUuid } from '../domain/ids';
 import type { Knex } from 'knex';
-import { actorId, actorLabel, actorType, type Actor } from '../context/actor';
+import { actorId, actorLabel, type Actor } from '../context/actor';
 import type { RequestContext } from '../context/request-context';
 import { AppError, badInput, forbidden, notFound } from '../errors/app-error';
-import { ActivityLog } from '../models';
+import { recordActivityIn } from '../domain/activity-log.service';
+import { AUDIT, SUBJECT } from '../domain/audit';
 import { writePlatformAudit } from '../services/platform-audit';
 import { bindTenant, inTenantTransaction } from '../tenancy/tenant-binding';
 import {
@@ -414,20 +415,15 @@ async function auditReplay(
   eventId: string,
   before: { status: WebhookStatus | string; provider: string; event_type: string },
 ): Promise<void> {
-  await ActivityLog.query(trx).insert({
-    actorType: actorType(ctx.actor),
-    actorId: actorId(ctx.actor),
-    action: 'webhook_event.replayed',
-    subjectType: 'webhook_event',
+  await recordActivityIn(ctx, trx, {
+    action: AUDIT.webhookEvent.replayed,
+    subjectType: SUBJECT.webhookEvent,
     subjectId: eventId,
-    reason: null,
     details: {
       provider: before.provider,
       eventType: before.event_type,
       previousStatus: before.status,
     },
-    requestId: ctx.requestId,
-    ip: ctx.ip ?? null,
   });
 }
 
