@@ -30,19 +30,26 @@ export async function startOwnRedis(port?: number): Promise<OwnRedis> {
     { stdio: 'ignore' },
   );
   const url = `redis://127.0.0.1:${port}`;
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
-  probe.on('error', () => undefined);
+  // A fresh client per attempt: a failed connect leaves ioredis reconnecting on its own, and a
+  // second connect() on that client would throw "already connecting".
   for (let i = 0; ; i++) {
+    const probe = new Redis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    probe.on('error', () => undefined);
     try {
       await probe.connect();
       await probe.ping();
+      probe.disconnect();
       break;
     } catch (err) {
+      probe.disconnect();
       if (i > 50 || child.exitCode !== null) throw err;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  probe.disconnect();
   return {
     url,
     port,
