@@ -3,6 +3,7 @@ import type { RequestContext } from '../context/request-context';
 import { AppError } from '../errors/app-error';
 import type { Customer } from '../models';
 import { findCustomerByPhone } from '../domain/customers/customer.service';
+import { bookableServices, type BookableService } from '../domain/catalog/catalog.service';
 import { isUuid } from '../domain/ids';
 import { e164OrNull } from '../domain/phone';
 import {
@@ -99,48 +100,7 @@ function arg(args: Record<string, unknown>, ...names: string[]): unknown {
 // ---------------------------------------------------------------------------------------------
 // Lookups
 
-interface ServiceRow {
-  id: string;
-  name: string;
-  durationMinutes: number;
-  priceCents: number;
-  currency: string;
-}
-
-async function bookableServices(ctx: RequestContext): Promise<ServiceRow[]> {
-  const cached = ctx.cache.get('voice.services') as ServiceRow[] | undefined;
-  if (cached) return cached;
-  const trx = await ctx.trx();
-  const rows = await trx('services as s')
-    .whereNull('s.archived_at')
-    .whereExists(
-      trx('staff_services as ss')
-        .join('staff as st', function () {
-          this.on('st.company_id', 'ss.company_id').andOn('st.id', 'ss.staff_id');
-        })
-        .whereRaw('ss.company_id = s.company_id and ss.service_id = s.id')
-        .whereNull('st.archived_at'),
-    )
-    .orderBy('s.name')
-    .select<
-      {
-        id: string;
-        name: string;
-        duration_minutes: number;
-        price_cents: number;
-        currency: string;
-      }[]
-    >('s.id', 's.name', 's.duration_minutes', 's.price_cents', 's.currency');
-  const out = rows.map((r) => ({
-    id: r.id,
-    name: r.name,
-    durationMinutes: r.duration_minutes,
-    priceCents: r.price_cents,
-    currency: r.currency,
-  }));
-  ctx.cache.set('voice.services', out);
-  return out;
-}
+type ServiceRow = BookableService;
 
 function fold(s: string): string {
   return s

@@ -1,3 +1,4 @@
+import { bookableServices } from '../domain/catalog/catalog.service';
 import { findActiveCustomerByPhone } from '../domain/customers/customer.service';
 import { e164OrNull } from '../domain/phone';
 import { DateTime } from 'luxon';
@@ -97,24 +98,8 @@ async function loadStaticPart(
   const lang = company.language;
   // One after another: the statements share the request's transaction (one connection).
   const hours = await openingHours(ctx, today);
-  const services = await trx('services as s')
-    .whereNull('s.archived_at')
-    .whereExists(
-      trx('staff_services as ss')
-        .join('staff as st', function () {
-          this.on('st.company_id', 'ss.company_id').andOn('st.id', 'ss.staff_id');
-        })
-        .whereRaw('ss.company_id = s.company_id and ss.service_id = s.id')
-        .whereNull('st.archived_at'),
-    )
-    .orderBy('s.name')
-    .limit(30)
-    .select<{ name: string; duration_minutes: number; price_cents: number; currency: string }[]>(
-      's.name',
-      's.duration_minutes',
-      's.price_cents',
-      's.currency',
-    );
+  // What the agent reads out: the first 30 bookable services.
+  const services = (await bookableServices(ctx)).slice(0, 30);
   const agentRow = phoneNumberId
     ? await trx('phone_numbers as p')
         .join('retell_agents as a', function () {
@@ -129,7 +114,7 @@ async function loadStaticPart(
     services: spokenList(
       services.map(
         (s) =>
-          `${s.name} (${spokenMinutes(s.duration_minutes, lang)}, ${spokenPrice(s.price_cents, s.currency, lang)})`,
+          `${s.name} (${spokenMinutes(s.durationMinutes, lang)}, ${spokenPrice(s.priceCents, s.currency, lang)})`,
       ),
       lang,
       'and',

@@ -11,6 +11,51 @@ import { likePattern, optionalText, requiredText } from '../text';
  * `services`, `service_categories` and `staff_services`. Ids are local (already translated).
  */
 
+/** A service callers can book: not archived, and performed by at least one active staff member. */
+export interface BookableService {
+  id: string;
+  name: string;
+  durationMinutes: number;
+  priceCents: number;
+  currency: string;
+}
+
+/** The bookable services by name; one statement per context (cached on it). */
+export async function bookableServices(ctx: RequestContext): Promise<BookableService[]> {
+  const cached = ctx.cache.get('catalog.bookableServices') as BookableService[] | undefined;
+  if (cached) return cached;
+  const trx = await ctx.trx();
+  const rows = await trx('services as s')
+    .whereNull('s.archived_at')
+    .whereExists(
+      trx('staff_services as ss')
+        .join('staff as st', function () {
+          this.on('st.company_id', 'ss.company_id').andOn('st.id', 'ss.staff_id');
+        })
+        .whereRaw('ss.company_id = s.company_id and ss.service_id = s.id')
+        .whereNull('st.archived_at'),
+    )
+    .orderBy('s.name')
+    .select<
+      {
+        id: string;
+        name: string;
+        duration_minutes: number;
+        price_cents: number;
+        currency: string;
+      }[]
+    >('s.id', 's.name', 's.duration_minutes', 's.price_cents', 's.currency');
+  const out = rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    durationMinutes: r.duration_minutes,
+    priceCents: r.price_cents,
+    currency: r.currency,
+  }));
+  ctx.cache.set('catalog.bookableServices', out);
+  return out;
+}
+
 export interface ServiceSearch {
   search?: string | null;
   includeArchived?: boolean;
