@@ -98,6 +98,8 @@ export default tseslint.config(
       'coverage/**',
       '.data/**',
       'test-results/**',
+      // PostGraphile 4 peer of the benchmark: a plain-JS package of its own (graphql 15).
+      'bench/peer/**',
       'eslint.config.mjs',
       'jest.config.js',
       'jest.faults.config.js',

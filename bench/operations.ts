@@ -103,7 +103,8 @@ export function appointmentsPage(first: number): Operation {
 /** The floor endpoint's version of the appointments page (same rows, same JSON shape). */
 export function floorPage(ctx: BenchContext, first = 50): Operation {
   return {
-    name: 'floor',
+    // Named like the page it stands beside; the report tells them apart by server.
+    name: first === 50 ? 'appointmentsPage' : `appointmentsPage${first}`,
     title: `raw SQL floor: appointments page (${first})`,
     detail: `GET /appointments?first=${first}: BEGIN; set_config; one SQL with joins; COMMIT`,
     build: () => ({

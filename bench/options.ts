@@ -21,6 +21,8 @@ export interface BenchOptions {
   keepDb: boolean;
   /** Skip the floor and the switched-off servers. */
   baselines: boolean;
+  /** Run PostGraphile 4 (bench/peer) as a peer target. */
+  peer: boolean;
   /** Path of the voice agent's check-availability function, when not one of the probed ones. */
   voicePath?: string;
   /** Companies to spread the rows over; default grows with the scale. */
@@ -44,6 +46,7 @@ export const HELP = `npm run bench -- [options]
   --profile                CPU-profile the production-mode server (node --cpu-prof) and report the top functions
   --keep-db                do not drop the benchmark databases
   --no-baselines           skip the floor and the shield-off / tenant-filter-off servers
+  --no-peer                skip the PostGraphile 4 peer (bench/peer, installed with npm ci when missing)
 
 Every option can also be given as an environment variable: BENCH_SCALES, BENCH_DURATION, ...
 DATABASE_URL names the Postgres server (default ${DEFAULT_DATABASE_URL}); a superuser is needed.`;
@@ -98,6 +101,7 @@ export function parseOptions(
     outDir: get('out') ?? defaultOut,
     keepDb: flag('keep-db'),
     baselines: !flag('no-baselines'),
+    peer: !flag('no-peer'),
     voicePath: get('voice-path'),
     companies: companies ? num('companies', 10, 1, 1000) : undefined,
     profile: flag('profile'),

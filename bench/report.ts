@@ -3,10 +3,11 @@ import { renderProfile, type ProfileSummary } from './profile';
 import type { LoadResult } from './load';
 import type { Skipped } from './operations';
 import type { BenchOptions } from './options';
+import type { SameRowsResult } from './same-rows';
 
 /** The results of a run, the targets judged against them, and the Markdown report. */
 
-export type ServerName = 'prod' | 'devRef' | 'shieldOff' | 'filterOff' | 'floor';
+export type ServerName = 'prod' | 'devRef' | 'shieldOff' | 'filterOff' | 'floor' | 'peer';
 
 export const SERVER_TITLES: Record<ServerName, string> = {
   prod: 'server (production mode)',
@@ -14,6 +15,7 @@ export const SERVER_TITLES: Record<ServerName, string> = {
   shieldOff: 'server, BENCH_DISABLE_SHIELD (development mode)',
   filterOff: 'server, BENCH_DISABLE_TENANT_FILTER (development mode)',
   floor: 'raw SQL floor (node:http + pg)',
+  peer: 'PostGraphile 4.14.1 (library mode, node:http, row level security through pgSettings)',
 };
 
 export interface OpResult extends LoadResult {
@@ -57,6 +59,8 @@ export interface ScaleResult {
   serverHwmMb: Partial<Record<ServerName, number>>;
   /** Where the production-mode server's CPU went (with --profile). */
   profile?: ProfileSummary;
+  /** Whether the floor, the production server and the peer answered the same page. */
+  sameRows?: SameRowsResult;
 }
 
 export interface TargetResult {
@@ -138,7 +142,13 @@ export function mergedResults(scale: ScaleResult): OpResult[] {
 }
 
 function find(scale: ScaleResult, server: ServerName, op: string): OpResult | undefined {
-  return mergedResults(scale).find((r) => r.server === server && r.op === op);
+  const rows = mergedResults(scale);
+  const hit = rows.find((r) => r.server === server && r.op === op);
+  // Reports before the floor served both page sizes named its 50-row page `floor`.
+  if (!hit && server === 'floor' && op === 'appointmentsPage') {
+    return rows.find((r) => r.server === 'floor' && r.op === 'floor');
+  }
+  return hit;
 }
 
 const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
@@ -147,22 +157,28 @@ const fmt = (n: number | null | undefined, digits = 1) =>
 
 export interface Ratios {
   pageOverFloor?: number;
+  pageOverPeer?: number;
+  page1OverFloor?: number;
+  page1OverPeer?: number;
   shieldCost?: number;
   tenantCost?: number;
   prodOverDevRef?: number;
 }
 
 export function ratios(scale: ScaleResult): Ratios {
-  const floor = find(scale, 'floor', 'floor');
-  const prod = find(scale, 'prod', 'appointmentsPage');
-  const dev = find(scale, 'devRef', 'appointmentsPage');
-  const shieldOff = find(scale, 'shieldOff', 'appointmentsPage');
-  const filterOff = find(scale, 'filterOff', 'appointmentsPage');
+  const over = (a?: OpResult, b?: OpResult) => (a && b ? a.okRps / b.okRps : undefined);
+  const page = (server: ServerName, op = 'appointmentsPage') => find(scale, server, op);
+  const dev = page('devRef');
+  const shieldOff = page('shieldOff');
+  const filterOff = page('filterOff');
   return {
-    pageOverFloor: floor && prod ? prod.okRps / floor.okRps : undefined,
+    pageOverFloor: over(page('prod'), page('floor')),
+    pageOverPeer: over(page('prod'), page('peer')),
+    page1OverFloor: over(page('prod', 'appointmentsPage1'), page('floor', 'appointmentsPage1')),
+    page1OverPeer: over(page('prod', 'appointmentsPage1'), page('peer', 'appointmentsPage1')),
     shieldCost: dev && shieldOff ? 1 - dev.okRps / shieldOff.okRps : undefined,
     tenantCost: dev && filterOff ? 1 - dev.okRps / filterOff.okRps : undefined,
-    prodOverDevRef: prod && dev ? prod.okRps / dev.okRps : undefined,
+    prodOverDevRef: over(page('prod'), dev),
   };
 }
 
@@ -180,6 +196,9 @@ function judge(
   };
 }
 
+/** A throughput ratio means nothing when the targets answered different rows. */
+const rowsDiffer = (s: ScaleResult) => s.sameRows !== undefined && !s.sameRows.ok;
+
 export function evaluateTargets(scales: ScaleResult[]): TargetResult[] {
   const targets: TargetResult[] = [];
   const each = <T>(f: (s: ScaleResult) => T | undefined) =>
@@ -189,39 +208,110 @@ export function evaluateTargets(scales: ScaleResult[]): TargetResult[] {
 
   targets.push(
     judge(
-      'page-vs-floor',
-      'Appointments page throughput ≥ 0.5 × the raw SQL floor',
-      each((s) => {
-        const r = ratios(s).pageOverFloor;
-        const floor = find(s, 'floor', 'floor');
-        const prod = find(s, 'prod', 'appointmentsPage');
-        return r === undefined
+      'same-rows',
+      'Targets return the same rows (floor, production server, PostGraphile: ids, order, relations, start, end, status)',
+      each((s) =>
+        s.sameRows === undefined
           ? undefined
           : {
               scale: s.scale,
-              ok: r >= 0.5,
-              text: `${r.toFixed(2)} (${fmt(prod?.okRps, 0)} / ${fmt(floor?.okRps, 0)} req/s)`,
-            };
-      }).map((x) => x.v),
+              ok: s.sameRows.ok,
+              text: `${s.sameRows.targets.join(' = ')}: ${s.sameRows.ok ? '' : 'ROWS DIFFER: '}${s.sameRows.detail}`,
+            },
+      ).map((x) => x.v),
     ),
   );
+
+  const throughput = (
+    id: string,
+    title: string,
+    op: string,
+    other: ServerName,
+    min: number,
+    also?: ServerName,
+  ) =>
+    judge(
+      id,
+      title,
+      each((s) => {
+        const prod = find(s, 'prod', op);
+        const base = find(s, other, op);
+        if (!prod || !base) return undefined;
+        const r = prod.okRps / base.okRps;
+        const extra = also ? find(s, also, op) : undefined;
+        const beside = extra ? `; / ${also} ${(prod.okRps / extra.okRps).toFixed(2)}` : '';
+        return {
+          scale: s.scale,
+          ok: r >= min && !rowsDiffer(s),
+          text: `${r.toFixed(2)} (${fmt(prod.okRps, 0)} / ${fmt(base.okRps, 0)} req/s${beside})${rowsDiffer(s) ? ', rows differ' : ''}`,
+        };
+      }).map((x) => x.v),
+    );
+  targets.push(
+    throughput(
+      'page-vs-floor',
+      'Appointments page (50) throughput ≥ 0.6 × the raw SQL floor',
+      'appointmentsPage',
+      'floor',
+      0.6,
+    ),
+    throughput(
+      'page-vs-peer',
+      'Appointments page (50) throughput ≥ 1.1 × PostGraphile 4 (same run)',
+      'appointmentsPage',
+      'peer',
+      1.1,
+    ),
+    throughput(
+      'page1-vs-floor',
+      '1-row appointments page throughput ≥ 0.8 × the raw SQL floor (ratio to PostGraphile beside it)',
+      'appointmentsPage1',
+      'floor',
+      0.8,
+      'peer',
+    ),
+  );
+
+  for (const [id, op, limit, what] of [
+    ['cpu-page', 'appointmentsPage', 5, '50-row page'],
+    ['cpu-page1', 'appointmentsPage1', 1.5, '1-row page'],
+  ] as const) {
+    targets.push(
+      judge(
+        id,
+        `Server CPU per ${what} ≤ ${limit} ms (production server, /proc; PostGraphile and floor beside it)`,
+        each((s) => {
+          const cpu = find(s, 'prod', op)?.serverCpuMsPerRequest;
+          if (cpu == null) return undefined;
+          const peer = find(s, 'peer', op)?.serverCpuMsPerRequest;
+          const floor = find(s, 'floor', op)?.serverCpuMsPerRequest;
+          return {
+            scale: s.scale,
+            ok: cpu <= limit,
+            text: `${fmt(cpu, 2)} ms (peer ${fmt(peer, 2)}, floor ${fmt(floor, 2)})`,
+          };
+        }).map((x) => x.v),
+      ),
+    );
+  }
+
   targets.push(
     judge(
       'tenant-cost',
-      'Tenant layer (application filter) costs ≤ 15% of throughput',
+      'Tenant layer (application filter) costs ≤ 10% of throughput',
       each((s) => {
         const r = ratios(s).tenantCost;
-        return r === undefined ? undefined : { scale: s.scale, ok: r <= 0.15, text: pct(r) };
+        return r === undefined ? undefined : { scale: s.scale, ok: r <= 0.1, text: pct(r) };
       }).map((x) => x.v),
     ),
   );
   targets.push(
     judge(
       'shield-cost',
-      'graphql-shield costs ≤ 15% of throughput',
+      'graphql-shield costs ≤ 10% of throughput',
       each((s) => {
         const r = ratios(s).shieldCost;
-        return r === undefined ? undefined : { scale: s.scale, ok: r <= 0.15, text: pct(r) };
+        return r === undefined ? undefined : { scale: s.scale, ok: r <= 0.1, text: pct(r) };
       }).map((x) => x.v),
     ),
   );
@@ -244,9 +334,17 @@ export function evaluateTargets(scales: ScaleResult[]): TargetResult[] {
 
   const low = scales.find((s) => s.scale === 1);
   const high = scales.find((s) => s.scale === 1000);
-  if (low && high) {
+  const growth = (id: string, title: string, pick: (op: string) => boolean): TargetResult => {
+    if (!low || !high) {
+      return {
+        id,
+        title,
+        status: 'not measured',
+        measured: 'needs scales 1 and 1000 in the same run',
+      };
+    }
     const rows: Array<{ scale: number; ok: boolean; text: string }> = [];
-    for (const r of mergedResults(high).filter((r) => r.server === 'prod')) {
+    for (const r of mergedResults(high).filter((r) => r.server === 'prod' && pick(r.op))) {
       const base = find(low, 'prod', r.op);
       if (!base) continue;
       const ratio = r.latencyMs.p95 / base.latencyMs.p95;
@@ -256,15 +354,20 @@ export function evaluateTargets(scales: ScaleResult[]): TargetResult[] {
         text: `${r.op} ${fmt(base.latencyMs.p95)} → ${fmt(r.latencyMs.p95)} ms (${ratio.toFixed(2)}×)`,
       });
     }
-    targets.push(judge('p95-growth', 'p95 at 1000x within 2× of p95 at 1x, every operation', rows));
-  } else {
-    targets.push({
-      id: 'p95-growth',
-      title: 'p95 at 1000x within 2× of p95 at 1x, every operation',
-      status: 'not measured',
-      measured: 'needs scales 1 and 1000 in the same run',
-    });
-  }
+    return judge(id, title, rows);
+  };
+  targets.push(
+    growth(
+      'slots-p95-growth',
+      'availableSlots p95 at 1000x within 2× of p95 at 1x',
+      (op) => op === 'availableSlots',
+    ),
+    growth(
+      'p95-growth',
+      'p95 at 1000x within 2× of p95 at 1x, every other operation',
+      (op) => op !== 'availableSlots',
+    ),
+  );
 
   const dash = high ? find(high, 'prod', 'dashboard') : undefined;
   targets.push(
@@ -309,14 +412,14 @@ export function evaluateTargets(scales: ScaleResult[]): TargetResult[] {
   targets.push(
     judge(
       'rss',
-      'Server RSS < 300 MB under sustained load (peak over the run, VmHWM)',
+      'Peak RSS < 250 MB at 1000x (production server, VmHWM over its life; PostGraphile beside it)',
       each((s) =>
-        s.serverHwmMb.prod === undefined
+        s.scale !== 1000 || s.serverHwmMb.prod === undefined
           ? undefined
           : {
               scale: s.scale,
-              ok: s.serverHwmMb.prod < 300,
-              text: `${fmt(s.serverHwmMb.prod, 0)} MB`,
+              ok: s.serverHwmMb.prod < 250,
+              text: `${fmt(s.serverHwmMb.prod, 0)} MB (peer ${fmt(s.serverHwmMb.peer, 0)} MB)`,
             },
       ).map((x) => x.v),
     ),
@@ -390,7 +493,7 @@ const OP_ORDER = [
   'voiceInbound',
   'webhookRetell',
 ];
-const SERVER_ORDER: ServerName[] = ['floor', 'prod', 'devRef', 'shieldOff', 'filterOff'];
+const SERVER_ORDER: ServerName[] = ['floor', 'peer', 'prod', 'devRef', 'shieldOff', 'filterOff'];
 
 function sortRows(rows: OpResult[]): OpResult[] {
   const opIdx = (o: string) => (OP_ORDER.indexOf(o) + 100) % 100;
@@ -462,6 +565,12 @@ export function renderMarkdown(report: Report): string {
     const parts: string[] = [];
     if (q.pageOverFloor !== undefined)
       parts.push(`appointments page / floor = **${q.pageOverFloor.toFixed(2)}**`);
+    if (q.pageOverPeer !== undefined)
+      parts.push(`appointments page / PostGraphile = **${q.pageOverPeer.toFixed(2)}**`);
+    if (q.page1OverFloor !== undefined)
+      parts.push(`1-row page / floor = **${q.page1OverFloor.toFixed(2)}**`);
+    if (q.page1OverPeer !== undefined)
+      parts.push(`1-row page / PostGraphile = **${q.page1OverPeer.toFixed(2)}**`);
     if (q.shieldCost !== undefined)
       parts.push(`shield cost = **${pct(q.shieldCost)}** (1 − shield-on / shield-off)`);
     if (q.tenantCost !== undefined)
@@ -469,6 +578,12 @@ export function renderMarkdown(report: Report): string {
     if (q.prodOverDevRef !== undefined)
       parts.push(`production / development mode = ${q.prodOverDevRef.toFixed(2)}`);
     if (parts.length) out.push(`Ratios: ${parts.join('; ')}.`, '');
+    if (s.sameRows) {
+      out.push(
+        `Same rows (${s.sameRows.targets.join(', ')}): ${s.sameRows.ok ? '✅' : '❌ **ROWS DIFFER**:'} ${s.sameRows.detail}.`,
+        '',
+      );
+    }
     out.push(
       `Peak RSS (VmHWM): ${Object.entries(s.serverHwmMb)
         .map(([k, v]) => `${k} ${fmt(v, 0)} MB`)

@@ -17,6 +17,7 @@ import path from 'node:path';
 import type { Knex } from 'knex';
 import type { GraphQLSchema } from 'graphql';
 import { openDatabase } from '../src/db/database';
+import { RUNTIME_ROLE } from '../src/db/schema-helpers';
 import {
   cloneDatabase,
   connect,
@@ -56,7 +57,23 @@ import {
   type ScaleResult,
   type ServerName,
 } from './report';
+import {
+  ensurePeerInstalled,
+  findPeerPageShape,
+  introspectPeer,
+  peerPage,
+  PEER_DIR,
+  type PeerPageShape,
+} from './peer-target';
 import { newestProfile, summariseProfile } from './profile';
+import {
+  compareRows,
+  fetchOnce,
+  rowsFromOurs,
+  rowsFromPeer,
+  type PageRow,
+  type SameRowsResult,
+} from './same-rows';
 import { introspect } from './schema-probe';
 import { seedBenchData, BENCH_PASSWORD } from './seed';
 
@@ -146,29 +163,44 @@ async function startServer(
   adminEmail: string,
 ): Promise<Server> {
   const dist = path.resolve(__dirname, '..');
+  const bare = kind === 'floor' || kind === 'peer';
   const child =
-    kind === 'floor'
+    kind === 'peer'
       ? await startChild({
           name: kind,
-          script: path.join(dist, 'bench', 'floor-server.js'),
-          env: { DATABASE_URL: databaseUrl, DB_POOL_MAX: String(state.options.poolMax) },
+          script: path.join(PEER_DIR, 'server.js'),
+          // The runtime role's own login, as the production-mode server's DATABASE_RUNTIME_URL.
+          env: {
+            NODE_ENV: 'production',
+            DATABASE_URL: loginUrl(databaseUrl, RUNTIME_ROLE),
+            DB_POOL_MAX: String(state.options.poolMax),
+            RUNTIME_ROLE,
+          },
           logFile: path.join(state.tmp, `${kind}.log`),
           readyPath: '/healthz',
         })
-      : await startChild({
-          name: kind,
-          script: path.join(dist, 'src', 'main.js'),
-          env: serverEnv(state, databaseUrl, kind),
-          logFile: path.join(state.tmp, `${kind}.log`),
-          readyPath: '/readyz',
-          nodeArgs:
-            kind === 'prod' && state.options.profile
-              ? ['--cpu-prof', '--cpu-prof-dir', profileDir(state)]
-              : [],
-        });
+      : kind === 'floor'
+        ? await startChild({
+            name: kind,
+            script: path.join(dist, 'bench', 'floor-server.js'),
+            env: { DATABASE_URL: databaseUrl, DB_POOL_MAX: String(state.options.poolMax) },
+            logFile: path.join(state.tmp, `${kind}.log`),
+            readyPath: '/healthz',
+          })
+        : await startChild({
+            name: kind,
+            script: path.join(dist, 'src', 'main.js'),
+            env: serverEnv(state, databaseUrl, kind),
+            logFile: path.join(state.tmp, `${kind}.log`),
+            readyPath: '/readyz',
+            nodeArgs:
+              kind === 'prod' && state.options.profile
+                ? ['--cpu-prof', '--cpu-prof-dir', profileDir(state)]
+                : [],
+          });
   children.add(child);
-  const token = kind === 'floor' ? '' : await login(child.url, adminEmail, BENCH_PASSWORD);
-  return { ...child, kind, token, metricsToken: kind === 'floor' ? undefined : state.metricsToken };
+  const token = bare ? '' : await login(child.url, adminEmail, BENCH_PASSWORD);
+  return { ...child, kind, token, metricsToken: bare ? undefined : state.metricsToken };
 }
 
 const profileDir = (state: RunState) => path.join(state.tmp, 'profile');
@@ -312,8 +344,9 @@ async function runScale(state: RunState, template: string, scale: number): Promi
 
     log(`scale ${scale}x: starting servers`);
     const kinds: ServerName[] = options.baselines
-      ? ['prod', 'devRef', 'floor', 'shieldOff', 'filterOff']
-      : ['prod', 'devRef'];
+      ? ['prod', 'devRef', 'floor', 'peer', 'shieldOff', 'filterOff']
+      : ['prod', 'devRef', 'peer'];
+    if (!options.peer) kinds.splice(kinds.indexOf('peer'), 1);
     const servers = new Map<ServerName, Server>();
     // Two at a time: starting five Node processes at once on two cores takes longer than this.
     for (let i = 0; i < kinds.length; i += 2) {
@@ -359,18 +392,53 @@ async function runScale(state: RunState, template: string, scale: number): Promi
     const results: OpResult[] = [];
     const hwm: Partial<Record<ServerName, number>> = {};
 
-    if (options.baselines && wanted(options, 'appointmentsPage')) {
-      log(`scale ${scale}x: appointments page against the floor and the switched-off servers`);
-      const order: ServerName[] = ['floor', 'prod', 'devRef', 'shieldOff', 'filterOff'];
+    // The peer's operations, from its generated schema.
+    let peerShape: PeerPageShape | { missing: string } = { missing: 'not started' };
+    const peer = servers.get('peer');
+    if (peer) {
+      peerShape = await introspectPeer(peer.url, seed.bench.id).then(findPeerPageShape, (err) => ({
+        missing: `introspection failed: ${String(err)}`,
+      }));
+      if ('missing' in peerShape) {
+        skipped.push({ name: 'peer', reason: peerShape.missing });
+        hwm.peer = await stopServer(peer);
+        servers.delete('peer');
+      } else {
+        detected.peer = `${peerShape.root}, ${peerShape.customer}, ${peerShape.staff}, ${peerShape.service}`;
+      }
+    }
+    const sameRows = await checkSameRows(ctx, servers, peerShape);
+    if (sameRows) {
+      log(`scale ${scale}x: same rows ${sameRows.ok ? 'ok' : 'DIFFER'}: ${sameRows.detail}`);
+    }
+
+    // The appointments page on every target, the order alternating per round: floor, peer and
+    // the servers at 50 rows; floor, peer and prod at 1 row.
+    const comparedOnProd = new Set<string>();
+    if (servers.has('floor') || servers.has('peer')) {
+      log(`scale ${scale}x: appointments page against the floor, the peer and the baselines`);
+      const order = (
+        ['floor', 'peer', 'prod', 'devRef', 'shieldOff', 'filterOff'] as ServerName[]
+      ).filter((k) => servers.has(k));
+      const pageOp = (kind: ServerName, first: number): Operation | Skipped =>
+        kind === 'floor'
+          ? floorPage(ctx, first)
+          : kind === 'peer'
+            ? peerPage(ctx, peerShape, first)
+            : appointmentsPage(first);
       for (let round = 0; round < options.rounds; round++) {
         for (const kind of round % 2 ? [...order].reverse() : order) {
-          const server = servers.get(kind)!;
-          const op = kind === 'floor' ? floorPage(ctx) : appointmentsPage(50);
-          results.push(await measure(state, server, op, round));
+          for (const first of [50, 1]) {
+            const op = pageOp(kind, first);
+            if (!wanted(options, op.name) || 'reason' in op) continue;
+            if (first === 1 && !['floor', 'peer', 'prod'].includes(kind)) continue;
+            results.push(await measure(state, servers.get(kind)!, op, round));
+            if (kind === 'prod') comparedOnProd.add(op.name);
+          }
         }
       }
     }
-    for (const kind of ['floor', 'devRef', 'shieldOff', 'filterOff'] as ServerName[]) {
+    for (const kind of ['floor', 'peer', 'devRef', 'shieldOff', 'filterOff'] as ServerName[]) {
       const server = servers.get(kind);
       if (server) hwm[kind] = await stopServer(server);
     }
@@ -378,7 +446,7 @@ async function runScale(state: RunState, template: string, scale: number): Promi
     log(`scale ${scale}x: operations on the production-mode server`);
     for (const op of ops) {
       if (!wanted(options, op.name)) continue;
-      if (op.name === 'appointmentsPage' && options.baselines) continue; // measured above
+      if (comparedOnProd.has(op.name)) continue; // measured above
       const after =
         op.name === 'webhookRetell'
           ? async (r: OpResult) => {
@@ -412,6 +480,7 @@ async function runScale(state: RunState, template: string, scale: number): Promi
       results,
       skipped,
       detected,
+      sameRows,
       serverHwmMb: Object.fromEntries(
         Object.entries(hwm).map(([k, v]) => [k, v === undefined ? undefined : Math.round(v)]),
       ),
@@ -425,6 +494,61 @@ async function runScale(state: RunState, template: string, scale: number): Promi
       databases.delete(dbName);
     }
   }
+}
+
+/**
+ * One appointments page from the floor, the production server and the peer (those running),
+ * compared row by row. Undefined when fewer than two of them run.
+ */
+async function checkSameRows(
+  ctx: BenchContext,
+  servers: Map<ServerName, Server>,
+  peerShape: PeerPageShape | { missing: string },
+): Promise<SameRowsResult | undefined> {
+  const company = ctx.seed.bench.id;
+  const fetchers: Array<[ServerName, () => Promise<PageRow[]>]> = [];
+  const floor = servers.get('floor');
+  const prod = servers.get('prod');
+  const peer = servers.get('peer');
+  if (floor) {
+    fetchers.push([
+      'floor',
+      async () =>
+        rowsFromOurs(await fetchOnce(floor.url, floorPage(ctx).build(floor, 'measure')), company),
+    ]);
+  }
+  if (prod) {
+    fetchers.push([
+      'prod',
+      async () =>
+        rowsFromOurs(
+          await fetchOnce(prod.url, appointmentsPage(50).build(prod, 'measure')),
+          company,
+        ),
+    ]);
+  }
+  if (peer && !('missing' in peerShape)) {
+    const op = peerPage(ctx, peerShape, 50) as Operation;
+    fetchers.push([
+      'peer',
+      async () => rowsFromPeer(await fetchOnce(peer.url, op.build(peer, 'measure')), peerShape),
+    ]);
+  }
+  if (fetchers.length < 2) return undefined;
+  const pages: Array<{ target: string; rows: PageRow[] }> = [];
+  for (const [target, fetchRows] of fetchers) {
+    try {
+      pages.push({ target, rows: await fetchRows() });
+    } catch (err) {
+      return {
+        ok: false,
+        targets: fetchers.map(([t]) => t),
+        rows: 0,
+        detail: `${target} answered no comparable page: ${(err as Error).message}`,
+      };
+    }
+  }
+  return compareRows(pages);
 }
 
 function machineInfo(pgVersion: string): Record<string, string | number> {
@@ -496,6 +620,7 @@ async function main(): Promise<void> {
     } finally {
       await admin.destroy();
     }
+    if (options.peer) ensurePeerInstalled(log);
     log('migrating the template database');
     await createMigratedDatabase(options.databaseUrl, template);
     for (const scale of options.scales) scales.push(await runScale(state, template, scale));
@@ -517,6 +642,7 @@ async function main(): Promise<void> {
     notes: [
       'Load generator (autocannon), servers and Postgres share the machine: a request/s figure includes their competition for the CPUs. "machine busy" is the whole machine during the measurement; anything above what the benchmark explains is other work.',
       'Baselines (devRef, shieldOff, filterOff) run in development mode because the switches are refused in production; their ratios compare development-mode servers with each other.',
+      'peer: PostGraphile 4.14.1 over the same database (bench/peer), one Node process, logged in as the runtime role with the same pool size; per request a transaction with set_config of role and app.company_id (row level security as in the tenant binding). The company comes from a header, so it does no sign-in or token check, unlike the production server. Its statements per request are not counted (it has no metrics endpoint).',
     ],
   };
   mkdirSync(options.outDir, { recursive: true });
