@@ -186,7 +186,11 @@ export async function findAvailableSlots(
     hasMore: false,
   };
   // Only the part of the range that policy (and the cursor) allows is worth walking.
-  const walkFrom = Math.max(from.getTime(), earliest.getTime(), after?.start.getTime() ?? -Infinity);
+  const walkFrom = Math.max(
+    from.getTime(),
+    earliest.getTime(),
+    after?.start.getTime() ?? -Infinity,
+  );
   const walkTo = Math.min(to.getTime(), latest.getTime() + 1);
   if (walkTo <= walkFrom || scope.candidates.length === 0) return result;
 

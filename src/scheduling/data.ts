@@ -242,9 +242,7 @@ export async function loadBusy(
     .whereNot('appointments.status', 'cancelled')
     .where('appointments.starts_at', '<', busyTo)
     .where('appointments.starts_at', '>', new Date(fromMs - (1440 + 240) * MINUTE_MS))
-    .whereRaw('app_plus_minutes(appointments.ends_at, appointments.buffer_minutes) > ?', [
-      busyFrom,
-    ])
+    .whereRaw('app_plus_minutes(appointments.ends_at, appointments.buffer_minutes) > ?', [busyFrom])
     .unionAll(timeOff, true)) as unknown as {
     kind: 'appointment' | 'time_off';
     id: string;
