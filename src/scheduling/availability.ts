@@ -2,11 +2,11 @@ import { DateTime } from 'luxon';
 import type { RequestContext } from '../context/request-context';
 import { loadBusy, loadScope } from './data';
 import type { BookingPolicy } from './policies';
-import { computeSlots, type Slot, type StaffSchedule } from './slots';
+import { computeSlots, workingWindows, type Slot, type StaffSchedule } from './slots';
 import { checkTimeWindow, parseInstant } from './support';
 import { badInput } from '../errors/app-error';
 import { optionalId, requireId } from '../domain/ids';
-import { DAY_MS, HOUR_MS } from './time';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from './time';
 
 export const MAX_RANGE_DAYS = 31;
 /** Slots answered when the caller names no limit. */
@@ -15,6 +15,11 @@ export const DEFAULT_SLOT_LIMIT = 50;
 export const MAX_SLOT_LIMIT = 2000;
 /** The first window read; each further one is twice as long (1, 2, 4, … days). */
 const FIRST_WINDOW_DAYS = 1;
+/**
+ * A caller asking for more slots than a page (the voice agent's distinct times over two weeks)
+ * means to walk most of the range: it is read in one window, one statement.
+ */
+const PAGE_SLOTS = 100;
 
 /** Where a page of slots ended: the next page starts after this (start, staff member). */
 export interface SlotPosition {
@@ -198,9 +203,19 @@ export async function findAvailableSlots(
   const occupiedMinutes = service.durationMinutes + service.bufferMinutes;
   const found: Slot[] = [];
   let windowStart = walkFrom;
-  let windowDays = FIRST_WINDOW_DAYS;
+  let windowDays = limit > PAGE_SLOTS ? MAX_RANGE_DAYS : FIRST_WINDOW_DAYS;
   while (windowStart < walkTo && found.length <= limit) {
     const windowEnd = Math.min(walkTo, windowStart + windowDays * DAY_MS);
+    // A window in which nobody works (a weekend, a holiday) needs no statement.
+    const reach = windowEnd + service.durationMinutes * MINUTE_MS;
+    const anyoneWorks = staffIds.some(
+      (id) => workingWindows(scope.workingHours?.get(id) ?? [], windowStart, reach).length > 0,
+    );
+    if (!anyoneWorks) {
+      windowStart = windowEnd;
+      windowDays *= 2;
+      continue;
+    }
     const busy = await loadBusy(trx, staffIds, {
       from: new Date(windowStart),
       to: new Date(windowEnd),

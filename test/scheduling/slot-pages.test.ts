@@ -255,12 +255,35 @@ describe('statements follow the page, not the company', () => {
     expect((await statements(busy, { first: 10 })).seen).toHaveLength(9);
   });
 
-  test('a longer walk adds one statement per window (1, 2, 4, … days), at most 6 for 31 days', async () => {
+  test('a sparse calendar is walked in windows of 1, 2, 4, 8 and 16 days: 5 statements for 31 days', async () => {
+    const t = await team();
+    // Works every weekday but is away for the whole range asked: nothing to find.
+    const away = await t.co.staff({ name: 'Away' });
+    await t.co.weekly(away, WEEKDAYS, [['09:00', '12:00']]);
+    await t.co.timeOff(away, '2026-12-01T00:00:00Z', '2027-01-10T00:00:00Z');
+    const month = await statements(t, { staffId: away, from: monday, to: '2027-01-06' });
+    const day = await statements(t, { staffId: away, from: monday, to: monday });
+    expect(month.slots).toEqual([]);
+    expect(month.seen.length - day.seen.length + 1).toBe(5);
+  });
+
+  test('a window in which nobody works costs no statement', async () => {
+    const t = await team();
+    // Saturday and Sunday, then Monday: the weekend is skipped, Monday is read.
+    const weekend = await statements(t, { from: '2026-12-05', to: '2026-12-06' });
+    const monday1 = await statements(t, { from: monday, to: monday, first: 10 });
+    const both = await statements(t, { from: '2026-12-05', to: monday, first: 10 });
+    expect(weekend.slots).toEqual([]);
+    expect(weekend.seen).toHaveLength(monday1.seen.length - 1);
+    expect(both.seen).toHaveLength(monday1.seen.length);
+    expect(both.slots.map((x) => x.startsAt)).toEqual(monday1.slots.map((x) => x.startsAt));
+  });
+
+  test('more than a page (every slot of the range) is read in one window', async () => {
     const t = await team();
     const month = await statements(t, { from: monday, to: '2027-01-06', first: MAX_SLOT_LIMIT });
-    const day = await statements(t, { from: monday, to: monday, first: MAX_SLOT_LIMIT });
-    const windows = month.seen.length - day.seen.length + 1;
-    // 31 days: windows of 1, 2, 4, 8, 16 days.
-    expect(windows).toBe(5);
+    const page = await statements(t, { from: monday, to: '2027-01-06', first: 10 });
+    expect(month.slots.length).toBeGreaterThan(500);
+    expect(month.seen).toHaveLength(page.seen.length);
   });
 });
