@@ -113,9 +113,10 @@ function isAfter(s: Slot, pos: SlotPosition, distinct: boolean): boolean {
  * Free slots for a service over a range of at most 31 days, per staff member, in the booking
  * policy's notice and horizon: the first `first` of them (earliest first), after `after`.
  *
- * The range is walked in order, a window at a time (1 day, then 2, 4, 8, … days), and the walk
- * stops as soon as one slot more than asked is found. Each window costs one statement (the busy
- * intervals inside it); staff, their working hours, service, branches and policies are read once.
+ * The range is walked in order, a window at a time (1 day, then 2, 4, 8, … days; the whole range at
+ * once when more than a page is asked), and the walk stops as soon as one slot more than asked is
+ * found. Each window in which anyone works costs one statement (the busy intervals inside it);
+ * staff, their working hours, service, branches and policies are read once.
  * So the work grows with the part of the range walked and the slots answered, not with the
  * company's appointments or the size of its team's calendar.
  */
