@@ -22,12 +22,14 @@ export const SQL_SOURCES = [
   'src/graphql/loaders.ts (loaderFor: where id in (...))',
   'src/resolvers/customer.ts (customers, search)',
   'src/resolvers/dashboard.ts',
-  'src/scheduling/data.ts (loadSchedules)',
+  'src/scheduling/data.ts (loadSchedules, loadScope withWorkingHours, loadBusy)',
 ];
 
 export interface HotQueryParams {
   companyId: string;
   staffIds: string[];
+  /** The service availability is asked for (a nil id gives the same plan when not known). */
+  serviceId?: string;
   customerIds: string[];
   appointmentId: string;
   namePrefix: string;
@@ -48,6 +50,7 @@ const DAY = 86_400_000;
 
 export function hotQueries(p: HotQueryParams): HotQuery[] {
   const c = p.companyId;
+  const service = p.serviceId ?? '00000000-0000-0000-0000-000000000000';
   const dayStart = new Date(Math.floor(p.now.getTime() / DAY) * DAY);
   const dayEnd = new Date(dayStart.getTime() + DAY);
   const from = new Date(dayStart.getTime() + DAY);
@@ -134,10 +137,28 @@ export function hotQueries(p: HotQueryParams): HotQuery[] {
       bindings: availability(p.staffIds.slice(0, 1)),
     },
     {
-      name: 'availability: all staff',
-      description: 'appointments of every candidate in a 14-day range (availableSlots)',
-      sql: `select "id", "staff_id", "starts_at", "ends_at", "buffer_minutes" from "appointments" where "staff_id" in (${marks(p.staffIds.length)}) and not "status" = ? and "starts_at" < ? and "starts_at" > ? and app_plus_minutes(ends_at, buffer_minutes) > ? and "appointments"."company_id" = ?`,
-      bindings: availability(p.staffIds),
+      name: 'availability: staff and hours',
+      description: 'availableSlots: candidate staff with their working hours, one statement',
+      sql: `select "staff"."id", "staff"."name", "staff"."branch_id", "staff"."archived_at", exists (select 1 from staff_services ss where ss.company_id = staff.company_id and ss.staff_id = staff.id and ss.service_id = ?) as performs_service, exists (select 1 from staff_services ss where ss.company_id = staff.company_id and ss.service_id = ?) as service_has_staff, (select coalesce(json_agg(json_build_object('weekday', wh.weekday, 'startsAt', wh.starts_at, 'endsAt', wh.ends_at, 'validFrom', wh.valid_from, 'validUntil', wh.valid_until, 'branchId', wh.branch_id)), '[]'::json) from working_hours wh where wh.company_id = staff.company_id and wh.staff_id = staff.id) as working_hours from "staff" where "staff"."company_id" = ? and "staff"."archived_at" is null order by "staff"."name" asc, "staff"."id" asc`,
+      bindings: [service, service, c],
+    },
+    {
+      name: 'availability: busy window',
+      description:
+        'availableSlots: appointments and time off of every candidate in the first window (one day)',
+      sql: `(select 'appointment' as kind, "appointments"."id", "appointments"."staff_id", "appointments"."starts_at", app_plus_minutes(appointments.ends_at, appointments.buffer_minutes) as busy_until from "appointments" where "appointments"."company_id" = ? and "appointments"."staff_id" in (${marks(p.staffIds.length)}) and not "appointments"."status" = ? and "appointments"."starts_at" < ? and "appointments"."starts_at" > ? and app_plus_minutes(appointments.ends_at, appointments.buffer_minutes) > ?) union all (select 'time_off' as kind, "time_off"."id", "time_off"."staff_id", "time_off"."starts_at", time_off.ends_at as busy_until from "time_off" where "time_off"."company_id" = ? and "time_off"."staff_id" in (${marks(p.staffIds.length)}) and "time_off"."starts_at" < ? and "time_off"."ends_at" > ?)`,
+      bindings: [
+        c,
+        ...p.staffIds,
+        'cancelled',
+        new Date(from.getTime() + DAY + 30 * 60_000),
+        new Date(from.getTime() - (1440 + 240) * 60_000),
+        from,
+        c,
+        ...p.staffIds,
+        new Date(from.getTime() + DAY + 30 * 60_000),
+        from,
+      ],
     },
     {
       name: 'node(id)',

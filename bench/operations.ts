@@ -178,7 +178,7 @@ function tomorrow(now: Date): DateTime {
   return DateTime.fromJSDate(now, { zone: TIME_ZONE }).startOf('day').plus({ days: 1 });
 }
 
-/** availableSlots for 14 days, when the schema has it. */
+/** availableSlots for 14 days, when the schema has it: the first page (its default size). */
 export function availabilityOperation(
   ctx: BenchContext,
   schema: GraphQLSchema,
@@ -203,7 +203,7 @@ export function availabilityOperation(
   if ('missing' in built) return { name: 'availableSlots', reason: built.missing };
   const op = graphqlOperation(
     'availableSlots',
-    'availableSlots for 14 days, every staff member',
+    'availableSlots for 14 days, every staff member, first page',
     built.query,
     [built.variables],
   );

@@ -35,8 +35,9 @@ export const schedulingRules: IRuleTypeMap = {
     'earliestStart',
     'latestStart',
     'slots',
+    'pageInfo',
   ]),
-  AvailableSlot: allowFields(['startsAt', 'endsAt', 'start', 'staff']),
+  AvailableSlot: allowFields(['startsAt', 'endsAt', 'start', 'staff', 'cursor']),
   BookAppointmentPayload: {
     ...allowFields(['appointment', 'customerCreated', 'overriddenRules']),
     customer: read('customers'),

@@ -11,7 +11,8 @@ import {
   Resolver,
   Extensions,
 } from 'type-graphql';
-import { availableSlotsCost, cost } from '../graphql/limits/cost-model';
+import { availableSlotsCost, cost, SLOT_PAGE_DEFAULT } from '../graphql/limits/cost-model';
+import { decodeCursor, MAX_PAGE_SIZE, PageInfo } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId, optionalLocalId } from '../graphql/ids';
 import { loadRelatedMany } from '../graphql/loaders';
@@ -69,6 +70,17 @@ export class AvailableSlot {
 
   @Field(() => StaffNode)
   staff!: Staff;
+
+  @Field({ description: 'Opaque cursor of this slot, for `after`.' })
+  cursor!: string;
+}
+
+/** The order key slot cursors carry (a timestamp: the slot's start), with the staff id. */
+const SLOT_CURSOR_KEY = 'slot_starts_at';
+
+function slotCursor(companyId: string, start: Date, staffId: string): string {
+  const payload = { c: companyId, k: SLOT_CURSOR_KEY, v: start.toISOString(), i: staffId };
+  return Buffer.from(JSON.stringify(payload)).toString('base64url');
 }
 
 @ObjectType({ description: 'Free slots for a service over a date range.' })
@@ -88,8 +100,15 @@ export class Availability {
   @Field(() => DateTime, { description: 'Nothing later is offered (booking horizon).' })
   latestStart!: Date;
 
-  @Field(() => [AvailableSlot])
+  @Field(() => [AvailableSlot], {
+    description: 'At most `first` slots, by time and then staff; continue with `after`.',
+  })
   slots!: AvailableSlot[];
+
+  @Field(() => PageInfo, {
+    description: '`hasNextPage` when more slots follow in the range; `endCursor` for `after`.',
+  })
+  pageInfo!: PageInfo;
 }
 
 @InputType()
@@ -266,7 +285,7 @@ const override = (o: OverrideInput | null | undefined) => (o ? { reason: o.reaso
 export class SchedulingResolver {
   @Query(() => Availability, {
     description:
-      'Free start times for a service, optionally for one staff member or branch. `from` and `to` are dates (YYYY-MM-DD, in the branch time zone; `to` inclusive) or ISO date-times; at most 31 days.',
+      'Free start times for a service, optionally for one staff member or branch: the first `first` of them (earliest first), after the cursor `after`. `from` and `to` are dates (YYYY-MM-DD, in the branch time zone; `to` inclusive) or ISO date-times; at most 31 days.',
   })
   @Extensions(cost(availableSlotsCost))
   async availableSlots(
@@ -276,8 +295,33 @@ export class SchedulingResolver {
     @Arg('staffId', () => ID, { nullable: true }) staffId: string | null,
     @Arg('branchId', () => ID, { nullable: true }) branchId: string | null,
     @Arg('stepMinutes', () => Int, { nullable: true }) stepMinutes: number | null,
+    @Arg('first', () => Int, {
+      nullable: true,
+      description: `Slots to answer, 1 to ${MAX_PAGE_SIZE} (default ${SLOT_PAGE_DEFAULT}).`,
+    })
+    first: number | null,
+    @Arg('after', () => String, {
+      nullable: true,
+      description: 'The `endCursor` of the previous page: the slots after it.',
+    })
+    after: string | null,
+    @Arg('distinctTimes', () => Boolean, {
+      nullable: true,
+      description: 'One slot per start time (any free staff member), e.g. for "whoever is free".',
+    })
+    distinctTimes: boolean | null,
     @Ctx() { ctx }: GraphQLContext,
   ): Promise<Availability> {
+    const size = first ?? SLOT_PAGE_DEFAULT;
+    if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
+      throw new AppError('BAD_USER_INPUT', `first must be from 1 to ${MAX_PAGE_SIZE}`, {
+        field: 'first',
+      });
+    }
+    // Checked completely before any SQL, like every cursor.
+    const cursor = after
+      ? decodeCursor(ctx, after, 'after', { key: SLOT_CURSOR_KEY, valueType: 'timestamp' })
+      : null;
     const result = await scheduling.findAvailableSlots(ctx, {
       serviceId: localId(ctx, serviceId, 'Service', 'serviceId'),
       staffId: optionalLocalId(ctx, staffId, 'Staff', 'staffId'),
@@ -285,8 +329,11 @@ export class SchedulingResolver {
       from,
       to,
       stepMinutes: stepMinutes ?? undefined,
+      first: size,
+      after: cursor ? { start: new Date(cursor.v), staffId: cursor.i.toLowerCase() } : null,
+      distinctTimes: distinctTimes === true,
     });
-    // A 14-day answer can hold thousands of slots: their staff are loaded once, not per slot.
+    // A page holds many slots of few staff: their staff are loaded once, not per slot.
     const staffIds = [...new Set(result.slots.map((slot) => slot.staffId))];
     const staff = await loadRelatedMany(ctx, 'Staff', staffIds);
     const byId = new Map<string, Staff>();
@@ -295,14 +342,23 @@ export class SchedulingResolver {
       if (row instanceof Error) throw row;
       if (row) byId.set(id, row);
     });
+    const companyId = ctx.requireCompanyId();
+    const slots = result.slots.map((slot) => ({
+      startsAt: slot.startsAt,
+      endsAt: slot.endsAt,
+      start: slot.start,
+      staff: byId.get(slot.staffId) as Staff,
+      cursor: slotCursor(companyId, slot.start, slot.staffId),
+    }));
     return {
       ...result,
-      slots: result.slots.map((slot) => ({
-        startsAt: slot.startsAt,
-        endsAt: slot.endsAt,
-        start: slot.start,
-        staff: byId.get(slot.staffId) as Staff,
-      })),
+      slots,
+      pageInfo: {
+        hasNextPage: result.hasMore,
+        hasPreviousPage: cursor !== null,
+        startCursor: slots[0]?.cursor ?? null,
+        endCursor: slots[slots.length - 1]?.cursor ?? null,
+      },
     };
   }
 

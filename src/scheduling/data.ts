@@ -32,6 +32,8 @@ export interface SchedulingScope {
   candidates: StaffCandidate[];
   policies: { [K in PolicyType]?: EffectivePolicy<K> };
   zoneOfBranch(branchId: string | null | undefined): string;
+  /** Working-hour rules per candidate, when the scope was loaded `withWorkingHours`. */
+  workingHours?: Map<string, WorkingHourRule[]>;
 }
 
 export interface ScopeInput {
@@ -41,11 +43,24 @@ export interface ScopeInput {
   policyTypes: readonly PolicyType[];
   /** Existing appointments keep their archived service or staff member when moved. */
   allowArchived?: boolean;
+  /** Read the candidates' working hours in the staff query (availability), not in one of its own. */
+  withWorkingHours?: boolean;
+}
+
+/** A working-hours row as the staff query aggregates it (wall times and local dates as text). */
+interface WorkingHourJson {
+  weekday: number;
+  startsAt: string;
+  endsAt: string;
+  validFrom: string | null;
+  validUntil: string | null;
+  branchId: string | null;
 }
 
 interface StaffRow extends Staff {
   performsService: boolean;
   serviceHasStaff: boolean;
+  workingHours?: WorkingHourJson[];
 }
 
 /** Resolves service, branch, candidate staff and policies; 5 queries (4 when the company is cached). */
@@ -97,6 +112,20 @@ export async function loadScope(
       ),
     )
     .orderBy(['staff.name', 'staff.id']);
+  if (input.withWorkingHours) {
+    // Every row of the staff member: a handful per weekday; validity is applied per day in
+    // workingWindows. One statement for staff and their hours instead of two.
+    staffQuery.select(
+      trx.raw(
+        `(select coalesce(json_agg(json_build_object(
+            'weekday', wh.weekday, 'startsAt', wh.starts_at, 'endsAt', wh.ends_at,
+            'validFrom', wh.valid_from, 'validUntil', wh.valid_until, 'branchId', wh.branch_id)),
+          '[]'::json)
+          from working_hours wh where wh.company_id = staff.company_id and wh.staff_id = staff.id)
+          as working_hours`,
+      ),
+    );
+  }
   if (input.staffId) staffQuery.where('staff.id', input.staffId);
   else staffQuery.whereNull('staff.archived_at');
   const staffRows = (await staffQuery) as StaffRow[];
@@ -131,7 +160,7 @@ export async function loadScope(
     input.policyTypes.length > 0
       ? await loadEffectivePolicies(trx, input.policyTypes, { branchId, serviceId: service.id })
       : {};
-  return {
+  const scope: SchedulingScope = {
     company,
     service,
     branchId,
@@ -140,6 +169,91 @@ export async function loadScope(
     policies,
     zoneOfBranch,
   };
+  if (input.withWorkingHours) {
+    const byStaff = new Map(staffRows.map((s) => [s.id, s]));
+    scope.workingHours = new Map(
+      candidates.map((c) => [
+        c.id,
+        (byStaff.get(c.id)?.workingHours ?? []).map((h) =>
+          workingHourRule(scope, c, {
+            ...h,
+            validFrom: h.validFrom?.slice(0, 10) ?? null,
+            validUntil: h.validUntil?.slice(0, 10) ?? null,
+          }),
+        ),
+      ]),
+    );
+  }
+  return scope;
+}
+
+/** A stored working-hours row as a rule of the availability core, in its zone. */
+function workingHourRule(
+  scope: SchedulingScope,
+  staff: StaffCandidate | undefined,
+  h: Omit<WorkingHourJson, 'weekday'> & { weekday: number },
+): WorkingHourRule {
+  return {
+    weekday: h.weekday,
+    startsAt: h.startsAt,
+    endsAt: h.endsAt,
+    validFrom: h.validFrom,
+    validUntil: h.validUntil,
+    timeZone: scope.zoneOfBranch(h.branchId ?? staff?.branchId ?? scope.branchId),
+  };
+}
+
+/**
+ * The busy intervals (appointments with their buffers, time off) of the candidates that matter for
+ * slots starting in [from, to) with the given length: one statement, reading only that window
+ * through the (company_id, staff_id, starts_at) indexes, whatever the company's history.
+ */
+export async function loadBusy(
+  trx: Knex.Transaction,
+  staffIds: readonly string[],
+  range: { from: Date; to: Date; occupiedMinutes: number },
+): Promise<Map<string, BusyInterval[]>> {
+  const busy = new Map<string, BusyInterval[]>(staffIds.map((id) => [id, []]));
+  if (staffIds.length === 0) return busy;
+  const fromMs = range.from.getTime();
+  const busyFrom = new Date(fromMs);
+  const busyTo = new Date(range.to.getTime() + range.occupiedMinutes * MINUTE_MS);
+  const timeOff = TimeOff.query(trx)
+    .select(
+      trx.raw(`'time_off' as kind`),
+      'time_off.id',
+      'time_off.staff_id',
+      'time_off.starts_at',
+      trx.raw('time_off.ends_at as busy_until'),
+    )
+    .whereIn('time_off.staff_id', staffIds)
+    .where('time_off.starts_at', '<', busyTo)
+    .where('time_off.ends_at', '>', busyFrom);
+  // An appointment reaches at most a day plus the longest buffer past its start (service limits).
+  const rows = (await Appointment.query(trx)
+    .select(
+      trx.raw(`'appointment' as kind`),
+      'appointments.id',
+      'appointments.staff_id',
+      'appointments.starts_at',
+      trx.raw('app_plus_minutes(appointments.ends_at, appointments.buffer_minutes) as busy_until'),
+    )
+    .whereIn('appointments.staff_id', staffIds)
+    .whereNot('appointments.status', 'cancelled')
+    .where('appointments.starts_at', '<', busyTo)
+    .where('appointments.starts_at', '>', new Date(fromMs - (1440 + 240) * MINUTE_MS))
+    .whereRaw('app_plus_minutes(appointments.ends_at, appointments.buffer_minutes) > ?', [busyFrom])
+    .unionAll(timeOff, true)) as unknown as {
+    kind: 'appointment' | 'time_off';
+    id: string;
+    staffId: string;
+    startsAt: Date;
+    busyUntil: Date;
+  }[];
+  for (const r of rows) {
+    busy.get(r.staffId)?.push({ start: r.startsAt, end: r.busyUntil, kind: r.kind, id: r.id });
+  }
+  return busy;
 }
 
 export interface LoadedSchedules {
@@ -209,15 +323,7 @@ export async function loadSchedules(
     appointmentCounts.set(c.id, 0);
   }
   for (const h of hours) {
-    const staff = byStaff.get(h.staffId);
-    const rule: WorkingHourRule = {
-      weekday: h.weekday,
-      startsAt: h.startsAt,
-      endsAt: h.endsAt,
-      validFrom: h.validFrom,
-      validUntil: h.validUntil,
-      timeZone: scope.zoneOfBranch(h.branchId ?? staff?.branchId ?? scope.branchId),
-    };
+    const rule = workingHourRule(scope, byStaff.get(h.staffId), h);
     (schedules.get(h.staffId)?.workingHours as WorkingHourRule[] | undefined)?.push(rule);
   }
   for (const t of timeOff) {

@@ -4,11 +4,14 @@
  * each rule exists once. Every service takes the request context first.
  */
 export {
+  DEFAULT_SLOT_LIMIT,
   findAvailableSlots,
   MAX_RANGE_DAYS,
+  MAX_SLOT_LIMIT,
   type AvailabilityResult,
   type AvailableSlot,
   type FindAvailableSlotsInput,
+  type SlotPosition,
 } from './availability';
 export {
   bookAppointment,

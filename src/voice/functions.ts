@@ -12,6 +12,7 @@ import {
   createCallbackRequest,
   findAppointment,
   findAvailableSlots,
+  MAX_SLOT_LIMIT,
   rescheduleAppointment,
   type AvailableSlot,
 } from '../scheduling';
@@ -76,6 +77,11 @@ export interface VoiceFunction {
 
 /** At most this many suggestions are spoken. */
 export const MAX_SUGGESTIONS = 3;
+/**
+ * The agent offers start times, not staff members: one slot per time, and every time of the (at
+ * most two-week) range, so the suggestions can spread over days and `totalFree` counts them all.
+ */
+const VOICE_SLOTS = { first: MAX_SLOT_LIMIT, distinctTimes: true } as const;
 
 const say = (lang: Language, de: string, en: string) => (lang === 'de' ? de : en);
 
@@ -377,6 +383,7 @@ async function alternativesNear(
       staffId,
       from: from.toJSDate(),
       to: from.plus({ days: 8 }).toJSDate(),
+      ...VOICE_SLOTS,
       now,
     });
     return pickSlots(found.slots, company.timezone, company.language, { near: base });
@@ -513,6 +520,18 @@ async function explain(
 }
 
 /** Runs `fn` in a savepoint, so a refused change leaves the transaction usable for the answer. */
+/** A read whose refusal (an AppError from checking the input) is answered, not thrown. */
+async function tryRead<T>(
+  fn: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; err: AppError }> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    if (err instanceof AppError && err.code !== 'INTERNAL') return { ok: false, err };
+    throw err;
+  }
+}
+
 async function attempt<T>(
   ctx: RequestContext,
   fn: () => Promise<T>,
@@ -634,13 +653,24 @@ const checkAvailability: VoiceFunction = {
       from = today;
       to = today.plus({ days: 6 });
     } else if (from < today) from = today;
-    const result = await findAvailableSlots(input.ctx, {
-      serviceId: service.value.id,
-      staffId: staff.value?.id ?? null,
-      from: from.toJSDate(),
-      to: to.plus({ days: 1 }).toJSDate(),
-      now,
-    });
+    const range = await tryRead(() =>
+      findAvailableSlots(input.ctx, {
+        serviceId: service.value.id,
+        staffId: staff.value?.id ?? null,
+        from: from.toJSDate(),
+        to: to.plus({ days: 1 }).toJSDate(),
+        ...VOICE_SLOTS,
+        now,
+      }),
+    );
+    // A range past the booking horizon is explained ("we book at most 90 days ahead").
+    if (!range.ok) {
+      return explain(input, range.err, {
+        serviceId: service.value.id,
+        staffId: staff.value?.id ?? null,
+      });
+    }
+    const result = range.value;
     const near =
       part?.kind === 'at' && day ? day.plus({ minutes: part.minutes }).toJSDate() : undefined;
     let suggestions = pickSlots(result.slots, zone, lang, { part, near });
@@ -670,15 +700,20 @@ const checkAvailability: VoiceFunction = {
       });
     }
     // Nothing there: the nearest free times in the following week.
-    const later = await findAvailableSlots(input.ctx, {
-      serviceId: service.value.id,
-      staffId: staff.value?.id ?? null,
-      from: to.plus({ days: 1 }).toJSDate(),
-      to: to.plus({ days: 8 }).toJSDate(),
-      now,
-    });
-    suggestions = pickSlots(later.slots, zone, lang, { part });
-    if (suggestions.length === 0) suggestions = pickSlots(later.slots, zone, lang);
+    const next = await tryRead(() =>
+      findAvailableSlots(input.ctx, {
+        serviceId: service.value.id,
+        staffId: staff.value?.id ?? null,
+        from: to.plus({ days: 1 }).toJSDate(),
+        to: to.plus({ days: 8 }).toJSDate(),
+        ...VOICE_SLOTS,
+        now,
+      }),
+    );
+    // The following week may lie past the booking horizon: then there is nothing later.
+    const later = next.ok ? next.value.slots : [];
+    suggestions = pickSlots(later, zone, lang, { part });
+    if (suggestions.length === 0) suggestions = pickSlots(later, zone, lang);
     where = day ? where : say(lang, 'in diesem Zeitraum', 'in that period');
     const message =
       note +

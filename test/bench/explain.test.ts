@@ -25,6 +25,7 @@ beforeAll(async () => {
     hotQueries({
       companyId: b.id,
       staffIds: b.staffIds,
+      serviceId: b.bookingServiceId,
       customerIds: b.customerIds.slice(0, 50),
       appointmentId: b.appointmentIds[0],
       namePrefix: b.namePrefixes[0],
@@ -74,7 +75,8 @@ describe('hot queries use index scans (EXPLAIN as app_runtime with RLS)', () => 
     'customer search by phone',
     'dashboard',
     'availability: one staff member',
-    'availability: all staff',
+    'availability: staff and hours',
+    'availability: busy window',
     'node(id)',
   ];
 

@@ -45,16 +45,28 @@ test.each([
   ['node', '{ node(id: "x") { id } }', {}, 1],
   ['nodes by 3 ids', '{ nodes(ids: ["a", "b", "c"]) { id } }', {}, 3],
   [
-    'availableSlots 14 days, one staff member, 15 min step',
+    'availableSlots 14 days, one staff member: a page of 50 by default',
     '{ availableSlots(serviceId: "s", staffId: "t", from: "2026-12-01", to: "2026-12-14") { slots { startsAt staff { name } } } }',
     {},
-    1 + 14 * 1 * 48 + 2,
+    1 + 14 * 1 + 50 * 2,
   ],
   [
-    'availableSlots 31 days, whole team, 5 min step',
+    'availableSlots 31 days, whole team, 5 min step: still a page of 50',
     '{ availableSlots(serviceId: "s", from: "2026-12-01", to: "2026-12-31", stepMinutes: 5) { slots { startsAt } } }',
     {},
-    1 + 31 * 5 * 144 + 1,
+    1 + 31 * 5 + 50 * 1,
+  ],
+  [
+    'availableSlots a week, first: 100, with cursors and pageInfo',
+    '{ availableSlots(serviceId: "s", from: "2026-12-01", to: "2026-12-07", first: 100) { pageInfo { hasNextPage endCursor } slots { cursor startsAt staff { name } } } }',
+    {},
+    1 + 7 * 5 + 100 * 3,
+  ],
+  [
+    'availableSlots one day, one staff member, 4-hour steps: at most 3 slots can exist',
+    '{ availableSlots(serviceId: "s", staffId: "t", from: "2026-12-01", to: "2026-12-01", stepMinutes: 240, first: 100) { slots { startsAt } } }',
+    {},
+    1 + 1 + 3 * 1,
   ],
   ['a mutation', 'mutation { logout }', {}, 10],
 ])('%s', (_name, query, variables, expected) => {
@@ -68,6 +80,11 @@ test('page sizes out of range are refused with the field named, before anything 
   expect(() => costOf('{ customers(last: 0) { nodes { id } } }')).toThrow(
     expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'last' }),
   );
+  expect(() =>
+    costOf(
+      '{ availableSlots(serviceId: "s", from: "a", to: "b", first: 101) { slots { start } } }',
+    ),
+  ).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'first' }));
 });
 
 test('a connection without first or last is priced as a full page', () => {

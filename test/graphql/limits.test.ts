@@ -63,8 +63,8 @@ function expectRefused(answer: Answer, limit: string, status = 400) {
   expect(answer.statements).toBe(0);
 }
 
-const slots = (alias: string, serviceId: string) =>
-  `${alias}: availableSlots(serviceId: "${serviceId}", from: "2026-12-01", to: "2026-12-31", stepMinutes: 5) { slots { startsAt endsAt start staff { id name } } }`;
+const slots = (alias: string, serviceId: string, first = 100) =>
+  `${alias}: availableSlots(serviceId: "${serviceId}", from: "2026-12-01", to: "2026-12-31", stepMinutes: 5, first: ${first}) { slots { startsAt endsAt start staff { id name } } }`;
 
 test('the availableSlots alias attack (80 aliases, 31 days, 5-minute steps) is refused before any SQL', async () => {
   const serviceId = globalId('Service', w.a.id, w.a.serviceId);
@@ -75,17 +75,28 @@ test('the availableSlots alias attack (80 aliases, 31 days, 5-minute steps) is r
   expectRefused(answer, 'aliases');
   expect(answer.body.errors?.[0].extensions).toMatchObject({ max: 30, actual: 80 });
 
-  // Under the alias limit the same calls are refused by their cost: each is 31 days × 5 staff ×
-  // 144 slots a day.
-  const fewer = `{ ${Array.from({ length: 20 }, (_, i) => slots(`a${i}`, serviceId)).join('\n')} }`;
+  // Under the alias limit the same calls are refused by their cost: each is a page of 100 slots
+  // (× the selection) plus the walk over 31 days × 5 staff.
+  const fewer = `{ ${Array.from({ length: 30 }, (_, i) => slots(`a${i}`, serviceId)).join('\n')} }`;
   const priced = await send({ query: fewer });
   expectRefused(priced, 'cost');
   expect(priced.body.errors?.[0].extensions).toMatchObject({ max: 10_000 });
-  expect(priced.body.errors?.[0].extensions?.actual).toBeGreaterThan(20 * 22_000);
+  expect(priced.body.errors?.[0].extensions?.actual).toBe(30 * (1 + 31 * 5 + 100 * 2));
 
-  // Even one such call without a staff member costs more than an operation may.
-  const one = await send({ query: `{ ${slots('only', serviceId)} }` });
-  expectRefused(one, 'cost');
+  // A page larger than the maximum is refused, naming first, before any SQL.
+  const huge = await send({ query: `{ ${slots('only', serviceId, 5000)} }` });
+  expect(huge.body.errors?.[0].extensions).toMatchObject({
+    code: 'BAD_USER_INPUT',
+    field: 'first',
+  });
+  expect(huge.statements).toBe(0);
+
+  // One call is bounded by its page, so it is answered: at most 100 slots.
+  const one = await send({ query: `{ ${slots('only', serviceId)} }` }, admin);
+  expect(one.body.errors).toBeUndefined();
+  const answered = (one.body.data as { only: { slots: unknown[] } }).only.slots;
+  expect(answered.length).toBeGreaterThan(0);
+  expect(answered.length).toBeLessThanOrEqual(100);
 });
 
 test('a deep query is refused before any SQL', async () => {

@@ -33,8 +33,8 @@ const BY_SCOPE: Record<Scope, Record<string, string>> = {
   'appointments:read': {
     Appointment:
       'branch calcomBookingUid cancellationReason cancelledAt cancelledBy confirmedAt createdAt endsAt id notes priceCents rescheduleCount rescheduledFrom service source staff startsAt status',
-    Availability: 'bufferMinutes durationMinutes earliestStart latestStart slots timeZone',
-    AvailableSlot: 'endsAt staff start startsAt',
+    Availability: 'bufferMinutes durationMinutes earliestStart latestStart pageInfo slots timeZone',
+    AvailableSlot: 'cursor endsAt staff start startsAt',
     Branch: 'address archivedAt createdAt id name phoneE164 timezone',
     Query: 'appointments availableSlots',
     Service:

@@ -62,9 +62,14 @@ export function rangeDays(from: unknown, to: unknown): number {
   return Math.min(SLOT_MAX_DAYS, Math.max(1, days));
 }
 
+/** Slots `availableSlots` answers when `first` is not given. */
+export const SLOT_PAGE_DEFAULT = 50;
+
 /**
- * `availableSlots`: days × staff × slots per day (from `stepMinutes`), plus the selection. The work
- * and the size of the answer grow with the number of candidate slots, not with the fields asked.
+ * `availableSlots`: the answer is a page of at most `first` slots (default 50, at most 100), priced
+ * like a connection page, `first` × the selection; plus the walk over the range, one per day and
+ * staff member (what a sparse calendar costs before `first` slots are found). A page larger than the
+ * slots the range can hold (days × staff × slots per day at `stepMinutes`) is priced at that.
  */
 export const availableSlotsCost: FieldCost = ({ args, childComplexity }) => {
   const days = rangeDays(args.from, args.to);
@@ -74,7 +79,9 @@ export const availableSlotsCost: FieldCost = ({ args, childComplexity }) => {
       ? rawStep
       : SLOT_DEFAULT_STEP;
   const staff = args.staffId ? 1 : SLOT_ASSUMED_STAFF;
-  return 1 + days * staff * Math.ceil(SLOT_DAY_MINUTES / step) + childComplexity;
+  const first = typeof args.first === 'number' ? args.first : SLOT_PAGE_DEFAULT;
+  const possible = days * staff * Math.ceil(SLOT_DAY_MINUTES / step);
+  return 1 + days * staff + Math.min(first, possible) * Math.max(1, childComplexity);
 };
 
 /** `nodes(ids)`: each id is a lookup of its own, priced like `node(id)`. */
