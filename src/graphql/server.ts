@@ -15,12 +15,12 @@ import {
   type GraphQLFormattedError,
   type GraphQLSchema,
 } from 'graphql';
-import { authenticateRequest } from '../auth/authenticate';
+import { authenticateRequest, type LivenessRow } from '../auth/authenticate';
 import { AuthService } from '../auth/auth.service';
 import type { AppDeps } from '../context/deps';
 import { actorId } from '../context/actor';
 import { annotateRequestLog } from '../observability/http';
-import { RequestContext } from '../context/request-context';
+import { openRequestTransaction, RequestContext } from '../context/request-context';
 import { isValueRefused } from '../db/errors';
 import { AppError } from '../errors/app-error';
 import { requestIdOf } from '../http/request-id';
@@ -30,6 +30,7 @@ import { PERMISSIONS } from '../resolvers/permissions';
 import { buildAppSchema } from './schema';
 import { playgroundRouter, wantsPlayground } from './playground';
 import { createGraphqlLimits } from './limits';
+import { staticCostOf } from './limits/static-limits';
 
 /** Errors whose code and message are safe to show as they are. */
 const CLIENT_CODES = new Set([
@@ -211,6 +212,16 @@ export async function createGraphQL(
   const schema = config.benchDisableShield ? base : applyPermissions(base, PERMISSIONS);
   const auth = new AuthService(deps);
   const limits = await createGraphqlLimits(deps, schema);
+  const openReadTransaction = (companyId: string, firstQuery: string) =>
+    openRequestTransaction<LivenessRow>(
+      deps,
+      {
+        companyId,
+        readOnly: true,
+        statementTimeoutMs: config.graphqlLimits.statementTimeoutMs,
+      },
+      firstQuery,
+    );
   const apollo = new ApolloServer<GraphQLContextValue>({
     schema,
     introspection: config.introspection,
@@ -247,7 +258,14 @@ export async function createGraphQL(
       context: async ({ req }): Promise<GraphQLContextValue> => {
         let authentication;
         try {
-          authentication = await authenticateRequest(deps, req);
+          // A query (as the static checks found it) reads in one READ ONLY transaction: opened
+          // here, with the session check in its first round trip.
+          const reads = staticCostOf(req.body)?.operation === OperationTypeNode.QUERY;
+          authentication = await authenticateRequest(
+            deps,
+            req,
+            reads ? { openReadTransaction } : undefined,
+          );
         } catch (err) {
           if (err instanceof AppError) {
             throw new GraphQLError(err.message, {
@@ -272,6 +290,7 @@ export async function createGraphQL(
           requestId: requestIdOf(req),
           ip: req.ip,
           statementTimeoutMs: config.graphqlLimits.statementTimeoutMs,
+          readTransaction: authentication.transaction,
         });
         annotateRequestLog(req, {
           companyId: ctx.companyId ?? undefined,

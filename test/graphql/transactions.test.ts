@@ -350,12 +350,13 @@ test('statements: a plain query is one transaction; each mutation field its own,
     ),
   );
   expect(two.result.errors).toBeUndefined();
-  // BEGIN, set_config, the customer, the note, its audit row, COMMIT.
-  expect(one.statements).toHaveLength(6);
+  // BEGIN with its set_config (one round trip), the customer, the note, its audit row, COMMIT.
+  expect(one.statements).toHaveLength(5);
+  expect(one.statements[0]).toMatch(/^BEGIN; select set_config\('app\.company_id'/);
   expect(one.statements.some((q) => /savepoint/i.test(q))).toBe(false);
   expect(two.statements.filter((q) => /^begin/i.test(q))).toHaveLength(2);
   expect(two.statements.filter((q) => /^commit/i.test(q))).toHaveLength(2);
-  expect(two.statements).toHaveLength(12);
+  expect(two.statements).toHaveLength(10);
   // The payload is read after the field committed, in a fresh READ ONLY transaction.
   const payload = await statementsOf((requestId) =>
     s.gql(
@@ -366,7 +367,7 @@ test('statements: a plain query is one transaction; each mutation field its own,
   );
   expect(payload.result.errors).toBeUndefined();
   const commit = payload.statements.findIndex((q) => /^commit/i.test(q));
-  expect(commit).toBe(5);
+  expect(commit).toBe(4);
   expect(payload.statements[commit + 1]).toMatch(/^BEGIN TRANSACTION READ ONLY/i);
   expect(payload.statements[payload.statements.length - 1]).toMatch(/^commit/i);
   console.log(
