@@ -8,7 +8,7 @@ import { AppError } from '../errors/app-error';
 import { ActivityLog, ApiToken } from '../models';
 import { writePlatformAudit } from '../services/platform-audit';
 import { inTenantTransaction } from '../tenancy/tenant-binding';
-import { parseApiToken, verifyAccessToken } from './tokens';
+import { parseApiToken, verifyAccessToken, type AccessClaims } from './tokens';
 import { SCOPES } from './access';
 
 export interface Authentication {
@@ -134,12 +134,49 @@ function refuseAccess(deps: AppDeps, status: string): AppError {
  * disabling a user, a password change and archiving a company therefore take effect at once. The
  * roles come from the same lookup, so a role change does too.
  */
+/** Tokens whose signature was verified, kept this many at most (the oldest goes first). */
+const VERIFIED_TOKENS = 2000;
+
+interface Verified {
+  claims: AccessClaims;
+  /** When the token expires, in milliseconds. */
+  expiresMs: number;
+}
+
+/** Verified access tokens by their text, per signing secret. */
+const verifiedTokens = new WeakMap<Uint8Array, Map<string, Verified>>();
+
+/**
+ * The claims of a valid access token. A token's signature is checked once: the same text with the
+ * same secret verifies the same way every time, so a repeat only needs the expiry checked again.
+ * Nothing but the signature is remembered: the liveness check still runs on every request.
+ */
+async function verifiedClaims(secret: Uint8Array, token: string): Promise<AccessClaims | null> {
+  let cache = verifiedTokens.get(secret);
+  const hit = cache?.get(token);
+  if (hit) {
+    if (hit.expiresMs > Date.now()) return hit.claims;
+    cache!.delete(token);
+    return null;
+  }
+  const claims = await verifyAccessToken(secret, token);
+  const exp = (claims as { exp?: unknown } | null)?.exp;
+  if (!claims || typeof exp !== 'number') return claims;
+  if (!cache) verifiedTokens.set(secret, (cache = new Map()));
+  if (cache.size >= VERIFIED_TOKENS) {
+    const oldest = cache.keys().next();
+    if (!oldest.done) cache.delete(oldest.value);
+  }
+  cache.set(token, { claims, expiresMs: exp * 1000 });
+  return claims;
+}
+
 async function authenticateAccessToken(
   deps: AppDeps,
   token: string,
   options: AuthenticateOptions = {},
 ): Promise<Authentication> {
-  const claims = await verifyAccessToken(deps.config.jwtSecret, token);
+  const claims = await verifiedClaims(deps.config.jwtSecret, token);
   if (!claims) {
     deps.metrics.authFailures.inc({ reason: 'invalid_access_token' });
     throw new AppError('UNAUTHENTICATED', 'Invalid or expired access token');

@@ -118,7 +118,18 @@ function retryAfterSeconds(errors: readonly unknown[]): number | undefined {
   return longest;
 }
 
+/** Whether a document asks for __schema or __type, by document: Apollo reuses a parsed one. */
+const introspecting = new WeakMap<DocumentNode, boolean>();
+
 function touchesIntrospection(document: DocumentNode): boolean {
+  const known = introspecting.get(document);
+  if (known !== undefined) return known;
+  const found = findsIntrospection(document);
+  introspecting.set(document, found);
+  return found;
+}
+
+function findsIntrospection(document: DocumentNode): boolean {
   let found = false;
   visit(document, {
     [Kind.FIELD](node) {
