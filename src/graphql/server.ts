@@ -266,7 +266,7 @@ export async function createGraphQL(
     express.json({ limit: '1mb' }),
     limits.middleware,
     expressMiddleware(apollo, {
-      context: async ({ req }): Promise<GraphQLContextValue> => {
+      context: async ({ req, res }): Promise<GraphQLContextValue> => {
         let authentication;
         try {
           // A query (as the static checks found it) reads in one READ ONLY transaction: opened
@@ -303,6 +303,19 @@ export async function createGraphQL(
           statementTimeoutMs: config.graphqlLimits.statementTimeoutMs,
           readTransaction: authentication.transaction,
         });
+        if (authentication.transaction) {
+          // Apollo Server refuses some malformed requests (variables sent as a string, ...) after
+          // building the context but before any plugin hook, so `willSendResponse` never commits.
+          // Whatever is still open when the response is over is rolled back, so a request can
+          // never keep a pooled connection.
+          res.once('close', () => {
+            ctx
+              .finish(false)
+              .catch((err: unknown) =>
+                deps.logger.error({ err, requestId: ctx.requestId }, 'rollback failed'),
+              );
+          });
+        }
         annotateRequestLog(req, {
           companyId: ctx.companyId ?? undefined,
           userId: actorId(ctx.actor) ?? undefined,
