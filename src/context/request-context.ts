@@ -28,7 +28,8 @@ export interface RequestContextInit {
 /**
  * Where every transaction of a request is opened: BEGIN, the tenant and the statement timeout in
  * one round trip, plus `firstQuery` when given (the session liveness check), whose rows come back
- * with the transaction.
+ * with the transaction. A transaction carrying the liveness check must read the primary: on a
+ * lagging copy a logout or a disabled user would not take effect at once.
  */
 export function openRequestTransaction<Row = Record<string, unknown>>(
   deps: AppDeps,
