@@ -1,5 +1,6 @@
 import { isUuid } from '../domain/ids';
 import type { Request } from 'express';
+import type { Knex } from 'knex';
 import { ANONYMOUS, type Actor } from '../context/actor';
 import type { AppDeps } from '../context/deps';
 import { USER_ROLES, type UserRole } from '../domain/enums';
@@ -7,13 +8,40 @@ import { AppError } from '../errors/app-error';
 import { ActivityLog, ApiToken } from '../models';
 import { writePlatformAudit } from '../services/platform-audit';
 import { inTenantTransaction } from '../tenancy/tenant-binding';
-import { parseApiToken, verifyAccessToken } from './tokens';
+import { parseApiToken, verifyAccessToken, type AccessClaims } from './tokens';
 import { SCOPES } from './access';
 
 export interface Authentication {
   actor: Actor;
   /** The company the request acts in, or null (anonymous, or a super admin who chose none). */
   companyId: string | null;
+  /**
+   * The request's READ ONLY tenant transaction, when the liveness check ran as its first
+   * statement (`AuthenticateOptions.openReadTransaction`); the caller owns it from here on.
+   */
+  transaction?: Knex.Transaction;
+}
+
+/** The liveness row of a user's session: status, and the roles and staff member it acts as. */
+export interface LivenessRow {
+  status: string;
+  roles: string[] | null;
+  staff_id: string | null;
+}
+
+export interface AuthenticateOptions {
+  /**
+   * For a request that only reads (a GraphQL query): opens the request's READ ONLY transaction,
+   * bound to the token's company, with `firstQuery` (the liveness check) in the same round trip,
+   * and answers the transaction and that statement's rows. A user's access token is then checked
+   * in that transaction, as the runtime role under row level security, instead of by a statement
+   * of its own on the platform handle; the check is the same and as immediate (same snapshot as
+   * the reads). Without it, or for other credentials, the platform handle checks.
+   */
+  openReadTransaction?: (
+    companyId: string,
+    firstQuery: string,
+  ) => Promise<{ trx: Knex.Transaction; rows: LivenessRow[] }>;
 }
 
 const API_TOKEN_TOUCH_MS = 60_000;
@@ -27,7 +55,11 @@ const API_TOKEN_TOUCH_MS = 60_000;
  * is written to that company's activity log and counted); anyone else naming a company that is not
  * theirs is refused and counted as a cross-tenant attempt.
  */
-export async function authenticateRequest(deps: AppDeps, req: Request): Promise<Authentication> {
+export async function authenticateRequest(
+  deps: AppDeps,
+  req: Request,
+  options: AuthenticateOptions = {},
+): Promise<Authentication> {
   const header = req.header('authorization');
   const requested = req.header('x-company-id')?.trim() || undefined;
   if (requested !== undefined && !isUuid(requested)) {
@@ -47,7 +79,7 @@ export async function authenticateRequest(deps: AppDeps, req: Request): Promise<
   const token = m[1];
   const auth = token.startsWith('vat_')
     ? await authenticateApiToken(deps, token)
-    : await authenticateAccessToken(deps, token);
+    : await authenticateAccessToken(deps, token, requested === undefined ? options : {});
 
   if (requested) {
     const companyId = requested.toLowerCase();
@@ -102,8 +134,49 @@ function refuseAccess(deps: AppDeps, status: string): AppError {
  * disabling a user, a password change and archiving a company therefore take effect at once. The
  * roles come from the same lookup, so a role change does too.
  */
-async function authenticateAccessToken(deps: AppDeps, token: string): Promise<Authentication> {
-  const claims = await verifyAccessToken(deps.config.jwtSecret, token);
+/** Tokens whose signature was verified, kept this many at most (the oldest goes first). */
+const VERIFIED_TOKENS = 2000;
+
+interface Verified {
+  claims: AccessClaims;
+  /** When the token expires, in milliseconds. */
+  expiresMs: number;
+}
+
+/** Verified access tokens by their text, per signing secret. */
+const verifiedTokens = new WeakMap<Uint8Array, Map<string, Verified>>();
+
+/**
+ * The claims of a valid access token. A token's signature is checked once: the same text with the
+ * same secret verifies the same way every time, so a repeat only needs the expiry checked again.
+ * Nothing but the signature is remembered: the liveness check still runs on every request.
+ */
+async function verifiedClaims(secret: Uint8Array, token: string): Promise<AccessClaims | null> {
+  let cache = verifiedTokens.get(secret);
+  const hit = cache?.get(token);
+  if (hit) {
+    if (hit.expiresMs > Date.now()) return hit.claims;
+    cache!.delete(token);
+    return null;
+  }
+  const claims = await verifyAccessToken(secret, token);
+  const exp = (claims as { exp?: unknown } | null)?.exp;
+  if (!claims || typeof exp !== 'number') return claims;
+  if (!cache) verifiedTokens.set(secret, (cache = new Map()));
+  if (cache.size >= VERIFIED_TOKENS) {
+    const oldest = cache.keys().next();
+    if (!oldest.done) cache.delete(oldest.value);
+  }
+  cache.set(token, { claims, expiresMs: exp * 1000 });
+  return claims;
+}
+
+async function authenticateAccessToken(
+  deps: AppDeps,
+  token: string,
+  options: AuthenticateOptions = {},
+): Promise<Authentication> {
+  const claims = await verifiedClaims(deps.config.jwtSecret, token);
   if (!claims) {
     deps.metrics.authFailures.inc({ reason: 'invalid_access_token' });
     throw new AppError('UNAUTHENTICATED', 'Invalid or expired access token');
@@ -121,19 +194,33 @@ async function authenticateAccessToken(deps: AppDeps, token: string): Promise<Au
     if (status !== 'active') throw refuseAccess(deps, status);
     return { actor: { kind: 'platform_admin', adminId: claims.sub }, companyId: null };
   }
-  const companyId = claims.cid as string;
-  if (!claims.sid || !isUuid(claims.sid) || !isUuid(claims.sub)) {
+  if (!isUuid(claims.cid) || !claims.sid || !isUuid(claims.sid) || !isUuid(claims.sub)) {
     deps.metrics.authFailures.inc({ reason: 'invalid_access_token' });
     throw new AppError('UNAUTHENTICATED', 'Invalid or expired access token');
   }
-  const { rows } = (await deps.db.platform.raw('select * from auth_user_access_status(?, ?, ?)', [
-    companyId,
-    claims.sub,
-    claims.sid,
-  ])) as { rows: { status: string; roles: string[] | null; staff_id: string | null }[] };
-  const live = rows[0];
+  const companyId = claims.cid.toLowerCase();
+  let live: LivenessRow | undefined;
+  let transaction: Knex.Transaction | undefined;
+  if (options.openReadTransaction) {
+    const opened = await options.openReadTransaction(
+      companyId,
+      livenessQuery(companyId, claims.sub.toLowerCase(), claims.sid.toLowerCase()),
+    );
+    transaction = opened.trx;
+    live = opened.rows[0];
+  } else {
+    const { rows } = (await deps.db.platform.raw('select * from auth_user_access_status(?, ?, ?)', [
+      companyId,
+      claims.sub,
+      claims.sid,
+    ])) as { rows: LivenessRow[] };
+    live = rows[0];
+  }
   const status = live?.status ?? 'unknown_company';
-  if (status !== 'active') throw refuseAccess(deps, status);
+  if (!live || status !== 'active') {
+    if (transaction) await transaction.rollback().catch(() => undefined);
+    throw refuseAccess(deps, status);
+  }
   const roles = (live.roles ?? []).filter((r): r is UserRole =>
     (USER_ROLES as readonly string[]).includes(r),
   );
@@ -147,7 +234,37 @@ async function authenticateAccessToken(deps: AppDeps, token: string): Promise<Au
       sessionId: claims.sid,
     },
     companyId,
+    ...(transaction ? { transaction } : {}),
   };
+}
+
+/**
+ * The liveness check of `auth_user_access_status` (migrations/20261129000810), as the runtime role
+ * sees it in a transaction bound to the token's company: row level security limits it to that
+ * company's rows, which are all it reads. The same statuses in the same order; a change to the
+ * function needs the same change here (test/auth/session-liveness.test.ts runs both). The ids are
+ * validated UUIDs, written as literals because the statement travels with BEGIN in one simple query.
+ */
+function livenessQuery(companyId: string, userId: string, familyId: string): string {
+  for (const id of [companyId, userId, familyId]) {
+    if (!isUuid(id)) throw new AppError('INTERNAL', 'liveness check needs ids');
+  }
+  return `select /* session liveness, as auth_user_access_status */ case
+      when c.archived_at is not null then 'company_archived'
+      when u.id is null then 'unknown_user'
+      when u.disabled_at is not null then 'user_disabled'
+      when not exists (
+        select 1 from user_sessions s
+         where s.company_id = '${companyId}' and s.family_id = '${familyId}'
+           and s.revoked_at is null and s.rotated_at is null
+           and s.user_id = '${userId}' and s.expires_at > now()
+      ) then 'session_revoked'
+      when c.suspended_at is not null then 'company_suspended'
+      else 'active'
+    end as status, u.roles, u.staff_id
+    from companies c
+    left join users u on u.company_id = c.id and u.id = '${userId}'
+   where c.id = '${companyId}'`;
 }
 
 async function authenticateApiToken(deps: AppDeps, token: string): Promise<Authentication> {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { AppError } from '../errors/app-error';
 import { ActivityLog } from '../models';
-import { bindTenant, savepoint } from '../tenancy/tenant-binding';
+import { openTransactionReading, savepoint } from '../tenancy/tenant-binding';
 import type { AuditAction, SubjectType } from '../domain/audit';
 import { actorId, actorType, type Actor } from './actor';
 import type { AppDeps } from './deps';
@@ -18,6 +18,29 @@ export interface RequestContextInit {
   ip?: string;
   /** Statement timeout of the request transaction (GraphQL requests), in milliseconds. */
   statementTimeoutMs?: number;
+  /**
+   * The request's READ ONLY transaction, already open and bound to `companyId` (authentication
+   * opened it to check the session in its first round trip); the context owns it from here on.
+   */
+  readTransaction?: Knex.Transaction;
+}
+
+/**
+ * Where every transaction of a request is opened: BEGIN, the tenant and the statement timeout in
+ * one round trip, plus `firstQuery` when given (the session liveness check), whose rows come back
+ * with the transaction. A transaction carrying the liveness check must read the primary: on a
+ * lagging copy a logout or a disabled user would not take effect at once.
+ */
+export function openRequestTransaction<Row = Record<string, unknown>>(
+  deps: AppDeps,
+  options: { companyId: string | null; readOnly: boolean; statementTimeoutMs?: number },
+  firstQuery?: string,
+): Promise<{ trx: Knex.Transaction; rows: Row[] }> {
+  return openTransactionReading<Row>(
+    deps.db.knex,
+    { ...options, multiStatement: deps.db.kind === 'postgres' },
+    firstQuery,
+  );
 }
 
 /**
@@ -114,6 +137,13 @@ export class RequestContext {
     this.requestId = init.requestId ?? randomUUID();
     this.ip = init.ip;
     this.statementTimeoutMs = init.statementTimeoutMs;
+    if (init.readTransaction) {
+      this.root = {
+        readOnly: true,
+        done: false,
+        trxPromise: Promise.resolve(init.readTransaction),
+      };
+    }
   }
 
   /** The company id, or FORBIDDEN when this context acts in no company. */
@@ -182,26 +212,17 @@ export class RequestContext {
   private open(scope: TxScope, bind = true): Promise<Knex.Transaction> {
     if (!scope.trxPromise) {
       const companyId = bind ? this.requireCompanyId() : null;
-      scope.trxPromise = (async () => {
-        const trx = await this.deps.db.knex.transaction(
-          scope.readOnly ? { readOnly: true } : undefined,
-        );
-        try {
-          if (companyId) {
-            await bindTenant(trx, companyId, { statementTimeoutMs: this.statementTimeoutMs });
-          } else if (this.statementTimeoutMs) {
-            await trx.raw(`select set_config('statement_timeout', ?, true)`, [
-              `${Math.floor(this.statementTimeoutMs)}ms`,
-            ]);
-          }
-        } catch (err) {
-          await trx.rollback().catch(() => undefined);
-          throw err;
-        }
-        return trx;
-      })();
+      scope.trxPromise = this.openTransaction(companyId, scope.readOnly);
     }
     return scope.trxPromise;
+  }
+
+  private openTransaction(companyId: string | null, readOnly: boolean): Promise<Knex.Transaction> {
+    return openRequestTransaction(this.deps, {
+      companyId,
+      readOnly,
+      statementTimeoutMs: this.statementTimeoutMs,
+    }).then((opened) => opened.trx);
   }
 
   get hasTransaction(): boolean {

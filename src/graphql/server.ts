@@ -15,12 +15,12 @@ import {
   type GraphQLFormattedError,
   type GraphQLSchema,
 } from 'graphql';
-import { authenticateRequest } from '../auth/authenticate';
+import { authenticateRequest, type LivenessRow } from '../auth/authenticate';
 import { AuthService } from '../auth/auth.service';
 import type { AppDeps } from '../context/deps';
 import { actorId } from '../context/actor';
 import { annotateRequestLog } from '../observability/http';
-import { RequestContext } from '../context/request-context';
+import { openRequestTransaction, RequestContext } from '../context/request-context';
 import { isValueRefused } from '../db/errors';
 import { AppError } from '../errors/app-error';
 import { requestIdOf } from '../http/request-id';
@@ -30,6 +30,7 @@ import { PERMISSIONS } from '../resolvers/permissions';
 import { buildAppSchema } from './schema';
 import { playgroundRouter, wantsPlayground } from './playground';
 import { createGraphqlLimits } from './limits';
+import { staticCostOf } from './limits/static-limits';
 
 /** Errors whose code and message are safe to show as they are. */
 const CLIENT_CODES = new Set([
@@ -117,7 +118,18 @@ function retryAfterSeconds(errors: readonly unknown[]): number | undefined {
   return longest;
 }
 
+/** Whether a document asks for __schema or __type, by document: Apollo reuses a parsed one. */
+const introspecting = new WeakMap<DocumentNode, boolean>();
+
 function touchesIntrospection(document: DocumentNode): boolean {
+  const known = introspecting.get(document);
+  if (known !== undefined) return known;
+  const found = findsIntrospection(document);
+  introspecting.set(document, found);
+  return found;
+}
+
+function findsIntrospection(document: DocumentNode): boolean {
   let found = false;
   visit(document, {
     [Kind.FIELD](node) {
@@ -211,6 +223,16 @@ export async function createGraphQL(
   const schema = config.benchDisableShield ? base : applyPermissions(base, PERMISSIONS);
   const auth = new AuthService(deps);
   const limits = await createGraphqlLimits(deps, schema);
+  const openReadTransaction = (companyId: string, firstQuery: string) =>
+    openRequestTransaction<LivenessRow>(
+      deps,
+      {
+        companyId,
+        readOnly: true,
+        statementTimeoutMs: config.graphqlLimits.statementTimeoutMs,
+      },
+      firstQuery,
+    );
   const apollo = new ApolloServer<GraphQLContextValue>({
     schema,
     introspection: config.introspection,
@@ -244,10 +266,17 @@ export async function createGraphQL(
     express.json({ limit: '1mb' }),
     limits.middleware,
     expressMiddleware(apollo, {
-      context: async ({ req }): Promise<GraphQLContextValue> => {
+      context: async ({ req, res }): Promise<GraphQLContextValue> => {
         let authentication;
         try {
-          authentication = await authenticateRequest(deps, req);
+          // A query (as the static checks found it) reads in one READ ONLY transaction: opened
+          // here, with the session check in its first round trip.
+          const reads = staticCostOf(req.body)?.operation === OperationTypeNode.QUERY;
+          authentication = await authenticateRequest(
+            deps,
+            req,
+            reads ? { openReadTransaction } : undefined,
+          );
         } catch (err) {
           if (err instanceof AppError) {
             throw new GraphQLError(err.message, {
@@ -272,7 +301,21 @@ export async function createGraphQL(
           requestId: requestIdOf(req),
           ip: req.ip,
           statementTimeoutMs: config.graphqlLimits.statementTimeoutMs,
+          readTransaction: authentication.transaction,
         });
+        if (authentication.transaction) {
+          // Apollo Server refuses some malformed requests (variables sent as a string, ...) after
+          // building the context but before any plugin hook, so `willSendResponse` never commits.
+          // Whatever is still open when the response is over is rolled back, so a request can
+          // never keep a pooled connection.
+          res.once('close', () => {
+            ctx
+              .finish(false)
+              .catch((err: unknown) =>
+                deps.logger.error({ err, requestId: ctx.requestId }, 'rollback failed'),
+              );
+          });
+        }
         annotateRequestLog(req, {
           companyId: ctx.companyId ?? undefined,
           userId: actorId(ctx.actor) ?? undefined,

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { accessTokenFor } from '../helpers/access-token';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { createWorld, PASSWORD, type World } from '../helpers/world';
 
@@ -89,6 +91,33 @@ describe('sign-in', () => {
     const res = await s.gql('{ me { email } }', {}, { token: tampered });
     expect(res.status).toBe(401);
     expect(res.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  test('a token accepted before is still refused once it expires', async () => {
+    // The server verifies a token's signature once and remembers it; the expiry is checked on
+    // every request all the same.
+    const sub = randomUUID();
+    const token = await accessTokenFor(
+      s.t.superuser,
+      s.server.deps.config.jwtSecret,
+      { sub, typ: 'user', cid: w.a.id, roles: ['admin'] },
+      2,
+    );
+    // The session outlives the token, so only the token's own expiry can refuse it.
+    await s.t
+      .superuser('user_sessions')
+      .where({ user_id: sub })
+      .update({ expires_at: new Date(Date.now() + 3_600_000) });
+    const first = await s.gql('{ me { actorType } }', {}, { token });
+    expect(first.errors).toBeUndefined();
+    const again = await s.gql('{ me { actorType } }', {}, { token });
+    expect(again.errors).toBeUndefined();
+    const expiresMs =
+      JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).exp * 1000;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresMs - Date.now()) + 50));
+    const expired = await s.gql('{ me { actorType } }', {}, { token });
+    expect(expired.status).toBe(401);
+    expect(expired.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
   });
 });
 

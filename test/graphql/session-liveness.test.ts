@@ -348,7 +348,8 @@ describe('cost of the check', () => {
     const token = (await signIn(w.a.users.staff.email)).accessToken;
     const seen: string[] = [];
     const onQuery = (q: { sql: string }) => seen.push(q.sql);
-    // The check runs on the platform handle, before the request's tenant transaction opens.
+    // A query checks in the first round trip of its READ ONLY transaction (the statement names
+    // the function it mirrors); other operations call the function on the platform handle.
     s.t.db.knex.on('query', onQuery);
     s.t.db.platform.on('query', onQuery);
     try {

@@ -4,7 +4,8 @@ import { createWorld, type World } from '../helpers/world';
 /**
  * The suspension check costs no statement of its own: a request of a company user is refused for
  * a suspended company by the liveness check it makes anyway (auth_user_access_status for access
- * tokens, the API token lookup for API tokens), and platform_company_status is not called per
+ * tokens, or the same check in the first round trip of a query's transaction; the API token
+ * lookup for API tokens), and platform_company_status is not called per
  * request. Super admins are not refused.
  */
 let s: TestServer;
@@ -70,9 +71,12 @@ test('a suspended company is refused by the one liveness statement, for access a
       }),
     }),
   ]);
-  // Only the liveness check ran: no second status lookup, no tenant transaction.
-  expect(refused.sql).toHaveLength(1);
+  // Only the liveness check ran: no second status lookup. A query checks in the first round trip
+  // of its READ ONLY transaction, which is rolled back unused.
+  expect(refused.sql).toHaveLength(2);
+  expect(refused.sql[0]).toMatch(/^BEGIN TRANSACTION READ ONLY;/);
   expect(refused.sql[0]).toContain('auth_user_access_status');
+  expect(refused.sql[1]).toMatch(/^ROLLBACK/);
 
   const viaToken = await statements(apiToken);
   expect(viaToken.errors).toEqual([
