@@ -239,32 +239,17 @@ async function authenticateAccessToken(
 }
 
 /**
- * The liveness check of `auth_user_access_status` (migrations/20261129000810), as the runtime role
- * sees it in a transaction bound to the token's company: row level security limits it to that
- * company's rows, which are all it reads. The same statuses in the same order; a change to the
- * function needs the same change here (test/auth/session-liveness.test.ts runs both). The ids are
- * validated UUIDs, written as literals because the statement travels with BEGIN in one simple query.
+ * The liveness check as the runtime role, in a transaction bound to the token's company:
+ * `session_access_status` is the SECURITY INVOKER function that `auth_user_access_status` (the
+ * platform handle's check) also calls, so both answer by one definition; here row level security
+ * limits it to the bound company's rows, which are all it reads. The ids are validated UUIDs,
+ * written as literals because the statement travels with BEGIN in one simple query.
  */
 function livenessQuery(companyId: string, userId: string, familyId: string): string {
   for (const id of [companyId, userId, familyId]) {
     if (!isUuid(id)) throw new AppError('INTERNAL', 'liveness check needs ids');
   }
-  return `select /* session liveness, as auth_user_access_status */ case
-      when c.archived_at is not null then 'company_archived'
-      when u.id is null then 'unknown_user'
-      when u.disabled_at is not null then 'user_disabled'
-      when not exists (
-        select 1 from user_sessions s
-         where s.company_id = '${companyId}' and s.family_id = '${familyId}'
-           and s.revoked_at is null and s.rotated_at is null
-           and s.user_id = '${userId}' and s.expires_at > now()
-      ) then 'session_revoked'
-      when c.suspended_at is not null then 'company_suspended'
-      else 'active'
-    end as status, u.roles, u.staff_id
-    from companies c
-    left join users u on u.company_id = c.id and u.id = '${userId}'
-   where c.id = '${companyId}'`;
+  return `select status, roles, staff_id from session_access_status('${companyId}', '${userId}', '${familyId}')`;
 }
 
 async function authenticateApiToken(deps: AppDeps, token: string): Promise<Authentication> {

@@ -49,10 +49,13 @@ async function statements(token: string): Promise<{ sql: string[]; errors: unkno
   }
 }
 
+/** The liveness check: the platform function, or the invoker function it calls (a query). */
+const LIVENESS = /\b(auth_user|session)_access_status\(/;
+
 test('a suspended company is refused by the one liveness statement, for access and API tokens', async () => {
   const active = await statements(admin);
   expect(active.errors).toBeUndefined();
-  expect(active.sql.filter((q) => q.includes('auth_user_access_status'))).toHaveLength(1);
+  expect(active.sql.filter((q) => LIVENESS.test(q))).toHaveLength(1);
   expect(active.sql.filter((q) => q.includes('platform_company_status'))).toHaveLength(0);
 
   const suspend = await s.gql(
@@ -75,7 +78,7 @@ test('a suspended company is refused by the one liveness statement, for access a
   // of its READ ONLY transaction, which is rolled back unused.
   expect(refused.sql).toHaveLength(2);
   expect(refused.sql[0]).toMatch(/^BEGIN TRANSACTION READ ONLY;/);
-  expect(refused.sql[0]).toContain('auth_user_access_status');
+  expect(refused.sql[0]).toContain('session_access_status(');
   expect(refused.sql[1]).toMatch(/^ROLLBACK/);
 
   const viaToken = await statements(apiToken);
