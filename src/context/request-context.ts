@@ -8,6 +8,7 @@ import type { AuditAction, SubjectType } from '../domain/audit';
 import { actorId, actorType, type Actor } from './actor';
 import type { AppDeps } from './deps';
 import type { LiveKind } from '../live/bus';
+import type { ReadRoute } from '../db/replica';
 
 export interface RequestContextInit {
   deps: AppDeps;
@@ -106,6 +107,8 @@ export class RequestContext {
   /** The live events of this context, published in order (`publishAfterCommit`). */
   private publishing: Promise<void> = Promise.resolve();
   private finished = false;
+  /** Where a query's READ ONLY request transaction is opened (the read replica router). */
+  private reads?: ReadRoute;
 
   constructor(init: RequestContextInit) {
     this.deps = init.deps;
@@ -131,10 +134,11 @@ export class RequestContext {
    * reads then share one READ ONLY transaction. Without it the request's transaction reads and
    * writes (webhook events, jobs).
    */
-  beginOperation(kind: OperationKind): void {
+  beginOperation(kind: OperationKind, reads?: ReadRoute): void {
     // A query's reads, or a mutation's payload reads (its writes run in the fields' transactions).
     const readOnly = kind === 'query' || kind === 'mutation';
     if (!this.root.trxPromise && !this.root.done) this.root = { readOnly, done: false };
+    if (kind === 'query') this.reads = reads;
   }
 
   /**
@@ -182,10 +186,8 @@ export class RequestContext {
   private open(scope: TxScope, bind = true): Promise<Knex.Transaction> {
     if (!scope.trxPromise) {
       const companyId = bind ? this.requireCompanyId() : null;
-      scope.trxPromise = (async () => {
-        const trx = await this.deps.db.knex.transaction(
-          scope.readOnly ? { readOnly: true } : undefined,
-        );
+      const begin = async (knex: Knex) => {
+        const trx = await knex.transaction(scope.readOnly ? { readOnly: true } : undefined);
         try {
           if (companyId) {
             await bindTenant(trx, companyId, { statementTimeoutMs: this.statementTimeoutMs });
@@ -199,7 +201,10 @@ export class RequestContext {
           throw err;
         }
         return trx;
-      })();
+      };
+      // The one choice of database: a query's read-only transaction may go to the read replica.
+      const reads = scope === this.root && scope.readOnly ? this.reads : undefined;
+      scope.trxPromise = reads ? reads.open(begin) : begin(this.deps.db.knex);
     }
     return scope.trxPromise;
   }

@@ -22,6 +22,11 @@ export interface DatabaseOptions {
    * pool of the owner's connections `SET ROLE` to it.
    */
   platformUrl?: string;
+  /**
+   * Optional login of the runtime role itself on a streaming read replica of `url`: the pool that
+   * read-only GraphQL queries use while the replica is close enough (src/db/replica.ts).
+   */
+  replicaUrl?: string;
   /** PGlite data folder, or 'memory' for an in-memory database. */
   pgliteDataDir?: string;
   poolMax?: number;
@@ -40,6 +45,11 @@ export interface Database {
   readonly kind: DatabaseKind;
   readonly knex: Knex;
   readonly platform: Knex;
+  /**
+   * The runtime role on the read replica (DATABASE_REPLICA_URL), when there is one. Used only
+   * through the replica router, which falls back to `knex` (the primary).
+   */
+  readonly replica?: Knex;
   /** Which handles log in as their role themselves, by the variable that configures them. */
   readonly separateLogins: Readonly<Record<string, boolean>>;
   withOwner<T>(fn: (owner: Knex) => Promise<T>): Promise<T>;
@@ -80,10 +90,22 @@ function openPostgres(options: DatabaseOptions): Database {
   // Sign-in, webhook ingest and the worker use it, so it gets the same size as the runtime pool;
   // connections are opened only when needed.
   const platform = pool(PLATFORM_CLIENT_ROLE, options.platformUrl);
+  // Logs in as the runtime role itself (the replica router refuses it otherwise), so no SET ROLE.
+  // A replica that is down must be noticed quickly: the request then reads from the primary.
+  const replica = options.replicaUrl
+    ? knexFactory({
+        client: 'pg',
+        compileSqlOnError: false,
+        connection: { connectionString: options.replicaUrl, connectionTimeoutMillis: 2000 },
+        acquireConnectionTimeout: 2000,
+        pool: { min: 0, max: poolMax },
+      })
+    : undefined;
   return {
     kind: 'postgres',
     knex: runtime,
     platform,
+    replica,
     separateLogins: {
       DATABASE_RUNTIME_URL: !!options.runtimeUrl,
       DATABASE_PLATFORM_URL: !!options.platformUrl,
@@ -91,6 +113,7 @@ function openPostgres(options: DatabaseOptions): Database {
     withOwner: (fn) => fn(owner),
     migrate: () => migrateLatest(owner),
     close: async () => {
+      await replica?.destroy();
       await runtime.destroy();
       await platform.destroy();
       await owner.destroy();
