@@ -33,11 +33,7 @@ export interface ReadRoute {
 
 /** Why the probe considers the replica unusable, apart from its lag. */
 export type ReplicaProblem =
-  | 'not_probed'
-  | 'unreachable'
-  | 'primary_unreachable'
-  | 'not_in_recovery'
-  | 'wrong_role';
+  'not_probed' | 'unreachable' | 'primary_unreachable' | 'not_in_recovery' | 'wrong_role';
 
 export interface ReplicaState {
   usable: boolean;
@@ -164,7 +160,10 @@ export class ReplicaRouter {
       return;
     }
     if (row.session !== RUNTIME_ROLE) {
-      this.fail('wrong_role', `DATABASE_REPLICA_URL logs in as ${row.session}, not ${RUNTIME_ROLE}`);
+      this.fail(
+        'wrong_role',
+        `DATABASE_REPLICA_URL logs in as ${row.session}, not ${RUNTIME_ROLE}`,
+      );
       return;
     }
     if (!row.recovery || row.lsn === null) {
@@ -313,4 +312,16 @@ async function withTimeout<T>(promise: PromiseLike<T>, ms: number): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+const routers = new WeakMap<object, ReplicaRouter>();
+
+/** Records the router of a server's dependencies (for its /metrics and its tests). */
+export function registerReplicaRouter(deps: object, router: ReplicaRouter): void {
+  routers.set(deps, router);
+}
+
+/** The read replica router of a server's dependencies, if it has one. */
+export function replicaRouterOf(deps: object): ReplicaRouter | undefined {
+  return routers.get(deps);
 }

@@ -19,7 +19,7 @@ import { authenticateRequest } from '../auth/authenticate';
 import { AuthService } from '../auth/auth.service';
 import type { AppDeps } from '../context/deps';
 import { actorId, actorLabel, type Actor } from '../context/actor';
-import { ReplicaRouter } from '../db/replica';
+import { registerReplicaRouter, ReplicaRouter } from '../db/replica';
 import { limitersOf } from '../security/limits';
 import { annotateRequestLog } from '../observability/http';
 import { RequestContext } from '../context/request-context';
@@ -218,7 +218,7 @@ function createReplicaRouter(deps: AppDeps): ReplicaRouter | undefined {
   if (!config.replica || !db.replica) return undefined;
   const limiters = limitersOf(deps);
   const redis = limiters.redis;
-  return new ReplicaRouter({
+  const router = new ReplicaRouter({
     primary: db.knex,
     replica: db.replica,
     maxLagMs: config.replica.maxLagMs,
@@ -233,6 +233,8 @@ function createReplicaRouter(deps: AppDeps): ReplicaRouter | undefined {
         }
       : undefined,
   });
+  registerReplicaRouter(deps, router);
+  return router;
 }
 
 export interface GraphQLMount {
