@@ -9,6 +9,7 @@ const DATE_OID = 1082;
 pg.types.setTypeParser(DATE_OID, (value: string) => value);
 import { MIGRATION_CONFIG } from './migration-source';
 import { PLATFORM_CLIENT_ROLE, RUNTIME_ROLE } from './schema-helpers';
+import { createReplicaKnex } from './replica';
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -93,13 +94,7 @@ function openPostgres(options: DatabaseOptions): Database {
   // Logs in as the runtime role itself (the replica router refuses it otherwise), so no SET ROLE.
   // A replica that is down must be noticed quickly: the request then reads from the primary.
   const replica = options.replicaUrl
-    ? knexFactory({
-        client: 'pg',
-        compileSqlOnError: false,
-        connection: { connectionString: options.replicaUrl, connectionTimeoutMillis: 2000 },
-        acquireConnectionTimeout: 2000,
-        pool: { min: 0, max: poolMax },
-      })
+    ? createReplicaKnex(knexFactory, options.replicaUrl, poolMax, runtime)
     : undefined;
   return {
     kind: 'postgres',

@@ -93,6 +93,10 @@ export class ReplicaRouter {
   constructor(options: ReplicaRouterOptions) {
     this.opts = options;
     options.metrics.replicaLag.set(-1);
+    onReplicaFailover(options.replica, (err) => {
+      this.fail('unreachable', err);
+      options.metrics.replicaReads.inc({ target: 'primary', reason: 'replica_error' });
+    });
     for (const reason of REPLICA_READ_REASONS) {
       options.metrics.replicaReads.inc(
         { target: reason === 'ok' ? 'replica' : 'primary', reason },
@@ -324,4 +328,123 @@ export function registerReplicaRouter(deps: object, router: ReplicaRouter): void
 /** The read replica router of a server's dependencies, if it has one. */
 export function replicaRouterOf(deps: object): ReplicaRouter | undefined {
   return routers.get(deps);
+}
+
+/** A statement of the open read-only transaction on a replica connection, to run again. */
+interface Statement {
+  sql: string;
+  bindings?: unknown[];
+  options?: Record<string, unknown>;
+}
+interface KnexQueryObject extends Statement {
+  response?: unknown;
+}
+interface PgClientInternals {
+  _query(connection: unknown, obj: KnexQueryObject): Promise<KnexQueryObject>;
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<void>;
+}
+interface ConnectionState {
+  /** The statements of the open transaction, from its BEGIN, while it runs on the replica. */
+  log?: Statement[];
+  /** The primary connection the transaction continues on after the replica's was lost. */
+  moved?: { connection: unknown; primary: PgClientInternals };
+}
+
+/** A lost connection (or a query cancelled by replay), not an error of the statement itself. */
+export function isReplicaLoss(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | undefined;
+  if (!e) return false;
+  // admin_shutdown, crash_shutdown, cannot_connect_now; 40001 is also "canceling statement due
+  // to conflict with recovery" on a standby.
+  if (['57P01', '57P02', '57P03', '40001'].includes(e.code ?? '')) return true;
+  return /Connection terminated|Connection ended|not queryable|ECONNRESET|EPIPE|ECONNREFUSED/i.test(
+    e.message ?? '',
+  );
+}
+
+const failoverListeners = new WeakMap<object, (err: unknown) => void>();
+
+/** Called when a replica transaction moves to the primary midway (for the read counters). */
+export function onReplicaFailover(replica: Knex, fn: (err: unknown) => void): void {
+  failoverListeners.set(replica.client.config as object, fn);
+}
+
+/**
+ * The replica pool: the runtime role's login on the standby. A READ ONLY transaction that loses
+ * its replica connection midway (the standby stopped, or a statement cancelled by replay)
+ * continues on a primary connection: the statements it ran so far (BEGIN READ ONLY, the tenant
+ * binding, the reads) run again there, then the failed one, and everything after it until COMMIT.
+ * Only reads are repeated, so the request is answered as if it had started on the primary.
+ */
+export function createReplicaKnex(
+  knexFactory: (config: Knex.Config) => Knex,
+  url: string,
+  poolMax: number,
+  primary: Knex,
+): Knex {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const PgClient = require('knex/lib/dialects/postgres') as new (config: Knex.Config) => object;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const states = new WeakMap<object, ConnectionState>();
+  const base = PgClient.prototype as unknown as PgClientInternals;
+
+  class ReplicaClient extends PgClient {
+    declare config: Knex.Config;
+
+    async _query(connection: object, obj: KnexQueryObject): Promise<KnexQueryObject> {
+      let state = states.get(connection);
+      if (!state) states.set(connection, (state = {}));
+      const sql = obj.sql.trim();
+      const ends = /^(COMMIT|ROLLBACK)\b/i.test(sql);
+      if (/^BEGIN\b/i.test(sql)) state.log = /READ ONLY/i.test(sql) ? [] : undefined;
+      if (state.moved) {
+        const { connection: moved, primary: client } = state.moved;
+        try {
+          return await base._query.call(this, moved, obj);
+        } finally {
+          if (ends) {
+            state.moved = undefined;
+            state.log = undefined;
+            await client.releaseConnection(moved);
+          }
+        }
+      }
+      try {
+        const result = await base._query.call(this, connection, obj);
+        if (ends) state.log = undefined;
+        else state.log?.push({ sql: obj.sql, bindings: obj.bindings, options: obj.options });
+        return result;
+      } catch (err) {
+        const log = state.log;
+        // Only a read-only transaction already under way moves; a failed BEGIN is the router's
+        // fallback, and a failed COMMIT or ROLLBACK of a read-only transaction loses nothing.
+        if (!log || log.length === 0 || !isReplicaLoss(err)) throw err;
+        state.log = undefined;
+        if (ends) {
+          obj.response = { command: sql.slice(0, sql.search(/\W|$/)).toUpperCase(), rows: [] };
+          return obj;
+        }
+        const client = primary.client as unknown as PgClientInternals;
+        const moved = await client.acquireConnection();
+        try {
+          for (const statement of log) await base._query.call(this, moved, { ...statement });
+        } catch {
+          await client.releaseConnection(moved);
+          throw err;
+        }
+        state.moved = { connection: moved, primary: client };
+        failoverListeners.get(this.config as object)?.(err);
+        return base._query.call(this, moved, obj);
+      }
+    }
+  }
+
+  return knexFactory({
+    client: ReplicaClient as unknown as typeof PgClient,
+    compileSqlOnError: false,
+    connection: { connectionString: url, connectionTimeoutMillis: 2000 },
+    acquireConnectionTimeout: 2000,
+    pool: { min: 0, max: poolMax },
+  } as Knex.Config);
 }

@@ -277,6 +277,45 @@ withPostgresBinaries.describe('read replica (a real streaming standby)', () => {
     expect(names).toEqual(['Customer beta']);
   });
 
+  test('a read transaction whose standby connection is lost midway continues on the primary', async () => {
+    await until('the standby is in use', () => patient.router.state().usable);
+    const deps = patient.app.deps;
+    const actor = {
+      kind: 'user' as const,
+      userId: world.a.users.admin.id,
+      companyId: world.a.id,
+      roles: ['admin' as const],
+      staffId: null,
+    };
+    const ctx = new RequestContext({ deps, actor, companyId: world.a.id });
+    ctx.beginOperation('query', patient.router.route(undefined));
+    const trx = await ctx.trx();
+    const first = (await trx.raw(
+      'select pg_is_in_recovery() as standby, pg_backend_pid() as pid, count(*)::int as n from customers',
+    )) as { rows: { standby: boolean; pid: number; n: number }[] };
+    expect(first.rows[0].standby).toBe(true);
+    // The standby ends this backend, as a shutdown or a replay conflict would.
+    await standbySuperuser.raw('select pg_terminate_backend(?)', [first.rows[0].pid]);
+    const delta = await counted(patient, async () => {
+      const again = (await trx.raw(
+        `select pg_is_in_recovery() as standby, count(*)::int as n,
+                current_setting('app.company_id', true) as tenant,
+                current_setting('transaction_read_only') as read_only
+           from customers`,
+      )) as { rows: { standby: boolean; n: number; tenant: string; read_only: string }[] };
+      // The same tenant, the same read-only transaction, the same rows: on the primary now.
+      expect(again.rows[0]).toEqual({
+        standby: false,
+        n: first.rows[0].n,
+        tenant: world.a.id,
+        read_only: 'on',
+      });
+      await ctx.finish(true);
+    });
+    expect(delta).toEqual({ 'primary/replica_error': 1 });
+    await until('the standby is used again', () => patient.router.state().usable);
+  });
+
   test('row level security holds on the standby: one company cannot read another', async () => {
     await until('the standby is in use', () => patient.router.state().usable);
     const deps = patient.app.deps;
