@@ -51,6 +51,11 @@ export interface Database {
    * through the replica router, which falls back to `knex` (the primary).
    */
   readonly replica?: Knex;
+  /**
+   * One connection to the primary and one to the replica for the replica's lag probe, apart from
+   * the request pools: a saturated pool must not make the probe think the replica is unusable.
+   */
+  readonly replicaProbe?: { primary: Knex; replica: Knex };
   /** Which handles log in as their role themselves, by the variable that configures them. */
   readonly separateLogins: Readonly<Record<string, boolean>>;
   withOwner<T>(fn: (owner: Knex) => Promise<T>): Promise<T>;
@@ -69,7 +74,7 @@ function openPostgres(options: DatabaseOptions): Database {
     connection: options.url,
     pool: { min: 0, max: 2 },
   });
-  const pool = (role: string, login: string | undefined): Knex =>
+  const pool = (role: string, login: string | undefined, max = poolMax): Knex =>
     knexFactory({
       client: 'pg',
       // Bound values (phone numbers, emails) must not end up in logged error messages.
@@ -77,7 +82,7 @@ function openPostgres(options: DatabaseOptions): Database {
       connection: login ?? options.url,
       pool: {
         min: 0,
-        max: poolMax,
+        max,
         // Without a login of its own, each pooled connection drops to its role at once.
         afterCreate: login
           ? undefined
@@ -96,11 +101,18 @@ function openPostgres(options: DatabaseOptions): Database {
   const replica = options.replicaUrl
     ? createReplicaKnex(knexFactory, options.replicaUrl, poolMax, runtime)
     : undefined;
+  const replicaProbe = options.replicaUrl
+    ? {
+        primary: pool(RUNTIME_ROLE, options.runtimeUrl, 1),
+        replica: createReplicaKnex(knexFactory, options.replicaUrl, 1, runtime),
+      }
+    : undefined;
   return {
     kind: 'postgres',
     knex: runtime,
     platform,
     replica,
+    replicaProbe,
     separateLogins: {
       DATABASE_RUNTIME_URL: !!options.runtimeUrl,
       DATABASE_PLATFORM_URL: !!options.platformUrl,
@@ -109,6 +121,8 @@ function openPostgres(options: DatabaseOptions): Database {
     migrate: () => migrateLatest(owner),
     close: async () => {
       await replica?.destroy();
+      await replicaProbe?.primary.destroy();
+      await replicaProbe?.replica.destroy();
       await runtime.destroy();
       await platform.destroy();
       await owner.destroy();

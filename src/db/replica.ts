@@ -43,8 +43,11 @@ export interface ReplicaState {
 }
 
 export interface ReplicaRouterOptions {
+  /** The request pools: the runtime role on the primary, and on the replica. */
   primary: Knex;
   replica: Knex;
+  /** The probe's own connections (Database.replicaProbe); the request pools when not given. */
+  probe?: { primary: Knex; replica: Knex };
   maxLagMs: number;
   probeIntervalMs: number;
   metrics: Pick<Metrics, 'replicaLag' | 'replicaReads' | 'replicaUsable'>;
@@ -138,7 +141,9 @@ export class ReplicaRouter {
     let primaryLsn: bigint;
     try {
       const { rows } = (await withTimeout(
-        this.opts.primary.raw('select pg_current_wal_lsn()::text as lsn'),
+        (this.opts.probe?.primary ?? this.opts.primary).raw(
+          'select pg_current_wal_lsn()::text as lsn',
+        ),
         this.probeTimeoutMs,
       )) as { rows: { lsn: string }[] };
       primaryLsn = parseLsn(rows[0].lsn);
@@ -152,7 +157,7 @@ export class ReplicaRouter {
     let row: { recovery: boolean; lsn: string | null; session: string };
     try {
       const { rows } = (await withTimeout(
-        this.opts.replica.raw(
+        (this.opts.probe?.replica ?? this.opts.replica).raw(
           `select pg_is_in_recovery() as recovery, pg_last_wal_replay_lsn()::text as lsn,
                   session_user::text as session`,
         ),

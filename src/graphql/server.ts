@@ -221,6 +221,7 @@ function createReplicaRouter(deps: AppDeps): ReplicaRouter | undefined {
   const router = new ReplicaRouter({
     primary: db.knex,
     replica: db.replica,
+    probe: db.replicaProbe,
     maxLagMs: config.replica.maxLagMs,
     probeIntervalMs: config.replica.probeIntervalMs,
     metrics: deps.metrics,
