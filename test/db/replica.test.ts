@@ -33,7 +33,9 @@ let patient: Server;
 /** Bound of 300 ms: a paused standby is soon too far behind. */
 let strict: Server;
 
-async function serverWith(maxLagMs: number): Promise<Server> {
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+async function serverWith(maxLagMs: number, redisKeyPrefix?: string): Promise<Server> {
   const db = await openDatabase({
     url: primary.url('app'),
     runtimeUrl: primary.url('app', 'app_runtime'),
@@ -47,6 +49,7 @@ async function serverWith(maxLagMs: number): Promise<Server> {
       host: '127.0.0.1',
       databaseUrl: primary.url('app'),
       replica: { url: standby.url('app', 'app_runtime'), maxLagMs, probeIntervalMs: 50 },
+      ...(redisKeyPrefix ? { redisUrl: REDIS_URL, redisKeyPrefix } : {}),
     }),
   });
   const app = await startServer(deps);
@@ -212,6 +215,39 @@ withPostgresBinaries.describe('read replica (a real streaming standby)', () => {
       return delta['replica/ok'] === 1;
     });
     expect(names).toContain('Written while paused');
+  });
+
+  test('with Redis, a write in one process sends the writer to the primary in another', async () => {
+    const prefix = `replica-test-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const one = await serverWith(10 * 60_000, prefix);
+    const other = await serverWith(10 * 60_000, prefix);
+    try {
+      await until('both use the standby', () => [one, other].every((s) => s.router.state().usable));
+      const token = await world.login(world.a.users.admin.email);
+      await standbySuperuser.raw('select pg_wal_replay_pause()');
+      const res = await one.gql(
+        'mutation { createCustomer(input: { name: "Written in one process" }) { name } }',
+        undefined,
+        { token },
+      );
+      expect(res.errors).toBeUndefined();
+      let names: string[] = [];
+      expect(
+        await counted(other, async () => {
+          names = await customerNames(other, token);
+        }),
+      ).toEqual({ 'primary/recent_write': 1 });
+      expect(names).toContain('Written in one process');
+      // Another actor in that process still reads from the standby.
+      const staffToken = await world.login(world.a.users.staff.email);
+      expect(await counted(other, () => customerNames(other, staffToken))).toEqual({
+        'replica/ok': 1,
+      });
+    } finally {
+      await standbySuperuser.raw('select pg_wal_replay_resume()');
+      await one.app.close();
+      await other.app.close();
+    }
   });
 
   test('a standby further behind than the bound is not used, and is used again once it caught up', async () => {
