@@ -41,6 +41,7 @@ export async function createDeps(config: Config): Promise<AppDeps> {
     url: config.databaseUrl,
     runtimeUrl: config.databaseRuntimeUrl,
     platformUrl: config.databasePlatformUrl,
+    replicaUrl: config.replica?.url,
     pgliteDataDir: config.pgliteDataDir,
     poolMax: config.dbPoolMax,
   });

@@ -69,6 +69,17 @@ export interface Config {
   databaseDirectUrl?: string;
   /** Limits of GraphQL subscriptions over WebSocket; see docs/subscriptions.md. */
   subscriptions: SubscriptionsConfig;
+  /** A streaming read replica for read-only GraphQL queries; see docs/scaling.md. */
+  replica?: ReplicaConfig;
+}
+
+export interface ReplicaConfig {
+  /** A login of the runtime role (app_runtime) on the replica (DATABASE_REPLICA_URL). */
+  url: string;
+  /** Staleness above which reads go to the primary (DATABASE_REPLICA_MAX_LAG_MS). */
+  maxLagMs: number;
+  /** How often the background probe measures the replica (DATABASE_REPLICA_PROBE_MS). */
+  probeIntervalMs: number;
 }
 
 export interface SubscriptionsConfig {
@@ -314,6 +325,22 @@ export function loadConfig(
     ),
   };
   const databaseDirectUrl = pgUrl('DATABASE_DIRECT_URL');
+  const replicaUrl = pgUrl('DATABASE_REPLICA_URL');
+  if (replicaUrl && !databaseUrl) {
+    problems.push('DATABASE_REPLICA_URL needs DATABASE_URL (the primary)');
+  }
+  const replica: ReplicaConfig | undefined = replicaUrl
+    ? {
+        url: replicaUrl,
+        maxLagMs: int('DATABASE_REPLICA_MAX_LAG_MS', 1000, 50, 600_000),
+        probeIntervalMs: int('DATABASE_REPLICA_PROBE_MS', 250, 20, 60_000),
+      }
+    : undefined;
+  if (replica && replica.maxLagMs < replica.probeIntervalMs * 2) {
+    problems.push(
+      'DATABASE_REPLICA_MAX_LAG_MS must be at least twice DATABASE_REPLICA_PROBE_MS (the lag is known to within one probe interval)',
+    );
+  }
 
   const metricsPortRaw = env.METRICS_PORT;
   const config: Config = {
@@ -324,6 +351,7 @@ export function loadConfig(
     databaseRuntimeUrl,
     databasePlatformUrl,
     databaseDirectUrl,
+    replica,
     subscriptions,
     pgliteDataDir: env.PGLITE_DATA_DIR || path.resolve('.data', 'pglite'),
     dbPoolMax: int('DB_POOL_MAX', 10, 1, 200),

@@ -8,6 +8,7 @@ import type { AuditAction, SubjectType } from '../domain/audit';
 import { actorId, actorType, type Actor } from './actor';
 import type { AppDeps } from './deps';
 import type { LiveKind } from '../live/bus';
+import type { ReadRoute } from '../db/replica';
 
 export interface RequestContextInit {
   deps: AppDeps;
@@ -35,9 +36,11 @@ export function openRequestTransaction<Row = Record<string, unknown>>(
   deps: AppDeps,
   options: { companyId: string | null; readOnly: boolean; statementTimeoutMs?: number },
   firstQuery?: string,
+  /** The runtime role's pool to open it on: the primary's, or the read replica's. */
+  knex: Knex = deps.db.knex,
 ): Promise<{ trx: Knex.Transaction; rows: Row[] }> {
   return openTransactionReading<Row>(
-    deps.db.knex,
+    knex,
     { ...options, multiStatement: deps.db.kind === 'postgres' },
     firstQuery,
   );
@@ -129,6 +132,8 @@ export class RequestContext {
   /** The live events of this context, published in order (`publishAfterCommit`). */
   private publishing: Promise<void> = Promise.resolve();
   private finished = false;
+  /** Where a query's READ ONLY request transaction is opened (the read replica router). */
+  private reads?: ReadRoute;
 
   constructor(init: RequestContextInit) {
     this.deps = init.deps;
@@ -161,10 +166,11 @@ export class RequestContext {
    * reads then share one READ ONLY transaction. Without it the request's transaction reads and
    * writes (webhook events, jobs).
    */
-  beginOperation(kind: OperationKind): void {
+  beginOperation(kind: OperationKind, reads?: ReadRoute): void {
     // A query's reads, or a mutation's payload reads (its writes run in the fields' transactions).
     const readOnly = kind === 'query' || kind === 'mutation';
     if (!this.root.trxPromise && !this.root.done) this.root = { readOnly, done: false };
+    if (kind === 'query') this.reads = reads;
   }
 
   /**
@@ -212,17 +218,25 @@ export class RequestContext {
   private open(scope: TxScope, bind = true): Promise<Knex.Transaction> {
     if (!scope.trxPromise) {
       const companyId = bind ? this.requireCompanyId() : null;
-      scope.trxPromise = this.openTransaction(companyId, scope.readOnly);
+      const begin = (knex: Knex) => this.openTransaction(companyId, scope.readOnly, knex);
+      // The one choice of database: a query's read-only transaction may go to the read replica.
+      const reads = scope === this.root && scope.readOnly ? this.reads : undefined;
+      scope.trxPromise = reads ? reads.open(begin) : begin(this.deps.db.knex);
     }
     return scope.trxPromise;
   }
 
-  private openTransaction(companyId: string | null, readOnly: boolean): Promise<Knex.Transaction> {
-    return openRequestTransaction(this.deps, {
-      companyId,
-      readOnly,
-      statementTimeoutMs: this.statementTimeoutMs,
-    }).then((opened) => opened.trx);
+  private openTransaction(
+    companyId: string | null,
+    readOnly: boolean,
+    knex: Knex,
+  ): Promise<Knex.Transaction> {
+    return openRequestTransaction(
+      this.deps,
+      { companyId, readOnly, statementTimeoutMs: this.statementTimeoutMs },
+      undefined,
+      knex,
+    ).then((opened) => opened.trx);
   }
 
   get hasTransaction(): boolean {

@@ -9,6 +9,7 @@ const DATE_OID = 1082;
 pg.types.setTypeParser(DATE_OID, (value: string) => value);
 import { MIGRATION_CONFIG } from './migration-source';
 import { PLATFORM_CLIENT_ROLE, RUNTIME_ROLE } from './schema-helpers';
+import { createReplicaKnex } from './replica';
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -22,6 +23,11 @@ export interface DatabaseOptions {
    * pool of the owner's connections `SET ROLE` to it.
    */
   platformUrl?: string;
+  /**
+   * Optional login of the runtime role itself on a streaming read replica of `url`: the pool that
+   * read-only GraphQL queries use while the replica is close enough (src/db/replica.ts).
+   */
+  replicaUrl?: string;
   /** PGlite data folder, or 'memory' for an in-memory database. */
   pgliteDataDir?: string;
   poolMax?: number;
@@ -40,6 +46,16 @@ export interface Database {
   readonly kind: DatabaseKind;
   readonly knex: Knex;
   readonly platform: Knex;
+  /**
+   * The runtime role on the read replica (DATABASE_REPLICA_URL), when there is one. Used only
+   * through the replica router, which falls back to `knex` (the primary).
+   */
+  readonly replica?: Knex;
+  /**
+   * One connection to the primary and one to the replica for the replica's lag probe, apart from
+   * the request pools: a saturated pool must not make the probe think the replica is unusable.
+   */
+  readonly replicaProbe?: { primary: Knex; replica: Knex };
   /** Which handles log in as their role themselves, by the variable that configures them. */
   readonly separateLogins: Readonly<Record<string, boolean>>;
   withOwner<T>(fn: (owner: Knex) => Promise<T>): Promise<T>;
@@ -58,7 +74,7 @@ function openPostgres(options: DatabaseOptions): Database {
     connection: options.url,
     pool: { min: 0, max: 2 },
   });
-  const pool = (role: string, login: string | undefined): Knex =>
+  const pool = (role: string, login: string | undefined, max = poolMax): Knex =>
     knexFactory({
       client: 'pg',
       // Bound values (phone numbers, emails) must not end up in logged error messages.
@@ -66,7 +82,7 @@ function openPostgres(options: DatabaseOptions): Database {
       connection: login ?? options.url,
       pool: {
         min: 0,
-        max: poolMax,
+        max,
         // Without a login of its own, each pooled connection drops to its role at once.
         afterCreate: login
           ? undefined
@@ -80,10 +96,23 @@ function openPostgres(options: DatabaseOptions): Database {
   // Sign-in, webhook ingest and the worker use it, so it gets the same size as the runtime pool;
   // connections are opened only when needed.
   const platform = pool(PLATFORM_CLIENT_ROLE, options.platformUrl);
+  // Logs in as the runtime role itself (the replica router refuses it otherwise), so no SET ROLE.
+  // A replica that is down must be noticed quickly: the request then reads from the primary.
+  const replica = options.replicaUrl
+    ? createReplicaKnex(knexFactory, options.replicaUrl, poolMax, runtime)
+    : undefined;
+  const replicaProbe = options.replicaUrl
+    ? {
+        primary: pool(RUNTIME_ROLE, options.runtimeUrl, 1),
+        replica: createReplicaKnex(knexFactory, options.replicaUrl, 1, runtime),
+      }
+    : undefined;
   return {
     kind: 'postgres',
     knex: runtime,
     platform,
+    replica,
+    replicaProbe,
     separateLogins: {
       DATABASE_RUNTIME_URL: !!options.runtimeUrl,
       DATABASE_PLATFORM_URL: !!options.platformUrl,
@@ -91,6 +120,9 @@ function openPostgres(options: DatabaseOptions): Database {
     withOwner: (fn) => fn(owner),
     migrate: () => migrateLatest(owner),
     close: async () => {
+      await replica?.destroy();
+      await replicaProbe?.primary.destroy();
+      await replicaProbe?.replica.destroy();
       await runtime.destroy();
       await platform.destroy();
       await owner.destroy();

@@ -18,7 +18,9 @@ import {
 import { authenticateRequest, type LivenessRow } from '../auth/authenticate';
 import { AuthService } from '../auth/auth.service';
 import type { AppDeps } from '../context/deps';
-import { actorId } from '../context/actor';
+import { actorId, actorLabel, type Actor } from '../context/actor';
+import { registerReplicaRouter, ReplicaRouter } from '../db/replica';
+import { limitersOf } from '../security/limits';
 import { annotateRequestLog } from '../observability/http';
 import { openRequestTransaction, RequestContext } from '../context/request-context';
 import { isValueRefused } from '../db/errors';
@@ -144,15 +146,21 @@ function findsIntrospection(document: DocumentNode): boolean {
  * the request's read transaction before the answer leaves (a failed commit replaces the data with
  * an error), attach the request id, log internal errors.
  */
-function requestPlugin(deps: AppDeps): ApolloServerPlugin<GraphQLContextValue> {
+function requestPlugin(
+  deps: AppDeps,
+  replica?: ReplicaRouter,
+): ApolloServerPlugin<GraphQLContextValue> {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ contextValue, document, operation }) {
-          // Before any resolver runs: a query reads in one READ ONLY transaction; each root
+          // Before any resolver runs: a query reads in one READ ONLY transaction (on the read
+          // replica when it is close enough and the actor wrote nothing it may lack); each root
           // mutation field runs in a transaction of its own (see graphql/schema.ts).
+          const mutation = operation?.operation === OperationTypeNode.MUTATION;
           contextValue.ctx.beginOperation(
-            operation?.operation === OperationTypeNode.MUTATION ? 'mutation' : 'query',
+            mutation ? 'mutation' : 'query',
+            mutation ? undefined : replica?.route(writerKey(contextValue.ctx.actor)),
           );
           if (touchesIntrospection(document) && contextValue.ctx.actor.kind === 'anonymous') {
             throw new GraphQLError('Sign in to explore the schema', {
@@ -177,7 +185,7 @@ function requestPlugin(deps: AppDeps): ApolloServerPlugin<GraphQLContextValue> {
             }
           }
         },
-        async willSendResponse({ contextValue, response }) {
+        async willSendResponse({ contextValue, response, operation }) {
           const { ctx } = contextValue;
           try {
             await ctx.finish(true);
@@ -189,6 +197,11 @@ function requestPlugin(deps: AppDeps): ApolloServerPlugin<GraphQLContextValue> {
                 { message: 'Internal error', extensions: { code: 'INTERNAL' } },
               ];
             }
+          }
+          // Every field committed: the actor's next reads must see it (read-your-writes).
+          const writer = writerKey(ctx.actor);
+          if (replica && writer && operation?.operation === OperationTypeNode.MUTATION) {
+            await replica.noteWrite(writer);
           }
           if (response.body.kind === 'single' && response.body.singleResult.errors) {
             // Anonymous callers get no schema hints: "Did you mean ...?" would let them map the
@@ -206,10 +219,43 @@ function requestPlugin(deps: AppDeps): ApolloServerPlugin<GraphQLContextValue> {
   };
 }
 
+/** Whose writes a later read must see: a user, an API token or a platform admin. */
+function writerKey(actor: Actor): string | undefined {
+  return actorId(actor) ? actorLabel(actor) : undefined;
+}
+
+/** The read replica router, when DATABASE_REPLICA_URL is set (docs/scaling.md). */
+function createReplicaRouter(deps: AppDeps): ReplicaRouter | undefined {
+  const { config, db } = deps;
+  if (!config.replica || !db.replica) return undefined;
+  const limiters = limitersOf(deps);
+  const redis = limiters.redis;
+  const router = new ReplicaRouter({
+    primary: db.knex,
+    replica: db.replica,
+    probe: db.replicaProbe,
+    maxLagMs: config.replica.maxLagMs,
+    probeIntervalMs: config.replica.probeIntervalMs,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    shared: redis
+      ? {
+          redis,
+          key: (actor) => `${limiters.prefixFor('replica-write')}:${actor}`,
+          ready: () => limiters.ready(),
+        }
+      : undefined,
+  });
+  registerReplicaRouter(deps, router);
+  return router;
+}
+
 export interface GraphQLMount {
   router: Router;
   /** The executable schema with its permissions, for the subscription socket (src/live/server.ts). */
   schema: GraphQLSchema;
+  /** The read replica router, when one is configured. */
+  replica?: ReplicaRouter;
   stop(): Promise<void>;
 }
 
@@ -233,6 +279,7 @@ export async function createGraphQL(
       },
       firstQuery,
     );
+  const replica = createReplicaRouter(deps);
   const apollo = new ApolloServer<GraphQLContextValue>({
     schema,
     introspection: config.introspection,
@@ -246,12 +293,14 @@ export async function createGraphQL(
       // No HTTP caching of GraphQL answers here; without this Apollo wraps every field resolver to
       // compute cache hints, which measured about 15% of the server CPU of a page of appointments.
       ApolloServerPluginCacheControlDisabled(),
-      requestPlugin(deps),
+      requestPlugin(deps, replica),
       limits.plugin,
       ...extraPlugins,
     ],
   });
   await apollo.start();
+  // Measures the replica in the background, outside any request.
+  replica?.start();
 
   const router = express.Router();
   if (config.playground) {
@@ -270,8 +319,10 @@ export async function createGraphQL(
         let authentication;
         try {
           // A query (as the static checks found it) reads in one READ ONLY transaction: opened
-          // here, with the session check in its first round trip.
-          const reads = staticCostOf(req.body)?.operation === OperationTypeNode.QUERY;
+          // here, with the session check in its first round trip. With a read replica the check
+          // stays a statement of its own on the primary (a logout must take effect at once), and
+          // the query's transaction is opened later, on the replica when it is usable.
+          const reads = !replica && staticCostOf(req.body)?.operation === OperationTypeNode.QUERY;
           authentication = await authenticateRequest(
             deps,
             req,
@@ -328,7 +379,9 @@ export async function createGraphQL(
   return {
     router,
     schema,
+    replica,
     stop: async () => {
+      await replica?.stop();
       await apollo.stop();
       await limits.close();
     },

@@ -96,8 +96,11 @@ export function observeDatabase(
   const onResponse = (_response: unknown, query: KnexQuery) => settle(query, 'success');
   const onError = (_err: unknown, query: KnexQuery) => settle(query, 'error');
 
-  // The platform handle's statements (sign-in, webhook ingest) are timed the same way.
-  const observed = deps.db.platform === knex ? [knex] : [knex, deps.db.platform];
+  // The platform handle's statements (sign-in, webhook ingest) and the read replica's are timed
+  // the same way.
+  const observed = [...new Set([knex, deps.db.platform, deps.db.replica])].filter(
+    (k): k is Knex => k !== undefined,
+  );
   for (const k of observed) {
     k.on('query', onQuery);
     k.on('query-response', onResponse);

@@ -227,6 +227,22 @@ export function createMetrics() {
       if (reading) this.set(reading.max);
     },
   });
+  const replicaLag = new Gauge({
+    name: 'app_db_replica_lag_seconds',
+    help: 'How far the read replica is behind the primary, measured by WAL position (an upper bound to within one probe interval; -1 before the first measurement).',
+    registers: [registry],
+  });
+  const replicaUsable = new Gauge({
+    name: 'app_db_replica_usable',
+    help: 'Whether read-only queries may go to the read replica now (1) or go to the primary (0).',
+    registers: [registry],
+  });
+  const replicaReads = new Counter({
+    name: 'app_db_replica_reads_total',
+    help: 'Read-only GraphQL request transactions, by where they were opened (replica, primary) and why.',
+    labelNames: ['target', 'reason'] as const,
+    registers: [registry],
+  });
   const refreshBusiness = async () => {
     await sources.business?.();
   };
@@ -361,6 +377,9 @@ export function createMetrics() {
     dbPoolInUse,
     dbPoolPending,
     dbPoolMax,
+    replicaLag,
+    replicaUsable,
+    replicaReads,
     callbackRequestsOpen,
     callbackRequestsOverdue,
     webhookInboxEvents,
