@@ -29,6 +29,7 @@ import * as voiceFunctionCalls from '../../migrations/20261129000910_voice_funct
 import * as voiceIdempotency from '../../migrations/20261129000920_voice_idempotency';
 import * as webhookLeases from '../../migrations/20261129001300_webhook_leases';
 import * as voiceAnswerRetention from '../../migrations/20261129001400_voice_answer_retention';
+import * as webhookCompleteMany from '../../migrations/20261129002100_webhook_complete_many';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -71,6 +72,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261129000920_voice_idempotency', voiceIdempotency],
   ['20261129001300_webhook_leases', webhookLeases],
   ['20261129001400_voice_answer_retention', voiceAnswerRetention],
+  ['20261129002100_webhook_complete_many', webhookCompleteMany],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {
