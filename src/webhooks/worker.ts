@@ -134,6 +134,11 @@ export class WebhookWorker implements BackgroundService {
   private readonly interrupted = new Set<string>();
   private heartbeat?: NodeJS.Timeout;
   private beating = false;
+  /**
+   * Events applied by this worker in groups (set-based, together), and groups that failed and were
+   * applied again one event at a time. For tests and the bench.
+   */
+  readonly groupStats = { eventsTogether: 0, groupsFallenBack: 0 };
 
   constructor(
     private readonly deps: AppDeps,
@@ -403,12 +408,14 @@ export class WebhookWorker implements BackgroundService {
         }
         return true;
       }
+      this.groupStats.groupsFallenBack++;
       this.log.info(
         { err, events: calls.length, companyId },
         'webhook group could not be applied together; applying its events one by one',
       );
       return false;
     }
+    this.groupStats.eventsTogether += calls.length;
     calls.forEach(({ p }, n) => {
       for (const fn of effects[n].afterCommit) fn();
       this.count(p.event, effects[n].outcome);
