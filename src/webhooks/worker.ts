@@ -134,6 +134,8 @@ export class WebhookWorker implements BackgroundService {
   private readonly interrupted = new Set<string>();
   private heartbeat?: NodeJS.Timeout;
   private beating = false;
+  /** The next batch, claimed while the current one is applied. */
+  private prefetched?: Promise<ClaimedEvent[]>;
   /**
    * Events applied by this worker in groups (set-based, together), and groups that failed and were
    * applied again one event at a time. For tests and the bench.
@@ -146,6 +148,8 @@ export class WebhookWorker implements BackgroundService {
   ) {
     this.options = {
       ...DEFAULT_WORKER_OPTIONS,
+      concurrency: deps.config.webhookWorkerConcurrency ?? DEFAULT_WORKER_OPTIONS.concurrency,
+      batchSize: deps.config.webhookWorkerBatchSize ?? DEFAULT_WORKER_OPTIONS.batchSize,
       // One connection (the embedded database) gains nothing from parallel transactions.
       ...(deps.db.kind === 'pglite' ? { concurrency: 1 } : {}),
       workerId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
@@ -171,6 +175,7 @@ export class WebhookWorker implements BackgroundService {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.loop;
+    await this.dropPrefetched();
     await this.releaseInterrupted().catch((err: unknown) => {
       this.log.warn({ err }, 'could not hand back unfinished webhook events; their leases run out');
     });
@@ -241,17 +246,28 @@ export class WebhookWorker implements BackgroundService {
     if (deleted > 0) this.log.info({ deleted }, 'old webhook events purged');
   }
 
-  /** Claims one batch and processes it; returns how many events were claimed. */
+  /**
+   * Claims one batch (or takes the one claimed ahead) and processes it; returns how many events
+   * were claimed. After a full batch the next one is claimed while this one is applied, so the
+   * claim's round trip is not waited for between batches; its leases are extended meanwhile.
+   */
   async runOnce(): Promise<number> {
-    const { batchSize, leaseMs, workerId } = this.options;
+    const { batchSize } = this.options;
     await this.releaseInterrupted();
-    const events = await claimWebhookEvents(this.deps.db.platform, workerId, batchSize, leaseMs);
+    const ahead = this.prefetched;
+    this.prefetched = undefined;
+    const events = await (ahead ?? this.claim());
     if (events.length === 0) return 0;
-    for (const event of events) this.held.add(event.id);
-    this.startHeartbeat();
+    if (events.length >= batchSize && !this.stopping) {
+      const next = this.claim();
+      // Its failure is seen (and backed off from) by the next runOnce that awaits it.
+      next.catch(() => undefined);
+      this.prefetched = next;
+    }
     try {
       await this.processBatch(events);
     } finally {
+      if (this.stopping) await this.dropPrefetched();
       // Claimed but not started (the worker is stopping): handed back, not left to the lease.
       const left = events.map((e) => e.id).filter((id) => this.held.has(id));
       if (left.length > 0) {
@@ -266,6 +282,35 @@ export class WebhookWorker implements BackgroundService {
       if (this.held.size === 0) this.stopHeartbeat();
     }
     return events.length;
+  }
+
+  private async claim(): Promise<ClaimedEvent[]> {
+    const { batchSize, leaseMs, workerId } = this.options;
+    const events = await claimWebhookEvents(this.deps.db.platform, workerId, batchSize, leaseMs);
+    for (const event of events) this.held.add(event.id);
+    if (events.length > 0) this.startHeartbeat();
+    return events;
+  }
+
+  /** Hands back a batch claimed ahead and not started (the worker stops). */
+  private async dropPrefetched(): Promise<void> {
+    const ahead = this.prefetched;
+    this.prefetched = undefined;
+    if (!ahead) return;
+    let events: ClaimedEvent[];
+    try {
+      events = await ahead;
+    } catch {
+      return;
+    }
+    for (const event of events) {
+      this.held.delete(event.id);
+      this.interrupted.add(event.id);
+    }
+    await this.releaseInterrupted().catch((err: unknown) => {
+      this.log.warn({ err }, 'could not hand back unstarted webhook events');
+    });
+    if (this.held.size === 0) this.stopHeartbeat();
   }
 
   /**
@@ -546,6 +591,7 @@ export class WebhookWorker implements BackgroundService {
       total += n;
       if (n === 0) break;
     }
+    await this.dropPrefetched();
     return total;
   }
 
