@@ -11,4 +11,7 @@ module.exports = {
   setupFiles: ['reflect-metadata'],
   testTimeout: 600_000,
   maxWorkers: 1,
+  // The suite spawns servers, Postgres and Redis: a handle left behind by a failed scenario must
+  // not keep a CI run waiting forever (each is also stopped in afterAll).
+  forceExit: true,
 };

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { loadavg } from 'node:os';
+import type { Knex } from 'knex';
 import pino from 'pino';
 import { testConfig } from '../src/config';
 import { openDatabase } from '../src/db/database';
@@ -9,11 +11,12 @@ import { seedBenchData } from './seed';
 
 /**
  * Worker throughput: stores a backlog of signed-and-verified Retell call events (as ingest would),
- * then lets one worker drain it and reports events/s. Every event must end `processed` exactly
- * once and every call must exist once.
+ * then lets one worker drain it and reports the drain time, events/s, the worker process's CPU ms
+ * per event and the load average before and after. Every event must end `processed` after exactly
+ * one attempt, every call must exist once and end `ended` with both events seen.
  *
  *   npm run build && node dist/bench/worker-drain.js [--events 10000] [--companies 10]
- *     [--batch N] [--concurrency N] [--pool N] [--keep-db]
+ *     [--batch N] [--concurrency N] [--group N] [--pool N] [--keep-db] [--profile]
  */
 
 interface DrainOptions {
@@ -21,11 +24,20 @@ interface DrainOptions {
   companies: number;
   pool: number;
   keepDb: boolean;
+  /** Time per statement kind, measured from the worker's side (send to answer). */
+  profile: boolean;
   worker: Partial<WebhookWorkerOptions>;
 }
 
 function parse(argv: string[]): DrainOptions {
-  const opts: DrainOptions = { events: 10_000, companies: 10, pool: 10, keepDb: false, worker: {} };
+  const opts: DrainOptions = {
+    events: 10_000,
+    companies: 10,
+    pool: 10,
+    keepDb: false,
+    profile: false,
+    worker: {},
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const num = () => {
@@ -38,10 +50,12 @@ function parse(argv: string[]): DrainOptions {
     else if (arg === '--pool') opts.pool = num();
     else if (arg === '--batch') opts.worker.batchSize = num();
     else if (arg === '--concurrency') opts.worker.concurrency = num();
+    else if (arg === '--group') opts.worker.groupSize = num();
     else if (arg === '--keep-db') opts.keepDb = true;
+    else if (arg === '--profile') opts.profile = true;
     else if (arg === '--help') {
       console.log(
-        'node dist/bench/worker-drain.js [--events N] [--companies N] [--batch N] [--concurrency N] [--pool N] [--keep-db]',
+        'node dist/bench/worker-drain.js [--events N] [--companies N] [--batch N] [--concurrency N] [--group N] [--pool N] [--keep-db] [--profile]',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${arg}`);
@@ -108,6 +122,39 @@ async function storeBacklog(url: string, total: number): Promise<void> {
   }
 }
 
+/**
+ * Counts the statements a knex handle sends and the wall time each kind takes until its answer
+ * (the kind: the statement's first words). Returns a function that reports them, slowest first.
+ */
+function profileStatements(knex: Knex): () => Array<{ sql: string; n: number; totalMs: number }> {
+  const started = new Map<string, bigint>();
+  const kinds = new Map<string, { n: number; ns: bigint }>();
+  const kindOf = (sql: string) =>
+    sql
+      .replace(/\s+/g, ' ')
+      .trim()
+      .replace(/\$\d+|\?/g, '?')
+      .slice(0, 70);
+  knex.on('query', (q: { __knexQueryUid: string }) => {
+    started.set(q.__knexQueryUid, process.hrtime.bigint());
+  });
+  const done = (q: { __knexQueryUid: string; sql: string }) => {
+    const t0 = started.get(q.__knexQueryUid);
+    if (t0 === undefined) return;
+    started.delete(q.__knexQueryUid);
+    const kind = kinds.get(kindOf(q.sql)) ?? { n: 0, ns: 0n };
+    kind.n++;
+    kind.ns += process.hrtime.bigint() - t0;
+    kinds.set(kindOf(q.sql), kind);
+  };
+  knex.on('query-response', (_r: unknown, q: { __knexQueryUid: string; sql: string }) => done(q));
+  knex.on('query-error', (_e: unknown, q: { __knexQueryUid: string; sql: string }) => done(q));
+  return () =>
+    [...kinds.entries()]
+      .map(([sql, k]) => ({ sql, n: k.n, totalMs: Math.round(Number(k.ns) / 1e6) }))
+      .sort((x, y) => y.totalMs - x.totalMs);
+}
+
 async function main(): Promise<void> {
   const opts = parse(process.argv.slice(2));
   const base = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
@@ -139,9 +186,14 @@ async function main(): Promise<void> {
       metrics: createMetrics(),
     };
     const worker = new WebhookWorker(deps, { workerId: 'bench-drain', ...opts.worker });
+    const profile = opts.profile ? profileStatements(db.platform) : undefined;
+    const loadBefore = loadavg().map((l) => Number(l.toFixed(2)));
+    const cpuBefore = process.cpuUsage();
     const started = process.hrtime.bigint();
     const drained = await worker.drain(1_000_000);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpu = process.cpuUsage(cpuBefore);
+    const loadAfter = loadavg().map((l) => Number(l.toFixed(2)));
     await db.close();
 
     const check = connect(url, 1);
@@ -149,10 +201,18 @@ async function main(): Promise<void> {
       const { rows } = await check.raw<{ rows: { status: string; n: number }[] }>(
         `select status, count(*)::int as n from webhook_events group by status order by status`,
       );
-      const { rows: calls } = await check.raw<{ rows: { calls: number; dupes: number }[] }>(
+      const { rows: calls } = await check.raw<{
+        rows: { calls: number; dupes: number; unfinished: number }[];
+      }>(
         `select count(*)::int as calls,
-                (count(*) - count(distinct (company_id, retell_call_id)))::int as dupes
+                (count(*) - count(distinct (company_id, retell_call_id)))::int as dupes,
+                count(*) filter (where status <> 'ended' or ended_at is null
+                  or metadata->'retell'->'events' <> '["call_started", "call_ended"]'::jsonb)::int
+                  as unfinished
            from calls where retell_call_id like 'drain-%'`,
+      );
+      const { rows: retried } = await check.raw<{ rows: { n: number }[] }>(
+        `select count(*)::int as n from webhook_events where attempts <> 1`,
       );
       const statuses = Object.fromEntries(rows.map((r) => [r.status, r.n]));
       const processed = statuses.processed ?? 0;
@@ -163,15 +223,28 @@ async function main(): Promise<void> {
             claimed: drained,
             seconds: Number(seconds.toFixed(2)),
             eventsPerSecond: Math.round(processed / seconds),
+            workerCpuMsPerEvent: Number(((cpu.user + cpu.system) / 1000 / opts.events).toFixed(3)),
+            loadAverage: { before: loadBefore, after: loadAfter },
             statuses,
-            calls: calls[0],
+            attemptsOtherThanOne: retried[0].n,
+            calls: { ...calls[0], expected: Math.ceil(opts.events / 2) },
+            groups: worker.groupStats,
+            ...(profile ? { statements: profile() } : {}),
             options: worker.options,
           },
           null,
           2,
         ),
       );
-      if (processed !== opts.events || calls[0].dupes !== 0) process.exitCode = 1;
+      if (
+        processed !== opts.events ||
+        calls[0].dupes !== 0 ||
+        calls[0].unfinished !== 0 ||
+        calls[0].calls !== Math.ceil(opts.events / 2) ||
+        retried[0].n !== 0
+      ) {
+        process.exitCode = 1;
+      }
     } finally {
       await check.destroy();
     }

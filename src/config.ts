@@ -45,6 +45,12 @@ export interface Config {
   allowUnsignedWebhooks: boolean;
   webhookBodyLimitBytes: number;
   webhookRateLimitPerMinute: number;
+  /**
+   * The inbox worker: companies applied side by side (each holds one connection of the platform
+   * pool, `DB_POOL_MAX`, while it applies) and events claimed per batch.
+   */
+  webhookWorkerConcurrency: number;
+  webhookWorkerBatchSize: number;
   /** Source addresses (CIDRs) the voice-agent endpoints accept (VOICE_AGENT_ALLOWED_IPS). */
   voiceAllowedCidrs: string[];
   /** Per-call limits of the voice agent's function requests. */
@@ -385,6 +391,8 @@ export function loadConfig(
     allowUnsignedWebhooks,
     webhookBodyLimitBytes: int('WEBHOOK_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 50 * 1024 * 1024),
     webhookRateLimitPerMinute: int('WEBHOOK_RATE_LIMIT_PER_MINUTE', 60, 1, 100000),
+    webhookWorkerConcurrency: int('WEBHOOK_WORKER_CONCURRENCY', 4, 1, 32),
+    webhookWorkerBatchSize: int('WEBHOOK_WORKER_BATCH_SIZE', 500, 1, 500),
     graphqlLimits,
     exportDir: env.EXPORT_DIR || path.resolve('.data', 'exports'),
     retentionIntervalMs: int('RETENTION_INTERVAL_MS', 3600_000, 0, 7 * 86400_000),

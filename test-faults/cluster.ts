@@ -152,6 +152,11 @@ export class ServerProcess {
     return Date.now() - started;
   }
 
+  /** The process is up (started and not exited). */
+  get running(): boolean {
+    return !this.exited;
+  }
+
   kill9(): void {
     this.proc?.kill('SIGKILL');
   }

@@ -29,6 +29,7 @@ import * as voiceFunctionCalls from '../../migrations/20261129000910_voice_funct
 import * as voiceIdempotency from '../../migrations/20261129000920_voice_idempotency';
 import * as webhookLeases from '../../migrations/20261129001300_webhook_leases';
 import * as voiceAnswerRetention from '../../migrations/20261129001400_voice_answer_retention';
+import * as webhookCompleteMany from '../../migrations/20261129002100_webhook_complete_many';
 import * as sessionAccessStatus from '../../migrations/20261129002500_session_access_status';
 
 interface Migration {
@@ -72,6 +73,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261129000920_voice_idempotency', voiceIdempotency],
   ['20261129001300_webhook_leases', webhookLeases],
   ['20261129001400_voice_answer_retention', voiceAnswerRetention],
+  ['20261129002100_webhook_complete_many', webhookCompleteMany],
   ['20261129002500_session_access_status', sessionAccessStatus],
 ];
 

@@ -132,6 +132,27 @@ export async function completeWebhookEvent(
   await knex.raw('select webhook_complete(?, ?, ?, ?, ?)', [id, worker, status, companyId, note]);
 }
 
+/**
+ * Marks many claimed events done in one statement, in the transaction of their effects: if any
+ * lease was lost, the database raises and all the effects roll back with it.
+ */
+export async function completeWebhookEvents(
+  knex: Knex | Knex.Transaction,
+  worker: string,
+  companyId: string | null,
+  done: Array<{ id: string; status: FinalStatus; note: string | null }>,
+): Promise<void> {
+  if (done.length === 0) return;
+  await knex.raw('select webhook_complete_many(?::uuid[], ?, ?::text[], ?, ?::text[])', [
+    done.map((d) => d.id),
+    worker,
+    done.map((d) => d.status),
+    companyId,
+    // null notes are sent as SQL nulls in the array
+    done.map((d) => d.note) as string[],
+  ]);
+}
+
 /** Records a failed attempt, to be retried at `retryAt`, or dead when `retryAt` is null. */
 export async function failWebhookEvent(
   knex: Knex,

@@ -12,12 +12,20 @@ import { BookingConflictError, PermanentWebhookError } from './errors';
 import {
   claimWebhookEvents,
   completeWebhookEvent,
+  completeWebhookEvents,
   extendWebhookLeases,
   failWebhookEvent,
   releaseWebhookEvents,
   type ClaimedEvent,
 } from './inbox';
-import { applyRetellCallEvent, isRetellCallEvent, type EffectResult } from './retell-effects';
+import {
+  applyRetellCallEvent,
+  applyRetellCallGroup,
+  isRetellCallEvent,
+  retellCallOf,
+  type EffectResult,
+  type RetellCallItem,
+} from './retell-effects';
 import { routeCalcomBooking, routeRetellCall, type RetellRouteData, type Route } from './routing';
 import { deferForSuspendedCompany } from '../companies/webhook-deferral';
 
@@ -27,7 +35,10 @@ export interface WebhookWorkerOptions {
   batchSize: number;
   /** Companies of one batch applied side by side (each in a transaction of its own). */
   concurrency: number;
-  /** Events of one company applied in one transaction, each in a savepoint of its own. */
+  /**
+   * Events of one company applied in one transaction: Retell call events all together with
+   * set-based statements, the others (or all, when that fails) each in a savepoint of its own.
+   */
   groupSize: number;
   /**
    * How long a claim lasts; a worker that dies holding events loses them after this. A worker
@@ -47,9 +58,9 @@ export interface WebhookWorkerOptions {
 
 export const DEFAULT_WORKER_OPTIONS: Omit<WebhookWorkerOptions, 'workerId'> = {
   pollIntervalMs: 1000,
-  batchSize: 200,
+  batchSize: 500,
   concurrency: 4,
-  groupSize: 25,
+  groupSize: 250,
   leaseMs: 15_000,
   maxAttempts: 8,
   backoffBaseMs: 10_000,
@@ -80,6 +91,8 @@ type Plan =
       kind: 'apply';
       companyId: string;
       apply: (ctx: RequestContext) => Promise<EffectResult>;
+      /** A Retell call event, which can be applied together with others of its company. */
+      retell?: { event: RetellCallItem['event']; call: unknown; route: RetellCallItem['route'] };
     };
 
 interface Planned {
@@ -121,6 +134,13 @@ export class WebhookWorker implements BackgroundService {
   private readonly interrupted = new Set<string>();
   private heartbeat?: NodeJS.Timeout;
   private beating = false;
+  /** The next batch, claimed while the current one is applied. */
+  private prefetched?: Promise<ClaimedEvent[]>;
+  /**
+   * Events applied by this worker in groups (set-based, together), and groups that failed and were
+   * applied again one event at a time. For tests and the bench.
+   */
+  readonly groupStats = { eventsTogether: 0, groupsFallenBack: 0 };
 
   constructor(
     private readonly deps: AppDeps,
@@ -128,6 +148,8 @@ export class WebhookWorker implements BackgroundService {
   ) {
     this.options = {
       ...DEFAULT_WORKER_OPTIONS,
+      concurrency: deps.config.webhookWorkerConcurrency ?? DEFAULT_WORKER_OPTIONS.concurrency,
+      batchSize: deps.config.webhookWorkerBatchSize ?? DEFAULT_WORKER_OPTIONS.batchSize,
       // One connection (the embedded database) gains nothing from parallel transactions.
       ...(deps.db.kind === 'pglite' ? { concurrency: 1 } : {}),
       workerId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
@@ -153,6 +175,7 @@ export class WebhookWorker implements BackgroundService {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.loop;
+    await this.dropPrefetched();
     await this.releaseInterrupted().catch((err: unknown) => {
       this.log.warn({ err }, 'could not hand back unfinished webhook events; their leases run out');
     });
@@ -223,17 +246,28 @@ export class WebhookWorker implements BackgroundService {
     if (deleted > 0) this.log.info({ deleted }, 'old webhook events purged');
   }
 
-  /** Claims one batch and processes it; returns how many events were claimed. */
+  /**
+   * Claims one batch (or takes the one claimed ahead) and processes it; returns how many events
+   * were claimed. After a full batch the next one is claimed while this one is applied, so the
+   * claim's round trip is not waited for between batches; its leases are extended meanwhile.
+   */
   async runOnce(): Promise<number> {
-    const { batchSize, leaseMs, workerId } = this.options;
+    const { batchSize } = this.options;
     await this.releaseInterrupted();
-    const events = await claimWebhookEvents(this.deps.db.platform, workerId, batchSize, leaseMs);
+    const ahead = this.prefetched;
+    this.prefetched = undefined;
+    const events = await (ahead ?? this.claim());
     if (events.length === 0) return 0;
-    for (const event of events) this.held.add(event.id);
-    this.startHeartbeat();
+    if (events.length >= batchSize && !this.stopping) {
+      const next = this.claim();
+      // Its failure is seen (and backed off from) by the next runOnce that awaits it.
+      next.catch(() => undefined);
+      this.prefetched = next;
+    }
     try {
       await this.processBatch(events);
     } finally {
+      if (this.stopping) await this.dropPrefetched();
       // Claimed but not started (the worker is stopping): handed back, not left to the lease.
       const left = events.map((e) => e.id).filter((id) => this.held.has(id));
       if (left.length > 0) {
@@ -248,6 +282,35 @@ export class WebhookWorker implements BackgroundService {
       if (this.held.size === 0) this.stopHeartbeat();
     }
     return events.length;
+  }
+
+  private async claim(): Promise<ClaimedEvent[]> {
+    const { batchSize, leaseMs, workerId } = this.options;
+    const events = await claimWebhookEvents(this.deps.db.platform, workerId, batchSize, leaseMs);
+    for (const event of events) this.held.add(event.id);
+    if (events.length > 0) this.startHeartbeat();
+    return events;
+  }
+
+  /** Hands back a batch claimed ahead and not started (the worker stops). */
+  private async dropPrefetched(): Promise<void> {
+    const ahead = this.prefetched;
+    this.prefetched = undefined;
+    if (!ahead) return;
+    let events: ClaimedEvent[];
+    try {
+      events = await ahead;
+    } catch {
+      return;
+    }
+    for (const event of events) {
+      this.held.delete(event.id);
+      this.interrupted.add(event.id);
+    }
+    await this.releaseInterrupted().catch((err: unknown) => {
+      this.log.warn({ err }, 'could not hand back unstarted webhook events');
+    });
+    if (this.held.size === 0) this.stopHeartbeat();
   }
 
   /**
@@ -302,7 +365,7 @@ export class WebhookWorker implements BackgroundService {
     if (outcome === 'interrupted') this.interrupted.add(event.id);
   }
 
-  /** One company's events in one transaction, a savepoint each. */
+  /** One company's events: deferred when it is suspended, else applied. */
   private async applyGroup(group: Planned[]): Promise<void> {
     const { db } = this.deps;
     const { workerId } = this.options;
@@ -330,6 +393,86 @@ export class WebhookWorker implements BackgroundService {
       for (const p of group.slice(1)) this.finish(p.event, await this.process(p.event, p.plan));
       return;
     }
+    // Retell call events together, set-based; what is left (other events, or all of them when
+    // that failed) one savepoint each.
+    const calls: Array<{ p: Planned; item: RetellCallItem }> = [];
+    const others: Planned[] = [];
+    for (const p of group) {
+      const item = retellItem(p);
+      if (item) calls.push({ p, item });
+      else others.push(p);
+    }
+    if (calls.length > 1 && !(await this.applyCallsTogether(companyId, calls))) {
+      await this.applyEach(companyId, group);
+    } else {
+      await this.applyEach(companyId, calls.length > 1 ? others : group);
+    }
+  }
+
+  /**
+   * A company's Retell call events in one transaction with a fixed number of statements, their
+   * completion with them. Returns false, with nothing committed, when that failed for a reason
+   * other than the database being away: the caller then applies them one by one, so the event at
+   * fault fails alone.
+   */
+  private async applyCallsTogether(
+    companyId: string,
+    calls: Array<{ p: Planned; item: RetellCallItem }>,
+  ): Promise<boolean> {
+    const { workerId } = this.options;
+    let effects: EffectResult[];
+    try {
+      effects = await runInContext(
+        this.contextFor(companyId, `webhook-batch:${calls[0].p.event.id}`),
+        async (ctx) => {
+          const trx = await ctx.trx();
+          const results = await applyRetellCallGroup(
+            ctx,
+            trx,
+            calls.map((c) => c.item),
+          );
+          await completeWebhookEvents(
+            trx,
+            workerId,
+            companyId,
+            results.map((r, n) => ({
+              id: calls[n].p.event.id,
+              status: r.outcome,
+              note: r.note ?? null,
+            })),
+          );
+          return results;
+        },
+      );
+    } catch (err) {
+      if (isUnavailable(err)) {
+        for (const { p } of calls) {
+          const outcome = await this.recordFailure(p.event, companyId, err);
+          this.count(p.event, outcome);
+          this.finish(p.event, outcome);
+        }
+        return true;
+      }
+      this.groupStats.groupsFallenBack++;
+      this.log.info(
+        { err, events: calls.length, companyId },
+        'webhook group could not be applied together; applying its events one by one',
+      );
+      return false;
+    }
+    this.groupStats.eventsTogether += calls.length;
+    calls.forEach(({ p }, n) => {
+      for (const fn of effects[n].afterCommit) fn();
+      this.count(p.event, effects[n].outcome);
+      this.finish(p.event, effects[n].outcome);
+    });
+    return true;
+  }
+
+  /** Events of one company in one transaction, a savepoint each. */
+  private async applyEach(companyId: string, group: Planned[]): Promise<void> {
+    if (group.length === 0) return;
+    const { workerId } = this.options;
     const applied: Array<{ p: Planned; effect: EffectResult }> = [];
     const failed: Array<{ p: Planned; err: unknown }> = [];
     try {
@@ -448,6 +591,7 @@ export class WebhookWorker implements BackgroundService {
       total += n;
       if (n === 0) break;
     }
+    await this.dropPrefetched();
     return total;
   }
 
@@ -530,6 +674,7 @@ export class WebhookWorker implements BackgroundService {
         kind: 'apply',
         companyId: route.companyId,
         apply: (ctx) => applyRetellCallEvent(ctx, type, payload.call, route.data),
+        retell: { event: type, call: payload.call, route: route.data },
       };
     }
     const type = event.eventType;
@@ -552,7 +697,9 @@ export class WebhookWorker implements BackgroundService {
     routes?: Map<string, Promise<Route<RetellRouteData>>>,
   ): Promise<Route<RetellRouteData>> {
     if (!routes || !isRecord(call)) return routeRetellCall(knex, call);
-    const key = JSON.stringify([call.agent_id, call.direction, call.from_number, call.to_number]);
+    // The route depends on the agent and the business-side number only (not on the caller).
+    const ours = call.direction === 'outbound' ? call.from_number : call.to_number;
+    const key = JSON.stringify([call.agent_id, call.direction === 'outbound', ours]);
     let route = routes.get(key);
     if (!route) {
       route = routeRetellCall(knex, call);
@@ -631,6 +778,17 @@ export class WebhookWorker implements BackgroundService {
       return 'interrupted';
     }
     return dead ? 'dead' : 'failed';
+  }
+}
+
+/** The Retell call event of a plan, checked, or null (not one, or one that will fail alone). */
+function retellItem(p: Planned): RetellCallItem | null {
+  const retell = p.plan.retell;
+  if (!retell) return null;
+  try {
+    return { event: retell.event, call: retellCallOf(retell.call), route: retell.route };
+  } catch {
+    return null;
   }
 }
 

@@ -109,7 +109,7 @@ test('the inbox functions are SECURITY DEFINER, owned by app_platform, with a fi
     `select p.proname, p.prosecdef, r.rolname as owner, p.proconfig from pg_proc p join pg_roles r on r.oid = p.proowner
       where p.proname like 'webhook\\_%' or p.proname in ('platform_webhook_events','platform_webhook_stats','platform_route_retell','platform_route_calcom')`,
   );
-  expect(rows.length).toBe(14); // with webhook_reject, webhook_ingest_bound and the lease functions
+  expect(rows.length).toBe(15); // with webhook_reject, webhook_ingest_bound, the lease functions and webhook_complete_many
   for (const fn of rows) {
     expect(fn).toMatchObject({ prosecdef: true, owner: 'app_platform' });
     expect(fn.proconfig?.some((c) => c.startsWith('search_path='))).toBe(true);
