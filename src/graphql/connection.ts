@@ -6,7 +6,9 @@ import type { RequestContext } from '../context/request-context';
 
 export const MAX_PAGE_SIZE = 100;
 
-@ObjectType({ description: 'Where a page sits in its connection.' })
+// Connection types hold plain values: their fields read properties directly (`simpleResolvers`),
+// without a type-graphql wrapper per field and item.
+@ObjectType({ description: 'Where a page sits in its connection.', simpleResolvers: true })
 export class PageInfo {
   @Field()
   hasNextPage!: boolean;
@@ -72,7 +74,7 @@ export function connectionOf<T extends object>(
   options: { keyset?: boolean } = {},
 ) {
   if (options.keyset !== false) KEYSET_CONNECTIONS.add(`${name}Connection`);
-  @ObjectType(`${name}Edge`)
+  @ObjectType(`${name}Edge`, { simpleResolvers: true })
   class EdgeType {
     @Field(() => itemType)
     node!: T;
@@ -81,7 +83,7 @@ export function connectionOf<T extends object>(
     cursor!: string;
   }
 
-  @ObjectType(`${name}Connection`)
+  @ObjectType(`${name}Connection`, { simpleResolvers: true })
   class ConnectionType {
     @Field(() => [EdgeType])
     edges!: EdgeType[];

@@ -15,7 +15,7 @@ import {
   Root,
 } from 'type-graphql';
 import { canAccessAppointment } from '../auth/ownership';
-import type { GraphQLResolveInfo } from 'graphql';
+import type { FieldNode, GraphQLResolveInfo } from 'graphql';
 import { appointmentQuery } from '../scheduling/queries';
 import {
   appointmentPageReader,
@@ -65,7 +65,12 @@ if (
   throw new Error('appointment enums differ from the domain values');
 }
 
-@ObjectType('Appointment', { implements: Node, description: 'A booked time with a staff member.' })
+// Plain fields read the row's property directly (no type-graphql wrapper per field and row).
+@ObjectType('Appointment', {
+  implements: Node,
+  description: 'A booked time with a staff member.',
+  simpleResolvers: true,
+})
 export class AppointmentNode extends Node {
   @Field(() => DateTime)
   startsAt!: Date;
@@ -248,6 +253,24 @@ function pageShape(info: GraphQLResolveInfo): AppointmentPageShape | null {
   return { appointment, relations };
 }
 
+const shapes = new WeakMap<FieldNode, AppointmentPageShape | null>();
+
+/**
+ * `pageShape`, once per parsed operation: the shape depends on the document alone (directives and
+ * type conditions are not looked at), and the server keeps parsed documents, so a repeated
+ * operation finds its shape by the identity of its field node.
+ */
+function cachedPageShape(info: GraphQLResolveInfo): AppointmentPageShape | null {
+  if (info.fieldNodes.length !== 1) return pageShape(info);
+  const node = info.fieldNodes[0];
+  let shape = shapes.get(node);
+  if (shape === undefined) {
+    shape = pageShape(info);
+    shapes.set(node, shape);
+  }
+  return shape;
+}
+
 /** The joined row when the page joined it, else the row by id (one batch per request). */
 function related<R>(
   a: Appointment,
@@ -294,7 +317,7 @@ export class AppointmentResolver {
       direction: sqlDirection(orderBy?.direction),
     };
     const sortProperty = field === AppointmentOrderField.STARTS_AT ? 'startsAt' : 'createdAt';
-    const shape = pageShape(info);
+    const shape = cachedPageShape(info);
     return paginate(
       ctx,
       q,

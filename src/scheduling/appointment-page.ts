@@ -1,4 +1,4 @@
-import type { QueryBuilder } from 'objection';
+import { raw, type QueryBuilder } from 'objection';
 import { Appointment, Customer, Service, Staff, type TenantModel } from '../models';
 
 /**
@@ -119,11 +119,6 @@ const FOREIGN_KEY: Readonly<Record<JoinedRelation, string>> = {
   service: 'serviceId',
 };
 
-/** Whether `property` is a column of the appointment (or of the relation) a page can read. */
-export function isPageProperty(of: 'appointment' | JoinedRelation, property: string): boolean {
-  return Object.prototype.hasOwnProperty.call(PAGE_TABLES[of].columns, property);
-}
-
 type Joined = Partial<Record<JoinedRelation, TenantModel | null>>;
 const joinedRows = new WeakMap<object, Joined>();
 
@@ -147,67 +142,121 @@ function newRow(model: ModelClass, raw: Record<string, unknown>, reads: Reads): 
   return row as unknown as TenantModel;
 }
 
-/**
- * Adds the columns and joins of `shape` to a page query of appointments (the query of
- * `appointmentQuery`), and turns its raw result rows into `Appointment` rows, each with its joined
- * relations (see `joinedRelation`). `sortProperty` is the property the page is ordered by.
- */
-export function appointmentPageReader(shape: AppointmentPageShape, sortProperty: string) {
+/** The column of a model property, or an error: properties come from fixed lists, never input. */
+function columnOf(table: Table, property: string): string {
+  if (!Object.prototype.hasOwnProperty.call(table.columns, property)) {
+    throw new Error(`${table.table} has no column for ${property}`);
+  }
+  return table.columns[property];
+}
+
+const quote = (identifier: string) => `"${identifier}"`;
+
+interface PageReader {
+  select(query: QueryBuilder<Appointment, Appointment[]>): void;
+  read(raw: readonly Record<string, unknown>[]): Appointment[];
+}
+
+function buildReader(shape: AppointmentPageShape, sortProperty: string): PageReader {
   const main = PAGE_TABLES.appointment;
   const selects: string[] = [];
   const appointmentReads: Reads = [];
   const wanted = new Set(['id', 'companyId', 'staffId', sortProperty, ...shape.appointment]);
-  for (const relation of Object.keys(shape.relations) as JoinedRelation[]) {
-    wanted.add(FOREIGN_KEY[relation]);
-  }
+  const relations = (Object.keys(shape.relations) as JoinedRelation[]).sort();
+  for (const relation of relations) wanted.add(FOREIGN_KEY[relation]);
   for (const property of wanted) {
-    const column = main.columns[property];
-    if (!column) throw new Error(`appointments have no column for ${property}`);
     const alias = `a_${property}`;
-    selects.push(`${main.table}.${column} as ${alias}`);
+    selects.push(`${quote(main.table)}.${quote(columnOf(main, property))} as ${quote(alias)}`);
     appointmentReads.push([alias, property]);
   }
-  const joins: Array<{ relation: JoinedRelation; alias: string; table: Table; reads: Reads }> = [];
-  for (const [relation, properties] of Object.entries(shape.relations) as Array<
-    [JoinedRelation, ReadonlySet<string>]
-  >) {
+  const joinSql: string[] = [];
+  const joins: Array<{
+    relation: JoinedRelation;
+    model: ModelClass;
+    idAlias: string;
+    reads: Reads;
+  }> = [];
+  for (const relation of relations) {
     const table = PAGE_TABLES[relation];
     const alias = `joined_${relation}`;
     const reads: Reads = [];
-    for (const property of new Set(['id', 'companyId', ...properties])) {
-      const column = table.columns[property];
-      if (!column) throw new Error(`${table.table} have no column for ${property}`);
+    for (const property of new Set(['id', 'companyId', ...shape.relations[relation]!])) {
       const as = `${relation}_${property}`;
-      selects.push(`${alias}.${column} as ${as}`);
+      selects.push(`${quote(alias)}.${quote(columnOf(table, property))} as ${quote(as)}`);
       reads.push([as, property]);
     }
-    joins.push({ relation, alias, table, reads });
+    const fk = columnOf(main, FOREIGN_KEY[relation]);
+    joinSql.push(
+      `left join ${quote(table.table)} as ${quote(alias)} on ${quote(alias)}."company_id" = ` +
+        `${quote(main.table)}."company_id" and ${quote(alias)}."id" = ${quote(main.table)}.${quote(fk)}`,
+    );
+    joins.push({ relation, model: table.model, idAlias: `${relation}_id`, reads });
   }
+  // Built once per shape from the fixed column lists above; no input reaches the SQL text.
+  const selectSql = selects.join(', ');
+  const joinsSql = joinSql.join(' ');
 
   return {
-    select<Q extends QueryBuilder<Appointment, Appointment[]>>(query: Q): void {
-      query.select(selects);
-      for (const { relation, alias, table } of joins) {
-        const fk = `${main.table}.${main.columns[FOREIGN_KEY[relation]]}`;
-        query.leftJoin(`${table.table} as ${alias}`, (join) => {
-          join
-            .on(`${alias}.company_id`, '=', `${main.table}.company_id`)
-            .andOn(`${alias}.id`, '=', fk);
-        });
-      }
+    select(query) {
+      query.select(raw(selectSql));
+      if (joinsSql) query.joinRaw(joinsSql);
     },
-    read(raw: readonly Record<string, unknown>[]): Appointment[] {
-      return raw.map((r) => {
+    read(rows) {
+      const out = new Array<Appointment>(rows.length);
+      for (let i = 0; i < rows.length; i += 1) {
+        const r = rows[i];
         const appointment = newRow(main.model, r, appointmentReads) as Appointment;
         if (joins.length > 0) {
           const joined: Joined = {};
-          for (const { relation, table, reads } of joins) {
-            joined[relation] = r[`${relation}_id`] == null ? null : newRow(table.model, r, reads);
+          for (const { relation, model, idAlias, reads } of joins) {
+            joined[relation] = r[idAlias] == null ? null : newRow(model, r, reads);
           }
           joinedRows.set(appointment, joined);
         }
-        return appointment;
-      });
+        out[i] = appointment;
+      }
+      return out;
     },
   };
+}
+
+const readers = new Map<string, PageReader>();
+/** The same shape object (a caller that keeps its shapes) finds its reader without a key. */
+const readersOfShape = new WeakMap<AppointmentPageShape, Map<string, PageReader>>();
+/** Distinct selections seen are few; the cache is bounded all the same. */
+const MAX_READERS = 256;
+
+/**
+ * The reader of a page of appointments of this shape: `select` adds its columns and joins to the
+ * page query (the query of `appointmentQuery`), `read` turns the raw result rows into
+ * `Appointment` rows, each with its joined relations (see `joinedRelation`). `sortProperty` is the
+ * property the page is ordered by (its cursor). Readers are built once per shape.
+ */
+export function appointmentPageReader(
+  shape: AppointmentPageShape,
+  sortProperty: string,
+): PageReader {
+  let bySort = readersOfShape.get(shape);
+  if (!bySort) {
+    bySort = new Map();
+    readersOfShape.set(shape, bySort);
+  }
+  let reader = bySort.get(sortProperty);
+  if (!reader) {
+    const key = [
+      sortProperty,
+      [...shape.appointment].sort().join(),
+      ...(Object.keys(shape.relations) as JoinedRelation[])
+        .sort()
+        .map((r) => `${r}:${[...shape.relations[r]!].sort().join()}`),
+    ].join('|');
+    reader = readers.get(key);
+    if (!reader) {
+      reader = buildReader(shape, sortProperty);
+      if (readers.size >= MAX_READERS) readers.clear();
+      readers.set(key, reader);
+    }
+    bySort.set(sortProperty, reader);
+  }
+  return reader;
 }
