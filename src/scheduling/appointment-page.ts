@@ -120,7 +120,8 @@ const FOREIGN_KEY: Readonly<Record<JoinedRelation, string>> = {
 };
 
 type Joined = Partial<Record<JoinedRelation, TenantModel | null>>;
-const joinedRows = new WeakMap<object, Joined>();
+/** Where a page row keeps its joined relations: a symbol no other code (or JSON) sees. */
+const JOINED = Symbol('joined relations');
 
 /**
  * The related row a page joined for this appointment: the row, null when the appointment has none
@@ -130,7 +131,7 @@ export function joinedRelation(
   appointment: Appointment,
   relation: JoinedRelation,
 ): TenantModel | null | undefined {
-  return joinedRows.get(appointment)?.[relation];
+  return (appointment as { [JOINED]?: Joined })[JOINED]?.[relation];
 }
 
 /** [alias in the result, model property] of the columns one table contributes. */
@@ -211,7 +212,7 @@ function buildReader(shape: AppointmentPageShape, sortProperty: string): PageRea
           for (const { relation, model, idAlias, reads } of joins) {
             joined[relation] = r[idAlias] == null ? null : newRow(model, r, reads);
           }
-          joinedRows.set(appointment, joined);
+          (appointment as { [JOINED]?: Joined })[JOINED] = joined;
         }
         out[i] = appointment;
       }
