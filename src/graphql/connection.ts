@@ -6,7 +6,9 @@ import type { RequestContext } from '../context/request-context';
 
 export const MAX_PAGE_SIZE = 100;
 
-@ObjectType({ description: 'Where a page sits in its connection.' })
+// Connection types hold plain values: their fields read properties directly (`simpleResolvers`),
+// without a type-graphql wrapper per field and item.
+@ObjectType({ description: 'Where a page sits in its connection.', simpleResolvers: true })
 export class PageInfo {
   @Field()
   hasNextPage!: boolean;
@@ -72,7 +74,7 @@ export function connectionOf<T extends object>(
   options: { keyset?: boolean } = {},
 ) {
   if (options.keyset !== false) KEYSET_CONNECTIONS.add(`${name}Connection`);
-  @ObjectType(`${name}Edge`)
+  @ObjectType(`${name}Edge`, { simpleResolvers: true })
   class EdgeType {
     @Field(() => itemType)
     node!: T;
@@ -81,7 +83,7 @@ export function connectionOf<T extends object>(
     cursor!: string;
   }
 
-  @ObjectType(`${name}Connection`)
+  @ObjectType(`${name}Connection`, { simpleResolvers: true })
   class ConnectionType {
     @Field(() => [EdgeType])
     edges!: EdgeType[];
@@ -232,8 +234,18 @@ export function pageSize(args: PageArgs): { size: number; backward: boolean } {
 }
 
 /**
+ * How a page's rows are read when the list chooses its columns (and joins) itself: `select` adds
+ * them to the page query (never to the count), `read` turns the raw result rows into row objects.
+ */
+export interface PageReader<M extends Model> {
+  select(page: QueryBuilder<M, M[]>): void;
+  read(rows: readonly Record<string, unknown>[]): M[];
+}
+
+/**
  * Keyset pagination over (sort column, id): stable under inserts, index-friendly, and no OFFSET.
  * `query` is the filtered query; the count query is derived from it only when totalCount is asked.
+ * Without a `reader` the page reads whole rows as models.
  */
 export async function paginate<M extends Model & { id: string }>(
   ctx: RequestContext,
@@ -241,6 +253,7 @@ export async function paginate<M extends Model & { id: string }>(
   args: PageArgs,
   order: OrderSpec,
   valueOf: (row: M) => unknown,
+  reader?: PageReader<M>,
 ): Promise<ConnectionResult<M>> {
   const { size, backward } = pageSize(args);
   const countQuery = query.clone();
@@ -260,10 +273,19 @@ export async function paginate<M extends Model & { id: string }>(
   if (after) cmp(after, true);
   if (before) cmp(before, false);
 
-  const rows = (await page
+  page
     .orderBy(order.column, dir)
     .orderBy(idColumn, dir)
-    .limit(size + 1)) as M[];
+    .limit(size + 1);
+  let rows: M[];
+  if (reader) {
+    reader.select(page);
+    // The built statement carries the tenant filter (the builder's onBuild) and runs on the
+    // query's transaction; only objection's per-row model mapping is left out.
+    rows = reader.read((await page.toKnexQuery()) as Record<string, unknown>[]);
+  } else {
+    rows = (await page) as M[];
+  }
   const hasMore = rows.length > size;
   if (hasMore) rows.pop();
   if (backward) rows.reverse();

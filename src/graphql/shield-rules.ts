@@ -15,15 +15,29 @@ import type { GraphQLContext } from './context';
 
 type Check = (ctx: GraphQLContext['ctx']) => boolean;
 
+type ShieldRule = ReturnType<ReturnType<typeof rule>>;
+/** What a rule function decides: true, or the error to answer with. */
+type Decision = true | AppError;
+type RuleFunction = (parent: unknown, args: unknown, context: GraphQLContext) => Decision;
+
+/**
+ * The rules whose decision depends on the request alone (actor and company), with their synchronous
+ * function: `applyPermissions` decides them without shield's per-field promises (see there).
+ */
+const CONTEXTUAL_RULES = new WeakMap<object, RuleFunction>();
+
 function named(name: string, check: Check) {
-  return rule(name, { cache: 'contextual' })((_parent, _args, { ctx }: GraphQLContext) => {
+  const decide: RuleFunction = (_parent, _args, { ctx }) => {
     if (!isSignedIn(ctx.actor)) {
       return new AppError('UNAUTHENTICATED', 'Sign in first: send Authorization: Bearer <token>');
     }
     if (check(ctx)) return true;
     ctx.deps.metrics.authorizationDenials.inc({ rule: name });
     return new AppError('FORBIDDEN', 'Not allowed');
-  });
+  };
+  const r = rule(name, { cache: 'contextual' })(decide);
+  CONTEXTUAL_RULES.set(r, decide);
+  return r;
 }
 
 /** Signed in (user, API token or super admin), in a company or not. */
@@ -121,11 +135,59 @@ export function mergeRules(...fragments: IRuleTypeMap[]): IRuleTypeMap {
 
 const FORBIDDEN = new GraphQLError('Not allowed', { extensions: { code: 'FORBIDDEN' } });
 
+type FieldMiddleware = (
+  resolve: (...args: unknown[]) => unknown,
+  parent: unknown,
+  args: unknown,
+  context: unknown,
+  info: unknown,
+) => unknown;
+
+interface ShieldState {
+  _shield?: { cache: Record<string, unknown> };
+}
+
+/**
+ * The guard of a field whose rule depends on the request alone (`read`, `write`, `signedIn`, ...),
+ * decided without a promise. It keeps shield's semantics exactly: the decision is taken once per
+ * request and kept in shield's own contextual cache (`context._shield.cache[rule name]`, shared
+ * with shield's middleware on other fields), true resolves the field, an error is the field's
+ * answer, anything else is the fallback error, and a rule that throws denies. A field whose
+ * resolver returns a value then stays synchronous, which spares graphql-js a promise per object.
+ */
+function contextualGuard(
+  ruleObject: ShieldRule,
+  decide: RuleFunction,
+  fallback: FieldMiddleware,
+): FieldMiddleware {
+  const name = ruleObject.name;
+  return (resolve, parent, args, context, info) => {
+    const state = context as ShieldState;
+    const cache = (state._shield ??= { cache: {} }).cache;
+    let decision = cache[name];
+    if (!decision) {
+      try {
+        decision = decide(parent, args, context as GraphQLContext);
+      } catch {
+        return FORBIDDEN;
+      }
+      cache[name] = decision;
+    }
+    if (decision === true) return resolve(parent, args, context, info);
+    if (decision instanceof Error) return decision;
+    // A decision shield's own middleware cached as a promise: let shield finish it.
+    if (decision instanceof Promise) return fallback(resolve, parent, args, context, info);
+    return FORBIDDEN;
+  };
+}
+
 /**
  * Applies graphql-shield with deny as the fallback: a field without an explicit rule can never be
  * resolved. Shield wraps every field in an async middleware, which doubles the promises of every
  * default field resolver; fields whose rule is `allow` are left unwrapped, since allowing is what
- * they would do anyway. Every other field, including any without a rule, keeps its guard.
+ * they would do anyway, and fields whose rule depends on the request alone get a synchronous guard
+ * with the same decision (`contextualGuard`). Every other field, including any without a rule,
+ * keeps shield's guard.
  */
 export function applyPermissions(schema: GraphQLSchema, rules: IRuleTypeMap): GraphQLSchema {
   const generator = shield(rules, {
@@ -138,23 +200,25 @@ export function applyPermissions(schema: GraphQLSchema, rules: IRuleTypeMap): Gr
   const filtered: Record<string, Record<string, unknown>> = {};
   for (const [typeName, fields] of Object.entries(generated)) {
     const typeRules = (rules[typeName] ?? {}) as Record<string, unknown>;
-    const kept = Object.fromEntries(
-      Object.entries(fields).filter(([field]) => typeRules[field] !== allow),
-    );
+    const kept: Record<string, unknown> = {};
+    for (const [field, middleware] of Object.entries(fields)) {
+      const fieldRule = typeRules[field];
+      if (fieldRule === allow) continue;
+      const decide =
+        typeName !== 'Subscription' && fieldRule && typeof fieldRule === 'object'
+          ? CONTEXTUAL_RULES.get(fieldRule)
+          : undefined;
+      kept[field] =
+        decide && typeof middleware === 'function'
+          ? contextualGuard(fieldRule as ShieldRule, decide, middleware as FieldMiddleware)
+          : middleware;
+    }
     if (Object.keys(kept).length > 0) filtered[typeName] = kept;
   }
   const guarded = applyMiddleware(schema, filtered as never);
   guardSubscriptions(guarded, generated.Subscription ?? {});
   return guarded;
 }
-
-type FieldMiddleware = (
-  resolve: (...args: unknown[]) => unknown,
-  parent: unknown,
-  args: unknown,
-  context: unknown,
-  info: unknown,
-) => unknown;
 
 /**
  * graphql-middleware wraps a subscription field's `resolve` (run per event) but not its

@@ -5,6 +5,7 @@ import {
   Field,
   FieldResolver,
   ID,
+  Info,
   InputType,
   Int,
   ObjectType,
@@ -14,13 +15,21 @@ import {
   Root,
 } from 'type-graphql';
 import { canAccessAppointment } from '../auth/ownership';
+import type { FieldNode, GraphQLResolveInfo } from 'graphql';
 import { appointmentQuery } from '../scheduling/queries';
+import {
+  appointmentPageReader,
+  joinedRelation,
+  type AppointmentPageShape,
+  type JoinedRelation,
+} from '../scheduling/appointment-page';
 import { connectionOf, PageArgs, paginate, type OrderSpec } from '../graphql/connection';
 import type { GraphQLContext } from '../graphql/context';
 import { localId } from '../graphql/ids';
 import { loadRelated } from '../graphql/loaders';
+import { connectionItemSelection, subSelection, type Selection } from '../graphql/selection';
 import { APPOINTMENT_SOURCES, APPOINTMENT_STATUSES } from '../domain/enums';
-import type { Appointment } from '../models';
+import type { Appointment, Customer, Service, Staff } from '../models';
 import { checkRange, DateTime, DateTimeRange, OrderDirection, sqlDirection } from './common';
 import { BranchNode } from './branch';
 import { CustomerNode } from './customer';
@@ -56,7 +65,12 @@ if (
   throw new Error('appointment enums differ from the domain values');
 }
 
-@ObjectType('Appointment', { implements: Node, description: 'A booked time with a staff member.' })
+// Plain fields read the row's property directly (no type-graphql wrapper per field and row).
+@ObjectType('Appointment', {
+  implements: Node,
+  description: 'A booked time with a staff member.',
+  simpleResolvers: true,
+})
 export class AppointmentNode extends Node {
   @Field(() => DateTime)
   startsAt!: Date;
@@ -142,6 +156,131 @@ export class AppointmentFilter {
   serviceId?: string | null;
 }
 
+/**
+ * The model properties each GraphQL field of a type reads, for the page look-ahead. A field not
+ * listed here (one added later, or a field resolver that needs more) makes the page fall back to
+ * reading whole rows: a field can never meet a row that lacks what it reads.
+ */
+type FieldReads = Readonly<Record<string, readonly string[]>>;
+
+const same = (fields: readonly string[]) => Object.fromEntries(fields.map((f) => [f, [f]]));
+
+const APPOINTMENT_READS: FieldReads = {
+  __typename: [],
+  id: [],
+  ...same([
+    'startsAt',
+    'endsAt',
+    'status',
+    'source',
+    'notes',
+    'priceCents',
+    'rescheduleCount',
+    'calcomBookingUid',
+    'confirmedAt',
+    'cancelledAt',
+    'cancelledBy',
+    'cancellationReason',
+    'createdAt',
+  ]),
+  branch: ['branchId'],
+  call: ['callId'],
+  rescheduledFrom: ['rescheduledFromId', 'staffId'],
+  customer: ['customerId'],
+  staff: ['staffId'],
+  service: ['serviceId'],
+};
+
+const RELATION_READS: Readonly<Record<JoinedRelation, FieldReads>> = {
+  customer: {
+    __typename: [],
+    id: [],
+    ...same(['name', 'phoneE164', 'email', 'preferredLanguage', 'archivedAt', 'createdAt']),
+    notes: [],
+  },
+  staff: {
+    __typename: [],
+    id: [],
+    ...same(['name', 'email', 'phoneE164', 'color', 'archivedAt', 'createdAt']),
+    branch: ['branchId'],
+  },
+  service: {
+    __typename: [],
+    id: [],
+    ...same([
+      'name',
+      'description',
+      'durationMinutes',
+      'bufferMinutes',
+      'priceCents',
+      'currency',
+      'archivedAt',
+    ]),
+    category: ['categoryId'],
+    branch: ['branchId'],
+  },
+};
+
+/** The properties a selection reads, or null when it selects a field `reads` does not know. */
+function propertiesOf(selection: Selection, reads: FieldReads): Set<string> | null {
+  const properties = new Set<string>();
+  for (const field of selection.keys()) {
+    const read = Object.prototype.hasOwnProperty.call(reads, field) ? reads[field] : undefined;
+    if (!read) return null;
+    for (const p of read) properties.add(p);
+  }
+  return properties;
+}
+
+/**
+ * What a page of appointments reads for this selection: its columns, and the customer, staff and
+ * service joined in when selected (each only when all its selected fields are known; otherwise
+ * that relation is loaded by id as usual). Null, to read whole rows, when the items select a
+ * field the look-ahead does not know.
+ */
+function pageShape(info: GraphQLResolveInfo): AppointmentPageShape | null {
+  const items = connectionItemSelection(info);
+  if (!items) return { appointment: new Set(), relations: {} };
+  const appointment = propertiesOf(items, APPOINTMENT_READS);
+  if (!appointment) return null;
+  const relations: AppointmentPageShape['relations'] = {};
+  for (const relation of Object.keys(RELATION_READS) as JoinedRelation[]) {
+    const nodes = items.get(relation);
+    if (!nodes) continue;
+    const properties = propertiesOf(subSelection(info, nodes), RELATION_READS[relation]);
+    if (properties) relations[relation] = properties;
+  }
+  return { appointment, relations };
+}
+
+const shapes = new WeakMap<FieldNode, AppointmentPageShape | null>();
+
+/**
+ * `pageShape`, once per parsed operation: the shape depends on the document alone (directives and
+ * type conditions are not looked at), and the server keeps parsed documents, so a repeated
+ * operation finds its shape by the identity of its field node.
+ */
+function cachedPageShape(info: GraphQLResolveInfo): AppointmentPageShape | null {
+  if (info.fieldNodes.length !== 1) return pageShape(info);
+  const node = info.fieldNodes[0];
+  let shape = shapes.get(node);
+  if (shape === undefined) {
+    shape = pageShape(info);
+    shapes.set(node, shape);
+  }
+  return shape;
+}
+
+/** The joined row when the page joined it, else the row by id (one batch per request). */
+function related<R>(
+  a: Appointment,
+  relation: JoinedRelation,
+  load: () => Promise<R | null>,
+): R | null | Promise<R | null> {
+  const joined = joinedRelation(a, relation);
+  return joined === undefined ? load() : (joined as R | null);
+}
+
 @Resolver(() => AppointmentNode)
 export class AppointmentResolver {
   @Query(() => AppointmentConnection, {
@@ -153,6 +292,7 @@ export class AppointmentResolver {
     @Arg('filter', () => AppointmentFilter, { nullable: true }) filter: AppointmentFilter | null,
     @Arg('orderBy', () => AppointmentOrder, { nullable: true }) orderBy: AppointmentOrder | null,
     @Ctx() { ctx }: GraphQLContext,
+    @Info() info: GraphQLResolveInfo,
   ) {
     checkRange(filter?.startsAt, 'filter.startsAt');
     const { query: q } = await appointmentQuery(ctx, {
@@ -176,24 +316,33 @@ export class AppointmentResolver {
       column: `appointments.${field}`,
       direction: sqlDirection(orderBy?.direction),
     };
-    return paginate(ctx, q, page, order, (r) =>
-      field === AppointmentOrderField.STARTS_AT ? r.startsAt : r.createdAt,
+    const sortProperty = field === AppointmentOrderField.STARTS_AT ? 'startsAt' : 'createdAt';
+    const shape = cachedPageShape(info);
+    return paginate(
+      ctx,
+      q,
+      page,
+      order,
+      (r) => (field === AppointmentOrderField.STARTS_AT ? r.startsAt : r.createdAt),
+      shape ? appointmentPageReader(shape, sortProperty) : undefined,
     );
   }
 
+  // The relations below answer without a promise when the page joined them.
+
   @FieldResolver(() => CustomerNode)
-  async customer(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, 'Customer', a.customerId);
+  customer(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
+    return related<Customer>(a, 'customer', () => loadRelated(ctx, 'Customer', a.customerId));
   }
 
   @FieldResolver(() => StaffNode, { nullable: true })
-  async staff(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, 'Staff', a.staffId);
+  staff(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
+    return related<Staff>(a, 'staff', () => loadRelated(ctx, 'Staff', a.staffId));
   }
 
   @FieldResolver(() => ServiceNode)
-  async service(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
-    return loadRelated(ctx, 'Service', a.serviceId);
+  service(@Root() a: Appointment, @Ctx() { ctx }: GraphQLContext) {
+    return related<Service>(a, 'service', () => loadRelated(ctx, 'Service', a.serviceId));
   }
 
   @FieldResolver(() => BranchNode, { nullable: true })

@@ -24,7 +24,11 @@ import { DateTime, OrderDirection, sqlDirection } from './common';
 import { Node } from './node';
 import { UserNode } from './user';
 
-@ObjectType('Customer', { implements: Node, description: 'A person who books appointments.' })
+@ObjectType('Customer', {
+  implements: Node,
+  description: 'A person who books appointments.',
+  simpleResolvers: true,
+})
 export class CustomerNode extends Node {
   @Field()
   name!: string;

@@ -43,7 +43,11 @@ export const ServiceCategoryConnection = connectionOf(
   'ServiceCategory',
 ).Connection;
 
-@ObjectType('Service', { implements: Node, description: 'Something a customer can book.' })
+@ObjectType('Service', {
+  implements: Node,
+  description: 'Something a customer can book.',
+  simpleResolvers: true,
+})
 export class ServiceNode extends Node {
   @Field()
   name!: string;

@@ -24,7 +24,11 @@ import { DateTime } from './common';
 import { BranchNode } from './branch';
 import { Node } from './node';
 
-@ObjectType('Staff', { implements: Node, description: 'A person who serves customers.' })
+@ObjectType('Staff', {
+  implements: Node,
+  description: 'A person who serves customers.',
+  simpleResolvers: true,
+})
 export class StaffNode extends Node {
   @Field()
   name!: string;
