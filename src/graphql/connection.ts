@@ -267,7 +267,6 @@ export async function paginate<M extends Model & { id: string }>(
   reader?: PageReader<M>,
 ): Promise<ConnectionResult<M>> {
   const { size, backward } = pageSize(args);
-  const countQuery = query.clone();
   const table = query.tableRefFor(query.modelClass());
   const idColumn = `${table}.id`;
   const forwardDir = order.direction;
@@ -315,7 +314,9 @@ export async function paginate<M extends Model & { id: string }>(
       endCursor: edges[edges.length - 1]?.cursor ?? null,
     },
     get totalCount() {
-      return countQuery.clearOrder().resultSize().then(Number);
+      // `query` itself is left as the caller built it (the page is a clone), so the count is
+      // cloned from it only when asked for.
+      return query.clone().clearOrder().resultSize().then(Number);
     },
   };
 }
