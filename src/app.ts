@@ -62,6 +62,9 @@ export async function createApp(deps: AppDeps): Promise<{
   const { config } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // No ETags: answers are per caller (bearer tokens) and never revalidated, and a weak ETag hashes
+  // every response body (a page of appointments is tens of kilobytes).
+  app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
   app.use(requestIdMiddleware);
   app.use(observeHttp(deps));

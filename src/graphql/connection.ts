@@ -2,6 +2,7 @@ import type { Model, QueryBuilder } from 'objection';
 import { ArgsType, Extensions, Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import { cost, TOTAL_COUNT_COST } from './limits/cost-model';
 import { AppError } from '../errors/app-error';
+import { base64url } from './base64url';
 import type { RequestContext } from '../context/request-context';
 
 export const MAX_PAGE_SIZE = 100;
@@ -122,8 +123,18 @@ interface CursorPayload {
   i: string; // row id
 }
 
-function encodeCursor(payload: CursorPayload): string {
-  return Buffer.from(JSON.stringify(payload)).toString('base64url');
+/**
+ * base64url of the payload as JSON, keys in the order c, k, v, i (the text `JSON.stringify` gives
+ * for that object), written out without building the object per row.
+ */
+export function encodeCursor(
+  companyId: string,
+  key: string,
+  value: string | number,
+  id: string,
+): string {
+  const json = `{"c":${JSON.stringify(companyId)},"k":${JSON.stringify(key)},"v":${JSON.stringify(value)},"i":${JSON.stringify(id)}}`;
+  return base64url(json);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -256,7 +267,6 @@ export async function paginate<M extends Model & { id: string }>(
   reader?: PageReader<M>,
 ): Promise<ConnectionResult<M>> {
   const { size, backward } = pageSize(args);
-  const countQuery = query.clone();
   const table = query.tableRefFor(query.modelClass());
   const idColumn = `${table}.id`;
   const forwardDir = order.direction;
@@ -292,7 +302,7 @@ export async function paginate<M extends Model & { id: string }>(
   const companyId = ctx.requireCompanyId();
   const edges = rows.map((node) => ({
     node,
-    cursor: encodeCursor({ c: companyId, k: order.key, v: sortValue(valueOf(node)), i: node.id }),
+    cursor: encodeCursor(companyId, order.key, sortValue(valueOf(node)), node.id),
   }));
   return {
     edges,
@@ -304,7 +314,9 @@ export async function paginate<M extends Model & { id: string }>(
       endCursor: edges[edges.length - 1]?.cursor ?? null,
     },
     get totalCount() {
-      return countQuery.clearOrder().resultSize().then(Number);
+      // `query` itself is left as the caller built it (the page is a clone), so the count is
+      // cloned from it only when asked for.
+      return query.clone().clearOrder().resultSize().then(Number);
     },
   };
 }

@@ -1,5 +1,6 @@
 import { isUuid } from '../domain/ids';
 import { AppError } from '../errors/app-error';
+import { base64url } from './base64url';
 
 /**
  * Opaque global ids for the Relay `Node` interface: base64url of `Type:companyId:uuid`. Carrying the
@@ -15,7 +16,7 @@ export interface DecodedGlobalId {
 const TYPE = /^[A-Z][A-Za-z]{1,40}$/;
 
 export function toGlobalId(type: string, companyId: string, id: string): string {
-  return Buffer.from(`${type}:${companyId}:${id}`).toString('base64url');
+  return base64url(`${type}:${companyId}:${id}`);
 }
 
 /** Decodes a global id; a malformed one is BAD_USER_INPUT naming `field`. */

@@ -10,6 +10,7 @@ import { buildSchemaSync } from 'type-graphql';
 import { DateTimeResolver } from 'graphql-scalars';
 import { toGlobalId } from './global-id';
 import { RESOLVERS } from '../resolvers';
+import { resolveJoinedRelationsDirectly } from '../resolvers/appointment';
 import { validateTextArguments } from './text-input';
 import type { GraphQLContext } from './context';
 import { decodeCursor, KEYSET_CONNECTIONS } from './connection';
@@ -41,6 +42,7 @@ export function buildAppSchema(): GraphQLSchema {
     pubSub: NO_TOPIC_PUBSUB,
   });
   resolveGlobalIds(schema);
+  resolveJoinedRelationsDirectly(schema);
   // Each step wraps the resolvers the previous one left, so the last is outermost: arguments are
   // checked (text, then cursors) before a mutation field opens its transaction.
   transactionPerMutationField(schema);

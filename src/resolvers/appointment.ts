@@ -15,7 +15,7 @@ import {
   Root,
 } from 'type-graphql';
 import { canAccessAppointment } from '../auth/ownership';
-import type { FieldNode, GraphQLResolveInfo } from 'graphql';
+import { isObjectType, type FieldNode, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import { appointmentQuery } from '../scheduling/queries';
 import {
   appointmentPageReader,
@@ -363,5 +363,26 @@ export class AppointmentResolver {
     // A staff member's appointment may replace one that was another staff member's.
     const previous = await loadRelated(ctx, 'Appointment', a.rescheduledFromId);
     return previous && canAccessAppointment(ctx.actor, previous, 'read') ? previous : null;
+  }
+}
+
+/**
+ * A relation the page joined answers straight from the row, without type-graphql's per-call
+ * parameter and middleware handling (three relations on every row of a page); a row without it
+ * joined goes to the field resolver above as before. Permissions are applied to the schema
+ * afterwards, so shield still guards these fields (graphql/schema.ts).
+ */
+export function resolveJoinedRelationsDirectly(schema: GraphQLSchema): void {
+  const type = schema.getType('Appointment');
+  if (!isObjectType(type)) return;
+  const fields = type.getFields();
+  for (const relation of ['customer', 'staff', 'service'] as const) {
+    const field = fields[relation];
+    const resolve = field?.resolve;
+    if (!resolve) continue;
+    field.resolve = (source: Appointment, args, context, info) => {
+      const joined = joinedRelation(source, relation);
+      return joined === undefined ? resolve(source, args, context, info) : joined;
+    };
   }
 }
