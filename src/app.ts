@@ -95,7 +95,8 @@ export async function createApp(deps: AppDeps): Promise<{
     authenticate: (req) => authenticateRequest(deps, req),
   });
   app.use(webhooks.router);
-  services.push(webhooks.worker);
+  // WEBHOOK_WORKER_CONCURRENCY=0: this process only stores events; worker processes apply them.
+  if (config.webhookWorkerConcurrency > 0) services.push(webhooks.worker);
   if (config.retentionIntervalMs > 0) {
     services.push(new RetentionJob(deps, { intervalMs: config.retentionIntervalMs }));
   }

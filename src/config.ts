@@ -47,7 +47,8 @@ export interface Config {
   webhookRateLimitPerMinute: number;
   /**
    * The inbox worker: companies applied side by side (each holds one connection of the platform
-   * pool, `DB_POOL_MAX`, while it applies) and events claimed per batch.
+   * pool, `DB_POOL_MAX`, while it applies) and events claimed per batch. Concurrency 0: this
+   * process applies no events (an API-only process; worker processes elsewhere apply them).
    */
   webhookWorkerConcurrency: number;
   webhookWorkerBatchSize: number;
@@ -391,7 +392,7 @@ export function loadConfig(
     allowUnsignedWebhooks,
     webhookBodyLimitBytes: int('WEBHOOK_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 50 * 1024 * 1024),
     webhookRateLimitPerMinute: int('WEBHOOK_RATE_LIMIT_PER_MINUTE', 60, 1, 100000),
-    webhookWorkerConcurrency: int('WEBHOOK_WORKER_CONCURRENCY', 4, 1, 32),
+    webhookWorkerConcurrency: int('WEBHOOK_WORKER_CONCURRENCY', 4, 0, 32),
     webhookWorkerBatchSize: int('WEBHOOK_WORKER_BATCH_SIZE', 500, 1, 500),
     graphqlLimits,
     exportDir: env.EXPORT_DIR || path.resolve('.data', 'exports'),
