@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
-import { migrateLatest } from '../src/db/database';
 import { signRetell } from '../src/webhooks/signatures';
 import { freePort } from '../test/helpers/pgbouncer';
 import { startOwnRedis, type OwnRedis } from '../test/helpers/redis-server';
 import { retellEvent, seedCompany, type SeededCompany } from '../test/webhooks/helpers';
-import { Cluster, ServerProcess } from './cluster';
+import { PgCluster } from '../test/helpers/replica-cluster';
+import { ServerProcess } from './cluster';
 
 /**
  * The webhook inbox under faults, against the built server on a Postgres cluster of its own: a
@@ -22,7 +22,7 @@ import { Cluster, ServerProcess } from './cluster';
 const RATE = Number(process.env.FAULT_RATE ?? 50);
 const RETELL_KEY = `key_${randomBytes(12).toString('hex')}`;
 
-const available = Cluster.available() && existsSync('dist/src/main.js');
+const available = PgCluster.available() && existsSync('dist/src/main.js');
 if (!available) {
   const msg = `the fault suite needs ${'/usr/lib/postgresql/15/bin'} and a build (npm run build)`;
   if (process.env.CI === 'true') throw new Error(msg);
@@ -30,7 +30,7 @@ if (!available) {
 }
 const suite = available ? describe : describe.skip;
 
-let cluster: Cluster;
+let cluster: PgCluster;
 let owner: Knex;
 let company: SeededCompany;
 let env: Record<string, string>;
@@ -312,18 +312,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 suite('the webhook inbox under faults', () => {
   beforeAll(async () => {
     logDir = mkdtempSync(join(tmpdir(), 'faults-logs-'));
-    cluster = await Cluster.create();
-    const admin = knexFactory({
-      client: 'pg',
-      connection: cluster.url(),
-      pool: { min: 0, max: 1 },
-    });
-    await admin.raw('create database app');
-    await admin.destroy();
-    owner = knexFactory({ client: 'pg', connection: cluster.url('app'), pool: { min: 0, max: 4 } });
-    await migrateLatest(owner);
-    await owner.raw('alter role app_runtime login');
-    await owner.raw('alter role app_platform_client login');
+    cluster = await PgCluster.primary();
+    owner = await cluster.createAppDatabase(4);
     company = await seedCompany(owner);
     env = {
       NODE_ENV: 'production',

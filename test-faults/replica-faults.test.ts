@@ -2,13 +2,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import knexFactory, { type Knex } from 'knex';
-import { migrateLatest } from '../src/db/database';
+import type { Knex } from 'knex';
 import { accessTokenFor } from '../test/helpers/access-token';
 import { freePort } from '../test/helpers/pgbouncer';
 import { PgCluster } from '../test/helpers/replica-cluster';
 import { insertCompany } from '../test/helpers/world';
-import { Cluster, ServerProcess } from './cluster';
+import { ServerProcess } from './cluster';
 
 /**
  * The read replica under faults, against the built server: a primary and a streaming standby of
@@ -18,7 +17,7 @@ import { Cluster, ServerProcess } from './cluster';
  */
 const RATE = Number(process.env.FAULT_QUERY_RATE ?? 40);
 
-const available = Cluster.available() && existsSync('dist/src/main.js');
+const available = PgCluster.available() && existsSync('dist/src/main.js');
 if (!available) {
   const msg = `the fault suite needs ${'/usr/lib/postgresql/15/bin'} and a build (npm run build)`;
   if (process.env.CI === 'true') throw new Error(msg);
@@ -108,17 +107,7 @@ suite('the read replica under faults', () => {
   beforeAll(async () => {
     logDir = mkdtempSync(join(tmpdir(), 'faults-replica-logs-'));
     primary = await PgCluster.primary();
-    const admin = knexFactory({
-      client: 'pg',
-      connection: primary.url(),
-      pool: { min: 0, max: 1 },
-    });
-    await admin.raw('create database app');
-    await admin.destroy();
-    owner = knexFactory({ client: 'pg', connection: primary.url('app'), pool: { min: 0, max: 2 } });
-    await migrateLatest(owner);
-    await owner.raw('alter role app_runtime login');
-    await owner.raw('alter role app_platform_client login');
+    owner = await primary.createAppDatabase(2);
     const companyId = await insertCompany(owner, { name: 'Replica Salon', slug: 'replica-salon' });
     await owner('customers').insert({ company_id: companyId, name: 'Only customer' });
     const jwtSecret = randomBytes(32).toString('hex');

@@ -2,7 +2,7 @@ import knexFactory, { type Knex } from 'knex';
 import { startServer, type AppServer } from '../../src/app';
 import { testConfig } from '../../src/config';
 import { RequestContext } from '../../src/context/request-context';
-import { migrateLatest, openDatabase } from '../../src/db/database';
+import { openDatabase } from '../../src/db/database';
 import { replicaRouterOf, type ReplicaRouter } from '../../src/db/replica';
 import { testDeps } from '../helpers/deps';
 import { PgCluster, withPostgresBinaries } from '../helpers/replica-cluster';
@@ -98,17 +98,7 @@ async function customerNames(s: Server, token: string): Promise<string[]> {
 withPostgresBinaries.describe('read replica (a real streaming standby)', () => {
   beforeAll(async () => {
     primary = await PgCluster.primary();
-    const admin = knexFactory({
-      client: 'pg',
-      connection: primary.url(),
-      pool: { min: 0, max: 1 },
-    });
-    await admin.raw('create database app');
-    await admin.destroy();
-    owner = knexFactory({ client: 'pg', connection: primary.url('app'), pool: { min: 0, max: 2 } });
-    await migrateLatest(owner);
-    await owner.raw('alter role app_runtime login');
-    await owner.raw('alter role app_platform_client login');
+    owner = await primary.createAppDatabase(2);
     standby = await PgCluster.replicaOf(primary);
     standbySuperuser = knexFactory({
       client: 'pg',

@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import { migrateLatest } from '../../src/db/database';
 import { freePort } from './pgbouncer';
 import { systemBinary } from './system-binary';
 
@@ -38,7 +40,8 @@ function postgresIds(): { uid: number; gid: number } {
 /**
  * A Postgres cluster of its own in a temporary directory on a free loopback port: a primary made
  * by initdb (wal_level=replica, replication connections trusted on loopback), or a streaming
- * replica of one made by `pg_basebackup -R`. Nothing else on the machine is touched.
+ * replica of one made by `pg_basebackup -R`. It can be stopped, restarted and destroyed without
+ * touching anything else on the machine (the replica tests and the fault suite use it).
  */
 export class PgCluster {
   readonly dir: string;
@@ -54,9 +57,14 @@ export class PgCluster {
     }
   }
 
+  /** Whether the binaries a primary needs are installed. */
+  static available(): boolean {
+    return existsSync(join(PG_BIN, 'initdb')) && existsSync(join(PG_BIN, 'pg_ctl'));
+  }
+
   /** A new primary, started. */
   static async primary(): Promise<PgCluster> {
-    const c = new PgCluster('replica-primary-');
+    const c = new PgCluster('pg-primary-');
     c.port = await freePort();
     run('initdb', ['-D', c.data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']);
     c.start();
@@ -65,7 +73,7 @@ export class PgCluster {
 
   /** A streaming replica of `primary`, started: a base backup with the recovery settings. */
   static async replicaOf(primary: PgCluster): Promise<PgCluster> {
-    const c = new PgCluster('replica-standby-');
+    const c = new PgCluster('pg-standby-');
     c.port = await freePort();
     run('pg_basebackup', [
       '-h',
@@ -90,6 +98,28 @@ export class PgCluster {
     return `postgres://${user}@127.0.0.1:${this.port}/${database}`;
   }
 
+  /**
+   * The app's database on this (primary) cluster: created, migrated, and the runtime and platform
+   * roles given their logins. Answers the owner's handle (the caller destroys it).
+   */
+  async createAppDatabase(poolMax = 2, name = 'app'): Promise<Knex> {
+    const admin = knexFactory({ client: 'pg', connection: this.url(), pool: { min: 0, max: 1 } });
+    try {
+      await admin.raw(`create database ${name}`);
+    } finally {
+      await admin.destroy();
+    }
+    const owner = knexFactory({
+      client: 'pg',
+      connection: this.url(name),
+      pool: { min: 0, max: poolMax },
+    });
+    await migrateLatest(owner);
+    await owner.raw('alter role app_runtime login');
+    await owner.raw('alter role app_platform_client login');
+    return owner;
+  }
+
   start(): void {
     run('pg_ctl', [
       '-D',
@@ -102,7 +132,8 @@ export class PgCluster {
         '-c listen_addresses=127.0.0.1',
         `-k ${this.dir}`,
         '-c fsync=off',
-        '-c max_connections=100',
+        // Two servers and the fault suite's load at once.
+        '-c max_connections=200',
         '-c wal_level=replica',
         '-c hot_standby=on',
         // Replay is not held back for the replica's queries (none of them runs long here).
@@ -118,6 +149,12 @@ export class PgCluster {
   /** A fast shutdown: open connections are ended. */
   stop(): void {
     run('pg_ctl', ['-D', this.data, '-m', 'fast', '-w', 'stop']);
+  }
+
+  /** A fast shutdown and a start (pg_ctl restart would not keep the log file). */
+  restart(): void {
+    this.stop();
+    this.start();
   }
 
   destroy(): void {
