@@ -85,6 +85,21 @@ async function until(what: string, check: () => boolean | Promise<boolean>): Pro
   }
 }
 
+/** Company A's admin reading in a query's transaction, once the patient router uses the standby. */
+async function standbyRead(): Promise<{ ctx: RequestContext; trx: Knex.Transaction }> {
+  await until('the standby is in use', () => patient.router.state().usable);
+  const actor = {
+    kind: 'user' as const,
+    userId: world.a.users.admin.id,
+    companyId: world.a.id,
+    roles: ['admin' as const],
+    staffId: null,
+  };
+  const ctx = new RequestContext({ deps: patient.app.deps, actor, companyId: world.a.id });
+  ctx.beginOperation('query', patient.router.route(undefined));
+  return { ctx, trx: await ctx.trx() };
+}
+
 const CUSTOMERS = '{ customers(first: 100) { nodes { name } } }';
 
 async function customerNames(s: Server, token: string): Promise<string[]> {
@@ -308,18 +323,7 @@ withPostgresBinaries.describe('read replica (a real streaming standby)', () => {
   });
 
   test('a read transaction whose standby connection is lost midway continues on the primary', async () => {
-    await until('the standby is in use', () => patient.router.state().usable);
-    const deps = patient.app.deps;
-    const actor = {
-      kind: 'user' as const,
-      userId: world.a.users.admin.id,
-      companyId: world.a.id,
-      roles: ['admin' as const],
-      staffId: null,
-    };
-    const ctx = new RequestContext({ deps, actor, companyId: world.a.id });
-    ctx.beginOperation('query', patient.router.route(undefined));
-    const trx = await ctx.trx();
+    const { ctx, trx } = await standbyRead();
     const first = (await trx.raw(
       'select pg_is_in_recovery() as standby, pg_backend_pid() as pid, count(*)::int as n from customers',
     )) as { rows: { standby: boolean; pid: number; n: number }[] };
@@ -347,18 +351,7 @@ withPostgresBinaries.describe('read replica (a real streaming standby)', () => {
   });
 
   test('row level security holds on the standby: one company cannot read another', async () => {
-    await until('the standby is in use', () => patient.router.state().usable);
-    const deps = patient.app.deps;
-    const actor = {
-      kind: 'user' as const,
-      userId: world.a.users.admin.id,
-      companyId: world.a.id,
-      roles: ['admin' as const],
-      staffId: null,
-    };
-    const ctx = new RequestContext({ deps, actor, companyId: world.a.id });
-    ctx.beginOperation('query', patient.router.route(undefined));
-    const trx = await ctx.trx();
+    const { ctx, trx } = await standbyRead();
     // Raw SQL, without the application's tenant filter: only row level security stands between.
     const { rows } = (await trx.raw(
       `select pg_is_in_recovery() as standby,
